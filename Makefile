@@ -1,0 +1,36 @@
+# Local development and CI entry points. Everything runs from .venv; the
+# embedded PostgreSQL/Redis live under .data/ (see scripts/stack.py).
+PYTHON ?= python3
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STACK := $(PY) scripts/stack.py
+
+.PHONY: demo test up down status bench
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+demo: $(STAMP)
+	$(STACK) up
+	$(STACK) run -- $(PY) scripts/demo.py
+
+# pytest exits 5 when it collects no tests; make treats that as a failure too.
+test: $(STAMP)
+	$(STACK) run -- $(PY) -m pytest -q tests
+
+up: $(STAMP)
+	$(STACK) up
+
+down: $(STAMP)
+	$(STACK) down
+
+status: $(STAMP)
+	$(STACK) status
+
+bench: $(STAMP)
+	$(STACK) run -- $(PY) -m bench $(if $(RECIPIENTS),--recipients $(RECIPIENTS))

@@ -1,0 +1,10 @@
+"""HTTP endpoints, one blueprint per resource."""
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every blueprint."""
+    from app.api import broadcasts, dashboard, dead_letters, health, messages, metrics, openapi, quotas, webhooks
+
+    for module in (broadcasts, dashboard, dead_letters, health, messages, metrics, openapi, quotas, webhooks):
+        app.register_blueprint(module.bp)

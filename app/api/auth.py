@@ -1,0 +1,27 @@
+"""Bearer-key authentication: every /v1 view runs as exactly one service."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from app.errors import Unauthorized
+from app.services.auth import service_for_key
+
+
+def require_service(view):
+    """Resolve `Authorization: Bearer <key>` to g.service_id, or answer 401."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send 'Authorization: Bearer <api key>'")
+        service_id = service_for_key(token.strip())
+        if service_id is None:
+            raise Unauthorized("unknown or revoked API key")
+        g.service_id = service_id
+        g.actor = f"api_key:{token.strip()[:10]}"
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,147 @@
+"""/v1/broadcasts: create, read, list messages, and the lifecycle verbs."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from sqlalchemy import select
+
+from app.api import responses
+from app.api.auth import require_service
+from app.api.params import broadcast_uuid, int_arg
+from app.api.uploads import read_broadcast_request
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import AuditEntry, Broadcast
+from app.queueing import enqueue
+from app.services import broadcast_state, intake, reporting
+from app.services.broadcast_request import parse_spec
+from app.statuses import ALL_MESSAGE_STATUSES
+
+bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
+TICK_TASK = "tasks.fanout.broadcast_tick"
+
+
+def wake(broadcast_id) -> None:
+    """Ask the producer to look at a broadcast now (after the commit that made work)."""
+    enqueue(current_app, TICK_TASK, str(broadcast_id))
+
+
+@bp.post("")
+@require_service
+def create():
+    """Accept a broadcast: 202 with its id and recipient counts."""
+    cfg = current_app.config
+    payload, items, fingerprint = read_broadcast_request(cfg["HERALD_MAX_RECIPIENTS"])
+    spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"])
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key.strip()) <= 255):
+        raise ValidationFailed("Idempotency-Key must be 1-255 characters", {"field": "Idempotency-Key"})
+    result = intake.create_broadcast(
+        g.service_id, spec, items, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
+        actor=g.actor, idempotency_key=key.strip() if key else None, fingerprint=fingerprint,
+    )
+    if result.created and result.broadcast.status == "running":
+        wake(result.broadcast.id)
+    return responses.accepted(reporting.describe(result.broadcast), f"/v1/broadcasts/{result.broadcast.id}",
+                              result.created)
+
+
+@bp.get("")
+@require_service
+def list_broadcasts():
+    """This service's broadcasts, newest first, without per-message counts."""
+    limit = int_arg("limit", 50, 1, 500)
+    rows = db.session.execute(select(Broadcast).where(Broadcast.service_id == g.service_id)
+                              .order_by(Broadcast.created_at.desc()).limit(limit)).scalars()
+    return jsonify({"broadcasts": [reporting.describe(b) for b in rows]})
+
+
+@bp.get("/<broadcast_id>")
+@require_service
+def show(broadcast_id: str):
+    """Status, counts per status and carrier, cost, send rate and ETA."""
+    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    return jsonify(reporting.summary(broadcast))
+
+
+@bp.get("/<broadcast_id>/messages")
+@require_service
+def messages(broadcast_id: str):
+    """A keyset page of messages: ?status=&after=<last id>&limit=."""
+    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    status = request.args.get("status")
+    if status is not None and status not in ALL_MESSAGE_STATUSES:
+        raise ValidationFailed(f"unknown status {status!r}", {"field": "status", "allowed": list(ALL_MESSAGE_STATUSES)})
+    limit = int_arg("limit", 100, 1, 1000)
+    page = reporting.message_page(broadcast.id, status, int_arg("after", 0, 0, 2**63 - 1), limit)
+    return jsonify({"messages": page, "next_after": page[-1]["id"] if len(page) == limit else None})
+
+
+@bp.get("/<broadcast_id>/report.csv")
+@require_service
+def report_csv(broadcast_id: str):
+    """The audit export: one line per recipient, streamed so a million rows never sit in memory."""
+    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(reporting.MESSAGE_FIELDS)
+        for count, row in enumerate(reporting.export_rows(broadcast.id), 1):
+            writer.writerow(row)
+            if count % 1000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"broadcast-{broadcast.id}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<broadcast_id>/audit")
+@require_service
+def audit(broadcast_id: str):
+    """Every transition and operator action on this broadcast, in order."""
+    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    rows = db.session.execute(select(AuditEntry).where(AuditEntry.broadcast_id == broadcast.id)
+                              .order_by(AuditEntry.id)).scalars()
+    return jsonify({"audit": [{
+        "at": e.created_at.isoformat(), "actor": e.actor, "action": e.action, "from_status": e.from_status,
+        "to_status": e.to_status, "reason": e.reason, "details": e.details,
+    } for e in rows]})
+
+
+def _lifecycle(broadcast_id: str, action: str):
+    """Apply an operator's lifecycle verb and answer with the broadcast."""
+    bid = broadcast_uuid(broadcast_id)
+    reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
+    broadcast_state.apply(bid, action, actor=g.actor, reason=reason or f"operator {action}",
+                          service_id=g.service_id, paused_reason="operator" if action == "pause" else None)
+    if action == "resume":
+        wake(bid)
+    return jsonify(reporting.describe(reporting.get_owned(g.service_id, bid)))
+
+
+@bp.post("/<broadcast_id>/pause")
+@require_service
+def pause(broadcast_id: str):
+    """Stop sending; claimed-but-unsent rows go back to pending."""
+    return _lifecycle(broadcast_id, "pause")
+
+
+@bp.post("/<broadcast_id>/resume")
+@require_service
+def resume(broadcast_id: str):
+    """Carry on from where the broadcast stopped."""
+    return _lifecycle(broadcast_id, "resume")
+
+
+@bp.post("/<broadcast_id>/cancel")
+@require_service
+def cancel(broadcast_id: str):
+    """Stop for good; unsent rows become cancelled."""
+    return _lifecycle(broadcast_id, "cancel")

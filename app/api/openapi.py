@@ -1,0 +1,291 @@
+"""GET /openapi.json: the public API as an OpenAPI 3.1 document, written as Python data."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
+
+bp = Blueprint("openapi", __name__)
+
+STRING, INTEGER, NUMBER, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "object"}
+TIME = {"type": "string", "format": "date-time"}
+# Money travels as a fixed 4-decimal string because JSON numbers lose cents.
+MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "examples": ["12.5000"]}
+ERRORS = {
+    "BadRequest": (400, "The body cannot be read: bad JSON, not an object, or an unsupported content type."),
+    "Unauthorized": (401, "Missing, unknown or revoked API key."),
+    "NotFound": (404, "No such resource for this service."),
+    "Conflict": (409, "The resource's current state does not allow this action."),
+    "PayloadTooLarge": (413, "The body or the recipient list is over its configured limit."),
+    "Unprocessable": (422, "A field is wrong; `details.field` names it."),
+}
+
+
+def ref(name: str) -> dict:
+    """A reference to a schema under components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    """The same schema, also allowing null (3.1 style: a type list)."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(properties: dict, description: str = "", required=None) -> dict:
+    """An object schema; every listed property is required unless told otherwise."""
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties if required is None else required)}
+    return {**schema, "description": description} if description else schema
+
+
+def array(items: dict) -> dict:
+    """An array schema."""
+    return {"type": "array", "items": items}
+
+
+def json_content(schema: dict) -> dict:
+    """A JSON media-type map."""
+    return {"application/json": {"schema": schema}}
+
+
+def reply(description: str, schema: dict | None = None, headers: dict | None = None) -> dict:
+    """One response object."""
+    response = {"description": description}
+    if schema is not None:
+        response["content"] = json_content(schema)
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def fails(*names: str) -> dict:
+    """Error responses by their component names."""
+    return {str(ERRORS[name][0]): {"$ref": f"#/components/responses/{name}"} for name in names}
+
+
+def param(name: str) -> dict:
+    """A reference to a shared parameter."""
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def limit(default: int, maximum: int) -> dict:
+    """A page-size query parameter (its bounds differ per endpoint)."""
+    return {"name": "limit", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": maximum,
+                                                       "default": default}}
+
+
+def op(op_id: str, tag: str, summary: str, responses: dict, *, public: bool = False, **extra) -> dict:
+    """One operation; authenticated ones answer 401 too, public ones override security."""
+    responses = {**responses, **({} if public else fails("Unauthorized"))}
+    operation = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": responses, **extra}
+    if public:
+        operation["security"] = []
+    return operation
+
+
+SEND_WINDOW = obj({"start": {**STRING, "examples": ["08:00"]}, "end": {**STRING, "examples": ["20:00"]},
+                   "timezone": {**nullable(STRING), "description": "IANA zone; defaults to the recipients' own."}},
+                  "Send only between two local times of day.", required=["start", "end"])
+SPEC_FIELDS = {
+    "channel": {**STRING, "enum": ["sms"]},
+    "body": {**STRING, "minLength": 1, "description": "Message text; ((name)) placeholders are personalised."},
+    "template": {**STRING, "description": "Same as body (give one of them)."},
+    "sender": {**STRING, "pattern": "^[A-Za-z0-9]{1,11}$"},
+    "priority": {**STRING, "enum": ["normal"], "default": "normal"},
+    "rate_limit_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10000},
+    "scheduled_for": {**nullable(TIME), "description": "Start time with a UTC offset, not in the past."},
+}
+BROADCAST_FIELDS = {
+    "id": {**STRING, "format": "uuid"}, "status": {**STRING, "enum": [s.value for s in BroadcastStatus]},
+    "paused_reason": {"type": ["string", "null"], "enum": [r.value for r in PausedReason] + [None]},
+    "channel": STRING, "provider": STRING, "body": STRING, "sender": nullable(STRING), "priority": STRING,
+    "rate_limit_per_second": nullable(NUMBER), "scheduled_for": nullable(TIME), "send_window": {
+        "oneOf": [SEND_WINDOW, {"type": "null"}]},
+    "waiting_for_window": {"type": "boolean"}, "window_opens_at": TIME,
+    "recipients": INTEGER, "accepted": INTEGER, "rejected": INTEGER, "duplicates": INTEGER,
+    "created_at": nullable(TIME), "started_at": nullable(TIME), "finished_at": nullable(TIME),
+}
+# The two window fields appear only when the broadcast has a sending window.
+BROADCAST = obj(BROADCAST_FIELDS, "A broadcast's own fields.",
+                required=[k for k in BROADCAST_FIELDS if k not in ("waiting_for_window", "window_opens_at")])
+CARRIER = {"type": "object", "properties": {"total": INTEGER, "accepted": INTEGER, "cost": MONEY},
+           "additionalProperties": INTEGER, "description": "Totals, plus a count per message status seen."}
+SUMMARY = {"allOf": [ref("Broadcast"), obj({
+    "counts": obj({status: INTEGER for status in ALL_MESSAGE_STATUSES}),
+    "carriers": {"type": "object", "additionalProperties": ref("CarrierCounts")},
+    "cost": MONEY, "send_rate_per_second": NUMBER,
+    "eta_seconds": {**nullable(NUMBER),
+                    "description": "null while messages are open but none went out in the last 10 s."},
+})]}
+MESSAGE_STATUS = {**STRING, "enum": list(ALL_MESSAGE_STATUSES)}
+DELIVERY_FIELDS = {"carrier": nullable(STRING), "status": MESSAGE_STATUS, "attempts": INTEGER,
+                   "provider_message_id": nullable(STRING), "segments": nullable(INTEGER),
+                   "cost": nullable(MONEY), "currency": nullable(STRING), "error_code": nullable(STRING),
+                   "error_detail": nullable(STRING), "created_at": TIME, "sent_at": nullable(TIME),
+                   "finished_at": nullable(TIME)}
+MESSAGE = obj({"id": INTEGER, "to": STRING, "broadcast_id": nullable({**STRING, "format": "uuid"}),
+               **DELIVERY_FIELDS})
+SCHEMAS = {
+    "Error": obj({"error": obj({"code": {**STRING, "examples": ["validation_failed"]}, "message": STRING,
+                                "details": {**OBJECT, "description": "e.g. {\"field\": \"recipients[3].to\"}"}})}),
+    "Recipient": obj({"to": {**STRING, "examples": ["+260961000001"]},
+                      "personalisation": {**nullable(OBJECT), "additionalProperties": True}}, required=["to"]),
+    "BroadcastRequest": obj({**SPEC_FIELDS, "send_window": SEND_WINDOW, "recipients": array(ref("Recipient"))},
+                            required=["channel", "recipients"]),
+    "BroadcastUpload": obj({
+        **{k: STRING for k in SPEC_FIELDS}, "file": {**STRING, "contentMediaType": "text/csv", "description":
+                                                    "UTF-8 CSV with a to/phone number/msisdn column; "
+                                                    "other columns personalise."}},
+        "Multipart form: the same fields as text, plus the CSV.", required=["channel", "file"]),
+    "Broadcast": BROADCAST,
+    "BroadcastList": obj({"broadcasts": array(ref("Broadcast"))}),
+    "CarrierCounts": CARRIER,
+    "BroadcastSummary": SUMMARY,
+    "MessageRow": obj({"id": INTEGER, "recipient": STRING, **DELIVERY_FIELDS}),
+    "MessagePage": obj({"messages": array(ref("MessageRow")), "next_after": nullable(INTEGER)}),
+    "AuditLog": obj({"audit": array(obj({
+        "at": TIME, "actor": STRING, "action": STRING, "from_status": nullable(STRING),
+        "to_status": nullable(STRING), "reason": nullable(STRING), "details": nullable(OBJECT)}))}),
+    "LifecycleRequest": obj({"reason": STRING}, "Optional note kept in the audit log.", required=[]),
+    "DeadLetter": obj({"id": INTEGER, "message_id": INTEGER, "broadcast_id": nullable({**STRING, "format": "uuid"}),
+                       "reason": STRING, "error_code": nullable(STRING), "error_detail": nullable(STRING),
+                       "attempts": INTEGER, "created_at": TIME}),
+    "DeadLetterPage": obj({"dead_letters": array(ref("DeadLetter")), "next_after": nullable(INTEGER)}),
+    "Resolution": obj({"id": INTEGER, "resolution": {**STRING, "enum": ["requeued", "discarded"]}}),
+    "MessageRequest": obj({"channel": {**STRING, "enum": ["sms"], "default": "sms"}, "to": STRING,
+                           "body": SPEC_FIELDS["body"], "template": SPEC_FIELDS["template"],
+                           "priority": {**STRING, "enum": ["asap"], "default": "asap"},
+                           "personalisation": nullable(OBJECT)}, required=["to"]),
+    "Message": MESSAGE,
+    "MessageAccepted": {"allOf": [ref("Message"), obj({"queue_position": {
+        **INTEGER, "description": "Due transactional messages ahead of this one."}})]},
+    "Quotas": obj({"quotas": array(obj({"scope": {**STRING, "examples": ["service:3", "provider:africastalking"]},
+                                        "limit": INTEGER, "used": INTEGER, "remaining": INTEGER,
+                                        "window_start": TIME, "resets_at": TIME}))}),
+    "Health": obj({"status": {**STRING, "enum": ["ok", "degraded"]},
+                   "checks": obj({"postgresql": STRING, "redis": STRING})}),
+    "DeliveryReport": obj({"id": STRING, "status": {**STRING, "examples": ["Success", "Failed"]},
+                           "failureReason": STRING, "networkCode": STRING}, required=["id", "status"]),
+}
+PARAMETERS = {
+    "BroadcastId": {"name": "broadcast_id", "in": "path", "required": True, "schema": {**STRING, "format": "uuid"}},
+    "DeadLetterId": {"name": "dead_letter_id", "in": "path", "required": True, "schema": INTEGER},
+    "MessageId": {"name": "message_id", "in": "path", "required": True, "schema": INTEGER},
+    "After": {"name": "after", "in": "query", "description": "Keyset cursor: the last id of the previous page.",
+              "schema": {**INTEGER, "minimum": 0, "default": 0}},
+    "IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "schema": {**STRING, "minLength": 1,
+                                                                           "maxLength": 255},
+                       "description": "Repeat a request safely: the same key and body replay the first answer; "
+                                      "the same key with another body is 422."},
+}
+LOCATION = {"Location": {"schema": STRING, "description": "Where to read the created resource."},
+            "Idempotent-Replayed": {"schema": {**STRING, "enum": ["true"]},
+                                    "description": "Present when the answer replays an earlier request."}}
+LIFECYCLE_BODY = {"required": False, "content": json_content(ref("LifecycleRequest"))}
+
+
+def lifecycle(verb: str, summary: str) -> dict:
+    """POST /v1/broadcasts/{id}/<verb>: 200 with the broadcast, 409 when its status forbids it."""
+    return {"parameters": [param("BroadcastId")], "post": op(
+        f"{verb}Broadcast", "broadcasts", summary, {"200": reply("The broadcast after the move.", ref("Broadcast")),
+                                                     **fails("NotFound", "Conflict")}, requestBody=LIFECYCLE_BODY)}
+
+
+def resolve(verb: str, summary: str) -> dict:
+    """POST /v1/dead-letters/{id}/<verb>."""
+    return {"parameters": [param("DeadLetterId")], "post": op(
+        f"{verb}DeadLetter", "dead-letters", summary,
+        {"200": reply("The entry is resolved.", ref("Resolution")), **fails("NotFound", "Conflict")})}
+
+
+PATHS = {
+    "/v1/broadcasts": {
+        "post": op("createBroadcast", "broadcasts", "Accept a broadcast (JSON or a multipart CSV upload)", {
+            "202": reply("Accepted; sending starts unless scheduled.", ref("Broadcast"), LOCATION),
+            **fails("BadRequest", "PayloadTooLarge", "Unprocessable")}, parameters=[param("IdempotencyKey")],
+            requestBody={"required": True, "content": {
+                **json_content(ref("BroadcastRequest")),
+                "multipart/form-data": {"schema": ref("BroadcastUpload"),
+                                        "encoding": {"file": {"contentType": "text/csv"}}}}}),
+        "get": op("listBroadcasts", "broadcasts", "This service's broadcasts, newest first", {
+            "200": reply("Broadcasts without per-message counts.", ref("BroadcastList")), **fails("Unprocessable")},
+            parameters=[limit(50, 500)]),
+    },
+    "/v1/broadcasts/{broadcast_id}": {"parameters": [param("BroadcastId")], "get": op(
+        "getBroadcast", "broadcasts", "Status, counts per status and carrier, cost, send rate and ETA", {
+            "200": reply("The broadcast and its live counts.", ref("BroadcastSummary")), **fails("NotFound")})},
+    "/v1/broadcasts/{broadcast_id}/messages": {"parameters": [param("BroadcastId")], "get": op(
+        "listBroadcastMessages", "broadcasts", "A keyset page of the broadcast's messages", {
+            "200": reply("One page; next_after is null on the last.", ref("MessagePage")),
+            **fails("NotFound", "Unprocessable")}, parameters=[
+            {"name": "status", "in": "query", "schema": MESSAGE_STATUS}, param("After"), limit(100, 1000)])},
+    "/v1/broadcasts/{broadcast_id}/report.csv": {"parameters": [param("BroadcastId")], "get": op(
+        "downloadBroadcastReport", "broadcasts", "Every recipient's outcome as CSV, streamed", {
+            "200": {"description": "One line per message, with a header row.",
+                    "content": {"text/csv": {"schema": STRING}}}, **fails("NotFound")})},
+    "/v1/broadcasts/{broadcast_id}/audit": {"parameters": [param("BroadcastId")], "get": op(
+        "getBroadcastAudit", "broadcasts", "Every transition and operator action, in order", {
+            "200": reply("The audit log.", ref("AuditLog")), **fails("NotFound")})},
+    "/v1/broadcasts/{broadcast_id}/pause": lifecycle("pause", "Stop sending; claimed rows go back to pending"),
+    "/v1/broadcasts/{broadcast_id}/resume": lifecycle("resume", "Carry on from where the broadcast stopped"),
+    "/v1/broadcasts/{broadcast_id}/cancel": lifecycle("cancel", "Stop for good; unsent rows become cancelled"),
+    "/v1/dead-letters": {"get": op("listDeadLetters", "dead-letters", "Open dead letters, oldest first", {
+        "200": reply("One page; next_after is null on the last.", ref("DeadLetterPage")),
+        **fails("NotFound", "Unprocessable")}, parameters=[
+        param("After"), limit(100, 1000),
+        {"name": "broadcast_id", "in": "query", "schema": {**STRING, "format": "uuid"},
+         "description": "Only this broadcast's entries (404 if it is not a UUID)."}])},
+    "/v1/dead-letters/{dead_letter_id}/requeue": resolve("requeue", "Send the message again, with fresh attempts"),
+    "/v1/dead-letters/{dead_letter_id}/discard": resolve("discard", "Close the entry; the message stays failed"),
+    "/v1/messages": {"post": op("createMessage", "messages", "Send one transactional message on the fast lane", {
+        "202": reply("Accepted and queued.", ref("MessageAccepted"), LOCATION),
+        **fails("BadRequest", "PayloadTooLarge", "Unprocessable")}, parameters=[param("IdempotencyKey")],
+        requestBody={"required": True, "content": json_content(ref("MessageRequest"))})},
+    "/v1/messages/{message_id}": {"parameters": [param("MessageId")], "get": op(
+        "getMessage", "messages", "One message's status and timestamps", {
+            "200": reply("The message.", ref("Message")), **fails("NotFound")})},
+    "/v1/quotas": {"get": op("getQuotas", "quotas", "Limit, used, remaining and reset time of each quota", {
+        "200": reply("Every quota the service sends under.", ref("Quotas"))})},
+    "/webhooks/africastalking/{secret}": {"post": op(
+        "africastalkingDeliveryReport", "webhooks", "Delivery report callback from Africa's Talking", {
+            "200": reply("Stored (false when it is a repeat).", obj({"stored": {"type": "boolean"}})),
+            **fails("BadRequest", "NotFound")}, public=True,
+        parameters=[{"name": "secret", "in": "path", "required": True, "schema": STRING,
+                     "description": "The configured webhook secret; any other value is 404."}],
+        requestBody={"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": ref("DeliveryReport")}}})},
+    "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
+        "200": reply("Both stores answer.", ref("Health")),
+        "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},
+    "/metrics": {"get": op("metrics", "operations", "Prometheus metrics, computed at scrape time", {
+        "200": {"description": "Prometheus text exposition format 0.0.4.",
+                "content": {"text/plain; version=0.0.4": {"schema": STRING}}}}, public=True)},
+}
+
+
+def document() -> dict:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Herald", "version": "1.0",
+                 "description": "Bulk and transactional messaging. Every error answers with "
+                                "{\"error\": {\"code\", \"message\", \"details\"}}."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": name} for name in ("broadcasts", "dead-letters", "messages", "quotas", "webhooks",
+                                             "operations")],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "An API key from `flask herald create-service`."}},
+            "schemas": SCHEMAS,
+            "parameters": PARAMETERS,
+            "responses": {name: reply(text, ref("Error")) for name, (_, text) in ERRORS.items()},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI document (no auth: it describes, it reveals nothing)."""
+    return jsonify(document())

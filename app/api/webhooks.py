@@ -1,0 +1,39 @@
+"""Gateway callbacks: check the secret, store the report, wake the applier, answer 200."""
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+
+from app.errors import MalformedRequest, NotFound
+from app.queueing import enqueue
+from app.redis_store import get_redis
+from app.services import delivery_reports
+from app.services.gateways import gateway
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
+# Many reports per second share one applier run: wake it at most this often.
+_WAKE_DEBOUNCE_MS = 200
+
+
+def _wake_applier() -> None:
+    """Enqueue one apply run unless one was enqueued in the last few hundred ms."""
+    if get_redis().set("herald:wake:apply_reports", "1", nx=True, px=_WAKE_DEBOUNCE_MS):
+        enqueue(current_app, APPLY_TASK)
+
+
+@bp.post("/africastalking/<secret>")
+def africastalking(secret: str):
+    """Africa's Talking delivery report (form-encoded, one per message)."""
+    expected = current_app.config["HERALD_WEBHOOK_SECRET"]
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise NotFound("no such webhook")
+    try:
+        report = gateway("africastalking").parse_delivery_report(request.form.to_dict())
+    except ValueError as exc:
+        raise MalformedRequest(str(exc), {"field": "body"}) from None
+    created = delivery_reports.store_reports("africastalking", [report])
+    if created:
+        _wake_applier()
+    return jsonify({"stored": bool(created)}), 200

@@ -1,0 +1,35 @@
+"""`flask herald ...`: operator commands."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.services import auth
+
+herald = AppGroup("herald", help="Herald operator commands.")
+
+
+@herald.command("create-service")
+@click.argument("name")
+@click.option("--timezone", default="Africa/Lusaka", show_default=True, help="IANA zone for quota windows.")
+def create_service(name: str, timezone: str) -> None:
+    """Create a service (tenant) and print its id and a first API key."""
+    service = auth.create_service(name, timezone)
+    key = auth.create_api_key(service.id)
+    click.echo(f"service_id={service.id}")
+    click.echo(f"api_key={key}")
+    click.echo("The key is shown once; Herald stores only its hash.", err=True)
+
+
+@herald.command("create-key")
+@click.argument("service_id", type=int)
+@click.option("--name", default="default", show_default=True)
+def create_key(service_id: int, name: str) -> None:
+    """Create another API key for a service and print it once."""
+    click.echo(auth.create_api_key(service_id, name))
+
+
+def init_app(app: Flask) -> None:
+    """Register the command group."""
+    app.cli.add_command(herald)

@@ -1,0 +1,115 @@
+"""Every tunable of Herald in one place, read once from the environment."""
+from __future__ import annotations
+
+import os
+
+
+def _env(name: str, default: str) -> str:
+    """Read one variable, falling back to its documented default."""
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    """Read an integer variable."""
+    return int(_env(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    """Read a float variable."""
+    return float(_env(name, str(default)))
+
+
+def _bool(name: str, default: bool) -> bool:
+    """Read a boolean variable: 1/true/yes/on mean true."""
+    return _env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Flask configuration; tasks and services read the same object."""
+
+    # Where truth lives; the embedded server's URL is exported by scripts/stack.py.
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/herald")
+    # Status flags, rate buckets, tick locks, and the broker unless CELERY_BROKER_URL says otherwise.
+    REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # A separate broker (e.g. RabbitMQ: amqp://...); empty means Redis at REDIS_URL.
+    CELERY_BROKER_URL = _env("CELERY_BROKER_URL", "")
+    # Pool sized for gunicorn threads plus a little headroom; pre_ping survives server restarts.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": _int("HERALD_DB_POOL_SIZE", 10), "pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Refuse bodies larger than this (a 1M-recipient JSON is ~70 MB; CSV is smaller).
+    MAX_CONTENT_LENGTH = _int("HERALD_MAX_BODY_BYTES", 128 * 1024 * 1024)
+    # Most recipients one broadcast may carry.
+    HERALD_MAX_RECIPIENTS = _int("HERALD_MAX_RECIPIENTS", 1_000_000)
+    # Region assumed for numbers written without a country code.
+    HERALD_DEFAULT_REGION = _env("HERALD_DEFAULT_REGION", "ZM")
+    # Longest message body accepted (10 SMS segments of GSM-7).
+    HERALD_MAX_BODY_CHARS = _int("HERALD_MAX_BODY_CHARS", 1530)
+
+    # Rows one send task claims; big enough to amortise SQL, small enough to pause fast.
+    HERALD_BATCH_SIZE = _int("HERALD_BATCH_SIZE", 500)
+    # Send tasks one broadcast may have queued or running: bounds broker depth.
+    HERALD_INFLIGHT_BATCHES = _int("HERALD_INFLIGHT_BATCHES", 6)
+    # Send tasks waiting in the broker across all broadcasts before producers hold back.
+    HERALD_MAX_QUEUE_DEPTH = _int("HERALD_MAX_QUEUE_DEPTH", 64)
+    # Most of the send capacity (in-flight send tasks) one service's broadcasts may hold together.
+    HERALD_SERVICE_SHARE = _float("HERALD_SERVICE_SHARE", 0.5)
+    # Concurrent gateway requests inside one send task (one-request-per-message mode).
+    HERALD_SEND_THREADS = _int("HERALD_SEND_THREADS", 8)
+    # A claim older than this is presumed dead and reclaimed; longer than any send task runs.
+    HERALD_LEASE_SECONDS = _int("HERALD_LEASE_SECONDS", 120)
+    # Attempts before a temporarily failing message is dead-lettered.
+    HERALD_MAX_ATTEMPTS = _int("HERALD_MAX_ATTEMPTS", 8)
+    # Backoff base and ceiling for temporary failures (exponential with full jitter).
+    HERALD_RETRY_BASE_SECONDS = _float("HERALD_RETRY_BASE_SECONDS", 2.0)
+    HERALD_RETRY_MAX_SECONDS = _float("HERALD_RETRY_MAX_SECONDS", 600.0)
+    # How long a worker trusts its cached copy of a broadcast's status flag.
+    HERALD_GUARD_CACHE_SECONDS = _float("HERALD_GUARD_CACHE_SECONDS", 0.25)
+    # Delivery-report rows applied per bulk UPDATE.
+    HERALD_REPORT_BATCH = _int("HERALD_REPORT_BATCH", 5000)
+
+    # Quota window length; a day starts at HERALD_QUOTA_RESET_TIME in the scope's time zone.
+    HERALD_QUOTA_WINDOW_SECONDS = _int("HERALD_QUOTA_WINDOW_SECONDS", 86400)
+    HERALD_QUOTA_RESET_TIME = _env("HERALD_QUOTA_RESET_TIME", "00:00")
+    # Daily quotas per provider account, e.g. "africastalking=100000" (unset = unlimited).
+    HERALD_PROVIDER_DAILY_QUOTAS = _env("HERALD_PROVIDER_DAILY_QUOTAS", "")
+    # Time zone provider-account windows reset in.
+    HERALD_PROVIDER_QUOTA_TIMEZONE = _env("HERALD_PROVIDER_QUOTA_TIMEZONE", "UTC")
+
+    # Global rate limits in messages (SMS segments) per second, shared by every worker:
+    # "africastalking=200" for the account, "africastalking:MTN=80" for one carrier route.
+    HERALD_RATE_LIMITS = _env("HERALD_RATE_LIMITS", "")
+    # Seconds of rate that may bunch up, letting the timeline catch up after a gap between
+    # batches; well under the one second of burst gateways allow.
+    HERALD_RATE_BURST_SECONDS = _float("HERALD_RATE_BURST_SECONDS", 0.25)
+    # The producer stops handing out work when a rate timeline is booked this far ahead.
+    HERALD_RATE_HORIZON_SECONDS = _float("HERALD_RATE_HORIZON_SECONDS", 2.0)
+
+    # Gateway account used for SMS (the sandbox gateway by default).
+    HERALD_SMS_PROVIDER = _env("HERALD_SMS_PROVIDER", "africastalking")
+    AT_BASE_URL = _env("AT_BASE_URL", "http://127.0.0.1:8025")
+    AT_USERNAME = _env("AT_USERNAME", "sandbox")
+    AT_API_KEY = _env("AT_API_KEY", "sandbox-key")
+    AT_SENDER_ID = _env("AT_SENDER_ID", "") or None
+    # The real AT API ignores idempotency keys; the sandbox honours them.
+    AT_HONOURS_IDEMPOTENCY_KEY = _bool("AT_HONOURS_IDEMPOTENCY_KEY", False)
+    # Recipients per AT bulk request; 0 sends one request per message.
+    AT_BULK_MAX = _int("AT_BULK_MAX", 0)
+    AT_CONNECT_TIMEOUT = _float("AT_CONNECT_TIMEOUT", 3.0)
+    AT_READ_TIMEOUT = _float("AT_READ_TIMEOUT", 15.0)
+    # Secret path segment of the delivery-report URL given to Africa's Talking.
+    HERALD_WEBHOOK_SECRET = _env("HERALD_WEBHOOK_SECRET", "")
+
+
+def provider_settings(config) -> dict:
+    """The keyword arguments the configured SMS adapter is built with."""
+    return {
+        "base_url": config["AT_BASE_URL"],
+        "username": config["AT_USERNAME"],
+        "api_key": config["AT_API_KEY"],
+        "sender_id": config["AT_SENDER_ID"],
+        "honours_idempotency_key": config["AT_HONOURS_IDEMPOTENCY_KEY"],
+        "max_bulk_recipients": max(1, config["AT_BULK_MAX"]),
+        "connect_timeout": config["AT_CONNECT_TIMEOUT"],
+        "read_timeout": config["AT_READ_TIMEOUT"],
+        "pool_maxsize": max(4, config["HERALD_SEND_THREADS"] * 2),
+    }

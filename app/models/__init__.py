@@ -1,0 +1,10 @@
+"""Herald's tables, one module per concept."""
+from app.models.audit import AuditEntry
+from app.models.broadcast import Broadcast
+from app.models.dead_letter import DeadLetter
+from app.models.delivery_event import DeliveryEvent
+from app.models.message import Message
+from app.models.quota import QuotaWindow
+from app.models.service import ApiKey, Service
+
+__all__ = ["ApiKey", "AuditEntry", "Broadcast", "DeadLetter", "DeliveryEvent", "Message", "QuotaWindow", "Service"]

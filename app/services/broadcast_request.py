@@ -1,0 +1,130 @@
+"""Validation of a broadcast request's fields; recipients are judged in intake."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from app.errors import PayloadTooLarge, ValidationFailed
+from app.services.send_windows import parse_window
+
+SUPPORTED_CHANNELS = {"sms"}
+KNOWN_CHANNELS = {"sms", "whatsapp", "email", "inbox", "webhook"}
+BROADCAST_PRIORITIES = {"normal"}
+# No gateway account Herald speaks to allows more than this per second.
+MAX_RATE_PER_SECOND = Decimal(10_000)
+
+
+@dataclass(frozen=True)
+class BroadcastSpec:
+    """A validated broadcast request, minus its recipients."""
+
+    channel: str
+    body: str
+    sender: str | None
+    priority: str
+    rate_limit_per_second: Decimal | None
+    scheduled_for: datetime | None
+    send_window: dict | None = None
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    """A 422 naming the field at fault."""
+    return ValidationFailed(message, {"field": field})
+
+
+def parse_channel(value: object) -> str:
+    """A channel Herald knows and has a gateway for."""
+    if not isinstance(value, str) or not value:
+        raise _fail("channel", "channel is required and must be a string")
+    if value not in KNOWN_CHANNELS:
+        raise _fail("channel", f"unknown channel {value!r}; known: {sorted(KNOWN_CHANNELS)}")
+    if value not in SUPPORTED_CHANNELS:
+        raise _fail("channel", f"channel {value!r} has no gateway configured; available: {sorted(SUPPORTED_CHANNELS)}")
+    return value
+
+
+def parse_body(payload: dict, max_chars: int) -> str:
+    """The message text (`body`, or `template` for the same thing)."""
+    field = "body" if "body" in payload else "template"
+    value = payload.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(field, "body (or template) is required and must be a non-empty string")
+    if len(value) > max_chars:
+        raise _fail(field, f"body is {len(value)} characters; the limit is {max_chars}")
+    return value
+
+
+def parse_sender(value: object) -> str | None:
+    """An optional alphanumeric sender id (11 characters at most, as carriers allow)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isalnum() or len(value) > 11:
+        raise _fail("sender", "sender must be 1-11 letters or digits")
+    return value
+
+
+def parse_priority(value: object) -> str:
+    """Broadcasts ride the bulk lane; one-off messages go to /v1/messages."""
+    value = "normal" if value is None else value
+    if value not in BROADCAST_PRIORITIES:
+        raise _fail("priority", "broadcasts use priority 'normal'; send one-off urgent messages to /v1/messages")
+    return value
+
+
+def parse_rate(value: object) -> Decimal | None:
+    """An optional per-broadcast ceiling in messages per second."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _fail("rate_limit_per_second", "rate_limit_per_second must be a number")
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation:
+        raise _fail("rate_limit_per_second", "rate_limit_per_second must be a number") from None
+    if not rate.is_finite() or rate <= 0 or rate > MAX_RATE_PER_SECOND:
+        raise _fail("rate_limit_per_second", f"rate_limit_per_second must be above 0 and at most {MAX_RATE_PER_SECOND}")
+    return rate
+
+
+def parse_schedule(value: object, now: datetime | None = None) -> datetime | None:
+    """An optional ISO 8601 start time with a UTC offset, not in the past."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail("scheduled_for", "scheduled_for must be an ISO 8601 string")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail("scheduled_for", f"scheduled_for {value!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise _fail("scheduled_for", "scheduled_for needs a UTC offset, e.g. 2026-11-23T08:00:00+02:00")
+    if when < (now or datetime.now(timezone.utc)):
+        raise _fail("scheduled_for", "scheduled_for is in the past")
+    return when
+
+
+def parse_spec(payload: dict, max_chars: int) -> BroadcastSpec:
+    """Validate every field but the recipients."""
+    return BroadcastSpec(
+        channel=parse_channel(payload.get("channel")),
+        body=parse_body(payload, max_chars),
+        sender=parse_sender(payload.get("sender")),
+        priority=parse_priority(payload.get("priority")),
+        rate_limit_per_second=parse_rate(payload.get("rate_limit_per_second")),
+        scheduled_for=parse_schedule(payload.get("scheduled_for")),
+        send_window=parse_window(payload.get("send_window")),
+    )
+
+
+def check_recipient_list(recipients: object, max_recipients: int) -> list:
+    """The recipients field must be a non-empty list within the configured maximum."""
+    if not isinstance(recipients, list):
+        raise _fail("recipients", "recipients must be a list of {to, personalisation} objects")
+    if not recipients:
+        raise _fail("recipients", "recipients is empty")
+    if len(recipients) > max_recipients:
+        raise PayloadTooLarge(
+            f"{len(recipients)} recipients; the limit is {max_recipients}", {"field": "recipients"}
+        )
+    return recipients

@@ -1,0 +1,112 @@
+"""The producer tick: how much work one broadcast may hand out right now.
+
+Budget = min(the broadcast's in-flight cap, its service's share of the send
+capacity, due rows, broker queue room, remaining quota). When
+the quota is spent the broadcast pauses itself (reason `quota`); a beat task
+resumes it when the window resets. The audience is never loaded, only counted in
+bounded probes, so memory and queue depth stay flat whatever its size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services import broadcast_state, inflight, pacing, quota, send_windows
+
+SEND_QUEUE = "send_bulk"
+
+_DUE = text("""
+SELECT count(*) FROM (
+  SELECT 1 FROM messages
+   WHERE broadcast_id = :bid AND status = 'pending' AND next_attempt_at <= now()
+   LIMIT :probe) due
+""")
+_OPEN = text("""
+SELECT EXISTS (SELECT 1 FROM messages WHERE broadcast_id = :bid AND status IN ('pending', 'processing'))
+""")
+_BROADCAST = text("SELECT status, service_id, provider, options FROM broadcasts WHERE id = :bid")
+_RUNNING = text("SELECT id FROM broadcasts WHERE status = 'running' ORDER BY started_at NULLS LAST, id")
+_DUE_SCHEDULED = text("SELECT id FROM broadcasts WHERE status = 'scheduled' AND scheduled_for <= now() ORDER BY scheduled_for")
+_QUOTA_PAUSED = text("SELECT id, service_id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = 'quota'")
+
+
+@dataclass
+class TickPlan:
+    """The outcome of one tick: slots to enqueue send tasks for, and the broadcast's state."""
+
+    status: str
+    slots: list[str] = field(default_factory=list)
+    completed: bool = False
+
+
+def running_broadcasts() -> list:
+    """Ids of every running broadcast (the reconciler ticks each)."""
+    ids = list(db.session.execute(_RUNNING).scalars())
+    db.session.rollback()
+    return ids
+
+
+def _finish_if_done(broadcast_id) -> bool:
+    """Complete a running broadcast that has no open rows left."""
+    has_open = db.session.execute(_OPEN, {"bid": broadcast_id}).scalar()
+    db.session.rollback()
+    if has_open:
+        return False
+    return broadcast_state.apply(broadcast_id, "complete", actor="system", reason="all messages settled",
+                                 strict=False)
+
+
+def plan_tick(broadcast_id) -> TickPlan:
+    """Decide how many send tasks to add for one broadcast; complete or quota-pause it when due."""
+    cfg = current_app.config
+    row = db.session.execute(_BROADCAST, {"bid": broadcast_id}).first()
+    if row is None or row.status != "running":
+        db.session.rollback()
+        return TickPlan(status=row.status if row else "missing")
+    left = quota.remaining(quota.scopes_for(row.service_id, row.provider))
+    db.session.rollback()
+    if not send_windows.is_open(row.options.get("send_window")):
+        return TickPlan(status=row.status)
+    # Back-pressure: while the rate timeline is booked far ahead, queued work would only wait.
+    if pacing.backlog_seconds(row.provider, broadcast_id) > cfg["HERALD_RATE_HORIZON_SECONDS"]:
+        return TickPlan(status=row.status)
+    mine, service_total = inflight.counts(broadcast_id, row.service_id)
+    free = cfg["HERALD_INFLIGHT_BATCHES"] - mine
+    service_cap = max(1, int(cfg["HERALD_SERVICE_SHARE"] * cfg["HERALD_MAX_QUEUE_DEPTH"]))
+    room = cfg["HERALD_MAX_QUEUE_DEPTH"] - inflight.queue_depth(SEND_QUEUE)
+    budget = min(free, service_cap - service_total, room)
+    if budget <= 0:
+        return TickPlan(status=row.status)
+    batch = cfg["HERALD_BATCH_SIZE"]
+    due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": budget * batch}).scalar()
+    db.session.rollback()
+    if due == 0:
+        if _finish_if_done(broadcast_id):
+            return TickPlan(status="completed", completed=True)
+        return TickPlan(status=row.status)
+    if left == 0:
+        broadcast_state.apply(broadcast_id, "pause", actor="system", paused_reason="quota", strict=False)
+        return TickPlan(status="paused")
+    wanted = min(budget, -(-due // batch), budget if left is None else -(-left // batch))
+    return TickPlan(status=row.status, slots=inflight.open_slots(broadcast_id, row.service_id, wanted,
+                                                                   cfg["HERALD_LEASE_SECONDS"]))
+
+
+def start_due_broadcasts() -> list:
+    """Start every scheduled broadcast whose time has come; return their ids."""
+    due = list(db.session.execute(_DUE_SCHEDULED).scalars())
+    db.session.rollback()
+    return [bid for bid in due
+            if broadcast_state.apply(bid, "start", actor="system", reason="scheduled time reached", strict=False)]
+
+
+def resume_quota_paused() -> list:
+    """Resume broadcasts paused for quota once their quota window has room again; return their ids."""
+    paused = db.session.execute(_QUOTA_PAUSED).all()
+    ready = [row.id for row in paused if quota.remaining(quota.scopes_for(row.service_id, row.provider)) != 0]
+    db.session.rollback()
+    return [bid for bid in ready
+            if broadcast_state.apply(bid, "resume", actor="system", reason="quota window reset", strict=False)]

@@ -1,0 +1,278 @@
+"""Every status change of a message: guarded, set-based UPDATEs in short transactions.
+
+This module is the only writer of `messages.status`. Each function moves rows only
+from the states it names (compare-and-set), so a late worker, a duplicate report
+or a reclaimed lease can never move a row backwards.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services import quota
+
+_CLAIM = text("""
+UPDATE messages m
+   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
+  FROM (SELECT id FROM messages
+         WHERE broadcast_id = :bid AND status = 'pending' AND next_attempt_at <= now()
+         ORDER BY id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED) due
+ WHERE m.id = due.id
+RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier
+""")
+
+_MARK_SENT = text("""
+UPDATE messages m
+   SET status = 'sent', provider_message_id = v.pid, cost = v.cost, currency = v.currency,
+       segments = v.segments, sent_at = now(), claim_token = NULL, lease_expires_at = NULL,
+       error_code = NULL, error_detail = NULL, updated_at = now()
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[]), CAST(:costs AS numeric[]),
+              CAST(:currencies AS text[]), CAST(:segments AS smallint[]))
+       AS v(id, pid, cost, currency, segments)
+ WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+""")
+
+_MARK_RETRY = text("""
+UPDATE messages m
+   SET status = 'pending', next_attempt_at = now() + make_interval(secs => v.delay),
+       error_code = v.code, error_detail = v.detail, claim_token = NULL, lease_expires_at = NULL,
+       updated_at = now()
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:codes AS text[]),
+              CAST(:details AS text[])) AS v(id, delay, code, detail)
+ WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+""")
+
+# A 429 is the gateway asking for time, not a failed attempt: the attempt is given back.
+_DEFER = text("""
+UPDATE messages m
+   SET status = 'pending', next_attempt_at = now() + make_interval(secs => v.delay), attempts = m.attempts - 1,
+       error_code = 'rate_limited', claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
+ WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+""")
+
+# Unsent claims go back: to pending, or to cancelled if the broadcast was cancelled meanwhile.
+_RELEASE = text("""
+UPDATE messages m
+   SET status = CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE 'pending' END,
+       finished_at = CASE WHEN b.status = 'cancelled' THEN now() END,
+       attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
+       updated_at = now()
+  FROM broadcasts b
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
+   AND b.id = m.broadcast_id
+""")
+
+# Failing a message and opening its dead-letter entry happen in one statement.
+_MARK_DEAD_TEMPLATE = """
+WITH v AS (
+  SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[]), CAST(:codes AS text[]),
+                       CAST(:details AS text[])) AS v(id, reason, code, detail)
+), failed AS (
+  UPDATE messages m
+     SET status = 'failed', error_code = v.code, error_detail = v.detail, finished_at = now(),
+         claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM v
+   WHERE m.id = v.id AND m.status = 'processing' AND {guard}
+  RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, v.reason, v.code, v.detail
+)
+INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason, error_code, error_detail)
+SELECT id, broadcast_id, service_id, attempts, reason, code, detail FROM failed
+ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
+RETURNING id
+"""
+_MARK_DEAD = text(_MARK_DEAD_TEMPLATE.format(guard="m.claim_token = :token"))
+_MARK_DEAD_EXPIRED = text(_MARK_DEAD_TEMPLATE.format(guard="m.lease_expires_at < now()"))
+
+_EXPIRED = text("""
+SELECT m.id, m.attempts, b.status, COALESCE(m.provider, b.provider)
+  FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
+ WHERE m.status = 'processing' AND m.lease_expires_at < now()
+ ORDER BY m.lease_expires_at
+ LIMIT :limit
+   FOR UPDATE OF m SKIP LOCKED
+""")
+
+_CLAIM_ONE = text("""
+UPDATE messages
+   SET status = 'processing', claim_token = :token, attempts = attempts + 1,
+       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
+ WHERE id = :mid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
+RETURNING id, recipient, personalisation, attempts, body, provider, service_id, carrier
+""")
+_DUE_TRANSACTIONAL = text("""
+SELECT id FROM messages
+ WHERE broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now() - make_interval(secs => :grace)
+ ORDER BY next_attempt_at, id LIMIT :limit
+""")
+
+_REOPEN_EXPIRED = text("""
+UPDATE messages
+   SET status = CASE WHEN id = ANY(CAST(:cancel AS bigint[])) THEN 'cancelled' ELSE 'pending' END,
+       finished_at = CASE WHEN id = ANY(CAST(:cancel AS bigint[])) THEN now() END,
+       next_attempt_at = now(), claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'processing' AND lease_expires_at < now()
+""")
+
+_CANCEL_PENDING = text("""
+UPDATE messages SET status = 'cancelled', finished_at = now(), updated_at = now()
+ WHERE broadcast_id = :bid AND status = 'pending'
+""")
+
+_REQUEUE = text("""
+UPDATE messages
+   SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = NULL,
+       error_detail = NULL, finished_at = NULL, updated_at = now()
+ WHERE id = :mid AND status = 'failed'
+""")
+
+
+@dataclass
+class Claim:
+    """Rows leased to one caller, and the quota windows they were reserved from."""
+
+    token: uuid.UUID
+    rows: list
+    scopes: list = field(default_factory=list)
+    quota_exhausted: bool = False
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one claimed batch, gathered in memory, written in one transaction."""
+
+    token: uuid.UUID
+    scopes: list = field(default_factory=list)
+    sent: list[tuple[int, str, Decimal | None, str | None, int]] = field(default_factory=list)
+    retry: list[tuple[int, float, str, str]] = field(default_factory=list)
+    dead: list[tuple[int, str, str, str]] = field(default_factory=list)
+    deferred: list[tuple[int, float]] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+
+
+def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | None = None) -> Claim:
+    """Lease up to `limit` due pending rows of a broadcast, within its quotas, and commit."""
+    token = uuid.uuid4()
+    scopes = scopes or []
+    allowance = quota.lock_remaining(scopes)
+    if allowance is not None and allowance < limit:
+        limit = allowance
+    if limit <= 0:
+        db.session.commit()
+        return Claim(token, [], scopes, quota_exhausted=True)
+    rows = db.session.execute(
+        _CLAIM, {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
+    ).all()
+    quota.consume(scopes, len(rows))
+    db.session.commit()
+    return Claim(token, rows, scopes)
+
+
+def _columns(rows: list[tuple], count: int) -> list[list]:
+    """Transpose row tuples into per-column lists for unnest()."""
+    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(count)]
+
+
+def record_outcome(outcome: BatchOutcome) -> list[int]:
+    """Write a batch's results in bulk and return the new dead-letter ids."""
+    token = outcome.token
+    dead_ids: list[int] = []
+    if outcome.sent:
+        ids, pids, costs, currencies, segments = _columns(outcome.sent, 5)
+        db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
+                                        "currencies": currencies, "segments": segments})
+    if outcome.retry:
+        ids, delays, codes, details = _columns(outcome.retry, 4)
+        db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays, "codes": codes,
+                                         "details": details})
+    if outcome.dead:
+        ids, reasons, codes, details = _columns(outcome.dead, 4)
+        dead_ids = list(db.session.execute(_MARK_DEAD, {"token": token, "ids": ids, "reasons": reasons,
+                                                        "codes": codes, "details": details}).scalars())
+    if outcome.deferred:
+        ids, delays = _columns(outcome.deferred, 2)
+        db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays})
+    if outcome.released:
+        db.session.execute(_RELEASE, {"token": token, "ids": outcome.released})
+    # The gateway did not take these, so their quota goes back (an unknown outcome keeps its share).
+    not_taken = (len(outcome.retry) + len(outcome.deferred) + len(outcome.released)
+                 + sum(1 for d in outcome.dead if d[1] != "outcome_unknown"))
+    quota.consume(outcome.scopes, -not_taken)
+    db.session.commit()
+    return dead_ids
+
+
+@dataclass
+class LeaseSweep:
+    """What one pass of the lease reaper did."""
+
+    reopened: int = 0
+    cancelled: int = 0
+    dead_letter_ids: list[int] = field(default_factory=list)
+
+
+def release_expired_leases(safe_providers: set[str], max_attempts: int, limit: int = 5000) -> LeaseSweep:
+    """Reclaim rows whose worker died mid-send.
+
+    Resending is safe only through a gateway that honours idempotency keys; for
+    any other the outcome is unknown, so the row is dead-lettered, never resent.
+    """
+    sweep = LeaseSweep()
+    reopen, cancel, dead = [], [], []
+    for mid, attempts, broadcast_status, provider in db.session.execute(_EXPIRED, {"limit": limit}):
+        if broadcast_status == "cancelled":
+            cancel.append(mid)
+        elif provider not in safe_providers:
+            dead.append((mid, "outcome_unknown", "lease_expired", "worker stopped mid-send; gateway may have it"))
+        elif attempts >= max_attempts:
+            dead.append((mid, "attempts_exhausted", "lease_expired", f"{attempts} attempts"))
+        else:
+            reopen.append(mid)
+    if reopen or cancel:
+        db.session.execute(_REOPEN_EXPIRED, {"ids": reopen + cancel, "cancel": cancel})
+    if dead:
+        ids, reasons, codes, details = _columns(dead, 4)
+        sweep.dead_letter_ids = list(db.session.execute(
+            _MARK_DEAD_EXPIRED, {"ids": ids, "reasons": reasons, "codes": codes, "details": details}
+        ).scalars())
+    db.session.commit()
+    sweep.reopened, sweep.cancelled = len(reopen), len(cancel)
+    return sweep
+
+
+def cancel_pending(broadcast_id) -> int:
+    """Cancel a broadcast's unclaimed rows; claimed ones follow when released. Caller commits."""
+    return db.session.execute(_CANCEL_PENDING, {"bid": broadcast_id}).rowcount
+
+
+def requeue_failed(message_id: int) -> bool:
+    """Put one failed message back to pending with fresh attempts. Caller commits."""
+    return db.session.execute(_REQUEUE, {"mid": message_id}).rowcount == 1
+
+
+def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None) -> Claim:
+    """Lease one due transactional message, within its quotas, and commit."""
+    token = uuid.uuid4()
+    scopes = scopes or []
+    allowance = quota.lock_remaining(scopes)
+    if allowance == 0:
+        db.session.commit()
+        return Claim(token, [], scopes, quota_exhausted=True)
+    rows = db.session.execute(_CLAIM_ONE, {"token": token, "lease": float(lease_seconds), "mid": message_id}).all()
+    quota.consume(scopes, len(rows))
+    db.session.commit()
+    return Claim(token, rows, scopes)
+
+
+def due_transactional(grace_seconds: float, limit: int = 1000) -> list[int]:
+    """Transactional messages due for a while with nobody sending them (their wake-up was lost)."""
+    ids = list(db.session.execute(_DUE_TRANSACTIONAL, {"grace": grace_seconds, "limit": limit}).scalars())
+    db.session.rollback()
+    return ids

@@ -1,0 +1,126 @@
+"""Daily quotas per service and per provider account, reserved atomically before a send.
+
+The reservation locks the scope's window row, so any number of workers racing
+for the last few messages of a quota never overshoot it. Messages the gateway
+did not take are refunded to the window they were reserved from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import text
+
+from app.extensions import db
+from app.models import Service
+
+_ENSURE = text("""
+INSERT INTO quota_windows (scope, window_start, window_end, quota_limit, used)
+VALUES (:scope, :start, :end, :limit, 0)
+ON CONFLICT (scope, window_start) DO UPDATE SET quota_limit = EXCLUDED.quota_limit
+ WHERE quota_windows.quota_limit <> EXCLUDED.quota_limit
+""")
+_LOCK = text("""
+SELECT quota_limit - used FROM quota_windows WHERE scope = :scope AND window_start = :start FOR UPDATE
+""")
+_READ = text("SELECT used FROM quota_windows WHERE scope = :scope AND window_start = :start")
+_ADD = text("UPDATE quota_windows SET used = GREATEST(used + :n, 0) WHERE scope = :scope AND window_start = :start")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One quota: a scope name, its limit, and the window in force."""
+
+    name: str
+    limit: int
+    start: datetime
+    end: datetime
+
+
+def parse_limits(spec: str) -> dict[str, int]:
+    """'africastalking=100000,other=5' → {'africastalking': 100000, 'other': 5}."""
+    limits = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = entry.partition("=")
+        if not name or not value.strip().isdigit():
+            raise ValueError(f"bad quota entry {entry!r}: expected provider=count")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+def current_window(zone: str, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The window in force: a day from the reset time in `zone`, or fixed-length epoch slices."""
+    cfg = current_app.config
+    now = now or datetime.now(timezone.utc)
+    length = cfg["HERALD_QUOTA_WINDOW_SECONDS"]
+    if length != 86400:
+        start = datetime.fromtimestamp(now.timestamp() // length * length, timezone.utc)
+        return start, start + timedelta(seconds=length)
+    local = now.astimezone(ZoneInfo(zone))
+    reset = time.fromisoformat(cfg["HERALD_QUOTA_RESET_TIME"])
+    start = datetime.combine(local.date(), reset, ZoneInfo(zone))
+    if start > local:
+        start -= timedelta(days=1)
+    return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
+
+
+def scopes_for(service_id: int, provider: str) -> list[Scope]:
+    """Every quota a send by this service through this provider counts against."""
+    scopes = []
+    service = db.session.get(Service, service_id)
+    if service is not None and service.daily_quota is not None:
+        start, end = current_window(service.timezone)
+        scopes.append(Scope(f"service:{service_id}", service.daily_quota, start, end))
+    provider_limit = parse_limits(current_app.config["HERALD_PROVIDER_DAILY_QUOTAS"]).get(provider)
+    if provider_limit is not None:
+        start, end = current_window(current_app.config["HERALD_PROVIDER_QUOTA_TIMEZONE"])
+        scopes.append(Scope(f"provider:{provider}", provider_limit, start, end))
+    return scopes
+
+
+def _ensure(scopes: list[Scope]) -> None:
+    """Create this window's rows if missing (in the caller's transaction)."""
+    for scope in scopes:
+        db.session.execute(_ENSURE, {"scope": scope.name, "start": scope.start, "end": scope.end,
+                                     "limit": scope.limit})
+
+
+def lock_remaining(scopes: list[Scope]) -> int | None:
+    """Lock the scopes' rows (in name order, so workers never deadlock) and return what is left; None = unlimited."""
+    if not scopes:
+        return None
+    _ensure(scopes)
+    ordered = sorted(scopes, key=lambda s: s.name)
+    return max(0, min(db.session.execute(_LOCK, {"scope": s.name, "start": s.start}).scalar() for s in ordered))
+
+
+def consume(scopes: list[Scope], count: int) -> None:
+    """Add `count` to every scope's usage (negative refunds); the caller commits."""
+    if count == 0:
+        return
+    for scope in scopes:
+        db.session.execute(_ADD, {"scope": scope.name, "start": scope.start, "n": count})
+
+
+def remaining(scopes: list[Scope]) -> int | None:
+    """What is left in the current windows, without locking; None = unlimited."""
+    if not scopes:
+        return None
+    left = []
+    for scope in scopes:
+        used = db.session.execute(_READ, {"scope": scope.name, "start": scope.start}).scalar() or 0
+        left.append(max(0, scope.limit - used))
+    return min(left)
+
+
+def report(service_id: int, provider: str) -> list[dict]:
+    """Limit, used, remaining and reset time of every quota that applies to a service."""
+    rows = []
+    for scope in scopes_for(service_id, provider):
+        used = db.session.execute(_READ, {"scope": scope.name, "start": scope.start}).scalar() or 0
+        rows.append({"scope": scope.name, "limit": scope.limit, "used": used,
+                     "remaining": max(0, scope.limit - used), "window_start": scope.start.isoformat(),
+                     "resets_at": scope.end.isoformat()})
+    return rows

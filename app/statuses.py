@@ -1,0 +1,51 @@
+"""The public lifecycles: one str Enum per lifecycle, plus the forward-only rank."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class MessageStatus(str, Enum):
+    """Where one message to one recipient stands."""
+
+    REJECTED = "rejected"
+    OPTED_OUT = "opted_out"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+class BroadcastStatus(str, Enum):
+    """Where one broadcast stands."""
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class PausedReason(str, Enum):
+    """Why a broadcast is paused."""
+
+    OPERATOR = "operator"
+    QUOTA = "quota"
+
+
+# Rank order a delivery report may only raise: pending < processing < sent < final.
+MESSAGE_RANK = {
+    MessageStatus.PENDING.value: 0,
+    MessageStatus.PROCESSING.value: 1,
+    MessageStatus.SENT.value: 2,
+    MessageStatus.DELIVERED.value: 3,
+    MessageStatus.FAILED.value: 3,
+    MessageStatus.UNREACHABLE.value: 3,
+}
+
+FINAL_MESSAGE_STATUSES = frozenset({"delivered", "failed", "unreachable", "rejected", "opted_out", "cancelled"})
+OPEN_MESSAGE_STATUSES = frozenset({"pending", "processing"})
+FINAL_BROADCAST_STATUSES = frozenset({"completed", "cancelled"})
+ALL_MESSAGE_STATUSES = tuple(s.value for s in MessageStatus)

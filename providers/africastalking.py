@@ -1,0 +1,300 @@
+"""Africa's Talking SMS adapter: form-encoded POSTs over kept-alive urllib3 connections.
+
+Herald extension: an `Idempotency-Key` header (comma-separated keys for a bulk request);
+the real AT ignores it, Herald's sandbox deduplicates on it. The wire format itself is
+in providers/africastalking_wire.py.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Mapping, Sequence
+from urllib.parse import quote_plus, urlsplit
+
+from urllib3.connection import HTTPConnection
+
+from providers import http_exchange, keepalive
+from providers.africastalking_wire import (
+    DELIVERY_STATUSES,
+    _form_text,
+    _herald_status,
+    _match_outcomes,
+    _raise_for_http_status,
+    _recipients,
+    _unanswered_error,
+    _unsent_error,
+)
+from providers.base import (
+    Accepted,
+    DeliveryReport,
+    OutboundMessage,
+    Provider,
+    ProviderConfigError,
+    SendError,
+    SendResult,
+)
+
+MESSAGING_PATH = "/version1/messaging"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class AfricasTalkingSMS(Provider):
+    """Sends SMS through Africa's Talking and parses its delivery reports."""
+
+    name = "africastalking"
+    channel = "sms"
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        username: str = "",
+        api_key: str = "",
+        sender_id: str | None = None,
+        honours_idempotency_key: bool | str = False,
+        max_bulk_recipients: int | str = 100,
+        connect_timeout: float | str = 3.0,
+        read_timeout: float | str = 15.0,
+        pool_maxsize: int | str = 16,
+    ) -> None:
+        """Validate settings and pre-build the constant headers and form prefix."""
+        self.username = _required_text("username", username)
+        self.sender_id = sender_id or None
+        self.honours_idempotency_key = _as_bool("honours_idempotency_key", honours_idempotency_key)
+        self.max_bulk_recipients = _as_count("max_bulk_recipients", max_bulk_recipients)
+        self.connect_timeout = _as_seconds("connect_timeout", connect_timeout)
+        self.read_timeout = _as_seconds("read_timeout", read_timeout)
+        self.pool_maxsize = _as_count("pool_maxsize", pool_maxsize)
+        self.base_url, self._scheme, self._host, self._port, self._path = _split_base_url(base_url)
+        self._head = http_exchange.request_head("POST", self._path, self._host_header(),
+                                                _constant_headers(_required_text("api_key", api_key)))
+        self._form_prefix = _form_prefix(self.username, self.sender_id)
+        self._stack_state: tuple[int, keepalive.ConnectionStack] | None = None
+
+    def _host_header(self) -> str:
+        """The Host field: the port only when it is not the scheme's default."""
+        default = 443 if self._scheme == "https" else 80
+        return self._host if self._port in (None, default) else f"{self._host}:{self._port}"
+
+    def __repr__(self) -> str:
+        """Describe the adapter without its API key."""
+        return f"AfricasTalkingSMS(base_url={self.base_url!r}, username={self.username!r})"
+
+    # ---- sending ---------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> Accepted:
+        """Send one message; return Accepted or raise a SendError subclass."""
+        recipients = self._post(message.to, message.body, message.sender, message.idempotency_key)
+        outcome = _match_outcomes(recipients, (message,))[0]
+        if isinstance(outcome, SendError):
+            raise outcome
+        return outcome
+
+    def send_bulk(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Send messages sharing one body in one request; one result per message, in order."""
+        if not messages:
+            return []
+        self._check_bulk(messages)
+        first = messages[0]
+        recipients = self._post(
+            ",".join(m.to for m in messages),
+            first.body,
+            first.sender,
+            ",".join(m.idempotency_key for m in messages) if first.idempotency_key else "",
+        )
+        return _match_outcomes(recipients, messages)
+
+    def close(self) -> None:
+        """Close this process's idle connections; the next send opens fresh ones."""
+        with keepalive.stack_lock():
+            state, self._stack_state = self._stack_state, None
+        if state is not None and state[0] == os.getpid():
+            state[1].close()
+
+    def _check_bulk(self, messages: Sequence[OutboundMessage]) -> None:
+        """Refuse a batch AT cannot carry in one request."""
+        if len(messages) > self.max_bulk_recipients:
+            raise ValueError(f"{len(messages)} messages exceed max_bulk_recipients={self.max_bulk_recipients}")
+        first = messages[0]
+        for message in messages:
+            if message.body != first.body:
+                raise ValueError("every message of a bulk send must share one body")
+            if message.sender != first.sender:
+                raise ValueError("every message of a bulk send must share one sender")
+            # The keys travel comma-joined and positional, so a comma inside one or a
+            # missing one would pair every later key with the wrong recipient.
+            if "," in message.idempotency_key:
+                raise ValueError(f"idempotency key of message {message.message_id} contains a comma")
+            if bool(message.idempotency_key) != bool(first.idempotency_key):
+                raise ValueError("either every message of a bulk send has an idempotency key or none has")
+
+    def _post(self, to: str, body: str, sender: str | None, idempotency_key: str) -> list[dict]:
+        """POST one messaging request and return its recipient entries, raising request-level failures."""
+        response = self._exchange(self._form(to, body, sender), self._request_head(idempotency_key))
+        _raise_for_http_status(response)
+        return _recipients(response.data)
+
+    def _form(self, to: str, body: str, sender: str | None) -> bytes:
+        """The form body; only the recipients and text are encoded per request."""
+        if sender is None or sender == self.sender_id:
+            prefix = self._form_prefix
+        else:
+            prefix = _form_prefix(self.username, sender)
+        return f"{prefix}&to={quote_plus(to)}&message={quote_plus(body)}".encode("ascii")
+
+    def _request_head(self, idempotency_key: str) -> bytes:
+        """The constant request head plus this request's idempotency key, if any."""
+        if not idempotency_key:
+            return self._head
+        return b"%sIdempotency-Key: %s\r\n" % (self._head, idempotency_key.encode("latin-1"))
+
+    def _exchange(self, form: bytes, head: bytes) -> http_exchange.WireResponse:
+        """Run one HTTP exchange on a kept-alive connection, mapping transport failures to typed errors."""
+        stack = self._connections()
+        conn = stack.take()
+        fresh = conn.sock is None
+        try:
+            response = http_exchange.exchange(conn, head, form, self.connect_timeout, self.read_timeout)
+        except http_exchange.RequestNotSent as exc:
+            conn.close()
+            raise _unsent_error(exc.__cause__ or exc, fresh) from exc
+        except http_exchange.AnswerLost as exc:
+            # A connection in an unknown state must never carry another request.
+            conn.close()
+            raise _unanswered_error(exc.__cause__ or exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            stack.give_back(conn)
+        return response
+
+    # ---- connections -----------------------------------------------------------
+
+    def _connections(self) -> keepalive.ConnectionStack:
+        """This process's connection stack, created on first use and again after a fork."""
+        state = self._stack_state
+        pid = os.getpid()
+        if state is not None and state[0] == pid:
+            return state[1]
+        return self._replace_stack(pid)
+
+    def _replace_stack(self, pid: int) -> keepalive.ConnectionStack:
+        """Create the stack for `pid` once, however many threads ask at the same moment."""
+        with keepalive.stack_lock():
+            state = self._stack_state
+            if state is None or state[0] != pid:
+                # Connections inherited through fork are abandoned, never used or closed
+                # here: the parent still owns those sockets and keeps talking on them.
+                state = (pid, keepalive.ConnectionStack(self._new_connection, self.pool_maxsize))
+                self._stack_state = state
+            return state[1]
+
+    def _new_connection(self) -> HTTPConnection:
+        """An unconnected connection that writes each request in one piece."""
+        return keepalive.new_connection(self._scheme, self._host, self._port, self.connect_timeout)
+
+    # ---- delivery reports ------------------------------------------------------
+
+    def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
+        """Turn one AT delivery-report callback into a DeliveryReport; raise ValueError if malformed."""
+        message_id = _form_text(form, "id")
+        if not message_id:
+            raise ValueError("Africa's Talking delivery report has no 'id'")
+        provider_status = _form_text(form, "status")
+        if not provider_status:
+            raise ValueError(f"Africa's Talking delivery report for {message_id!r} has no 'status'")
+        if provider_status not in DELIVERY_STATUSES:
+            raise ValueError(f"unknown Africa's Talking delivery status {provider_status!r} for {message_id!r}")
+        reason = _form_text(form, "failureReason") or None
+        return DeliveryReport(
+            provider_message_id=message_id,
+            status=_herald_status(provider_status, reason),
+            provider_status=provider_status,
+            failure_reason=reason,
+            network_code=_form_text(form, "networkCode") or None,
+            raw=dict(form),
+        )
+
+
+def _required_text(name: str, value: object) -> str:
+    """A non-empty string setting, or ProviderConfigError."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ProviderConfigError(f"africastalking: {name} is required")
+    return text
+
+
+def _as_bool(name: str, value: object) -> bool:
+    """A boolean setting; strings must spell a boolean, since bool("false") is True."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ProviderConfigError(f"africastalking: {name} must be a boolean, got {value!r}")
+
+
+def _as_count(name: str, value: object) -> int:
+    """A positive integer setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ProviderConfigError(f"africastalking: {name} must be an integer, got {value!r}") from None
+    if number < 1:
+        raise ProviderConfigError(f"africastalking: {name} must be at least 1, got {number}")
+    return number
+
+
+def _as_seconds(name: str, value: object) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        raise ProviderConfigError(f"africastalking: {name} must be a number, got {value!r}") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ProviderConfigError(f"africastalking: {name} must be a positive number, got {value!r}")
+    return seconds
+
+
+def _split_base_url(base_url: object) -> tuple[str, str, str, int | None, str]:
+    """Normalised base URL, its scheme, host, port, and the messaging path under it."""
+    url = _required_text("base_url", base_url).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderConfigError(f"africastalking: base_url must be an http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ProviderConfigError(f"africastalking: base_url must be scheme://host[:port][/path], got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ProviderConfigError(f"africastalking: base_url has an invalid port, got {url!r}") from None
+    return url, parts.scheme, parts.hostname, port, parts.path + MESSAGING_PATH
+
+
+def _constant_headers(api_key: str) -> dict[str, str]:
+    """Headers every request carries, built once."""
+    return {
+        "apiKey": api_key,
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "herald-africastalking/1",
+    }
+
+
+def _form_prefix(username: str, sender: str | None) -> str:
+    """The form fields that do not change between requests, already encoded."""
+    prefix = f"username={quote_plus(username)}&bulkSMSMode=1"
+    if sender:
+        prefix += f"&from={quote_plus(sender)}"
+    return prefix
+
+
+# ---- response handling ---------------------------------------------------------------
+
+

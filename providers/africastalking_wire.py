@@ -1,0 +1,321 @@
+"""Africa's Talking's wire format: status codes, response and delivery-report parsing, error mapping.
+
+Wire format (AT bulk SMS API):
+  POST {base_url}/version1/messaging, headers apiKey / Accept: application/json,
+  form fields username, to (comma-separated), message, from (optional), bulkSMSMode=1.
+  A 2xx answer carries {"SMSMessageData": {"Message": ..., "Recipients": [...]}}, one
+  recipient entry per number with statusCode, number, status, cost, messageId, messageParts.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+import math
+import ssl
+import time
+from datetime import timezone
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from http.client import HTTPException
+from typing import Mapping, Sequence
+
+from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
+
+from providers.base import (
+    Accepted,
+    OutboundMessage,
+    PermanentError,
+    RateLimited,
+    SendError,
+    SendResult,
+    TemporaryError,
+    UnknownOutcome,
+)
+from providers.segments import count_segments
+
+# Per-recipient statusCode values, split by what Herald should do about them.
+ACCEPTED_CODES = {100: "Processed", 101: "Sent", 102: "Queued"}
+TEMPORARY_CODES = {
+    401: "RiskHold",
+    405: "InsufficientBalance",
+    407: "CouldNotRoute",
+    500: "InternalServerError",
+    501: "GatewayError",
+}
+PERMANENT_CODES = {
+    402: "InvalidSenderId",
+    403: "InvalidPhoneNumber",
+    404: "UnsupportedNumberType",
+    406: "UserInBlacklist",
+    409: "DoNotDisturbRejection",
+    502: "RejectedByGateway",
+}
+STATUS_NAMES = {**ACCEPTED_CODES, **TEMPORARY_CODES, **PERMANENT_CODES}
+# AT answers some account-level refusals (e.g. an unknown sender id) with a 2xx, an
+# empty Recipients list and the status name as the top-level Message.
+_CODES_BY_NAME = {name: code for code, name in STATUS_NAMES.items() if code not in ACCEPTED_CODES}
+
+# Delivery-report status -> Herald status; None means "not final yet".
+DELIVERY_STATUSES: dict[str, str | None] = {
+    "Sent": None,
+    "Submitted": None,
+    "Buffered": None,
+    "Success": "delivered",
+    "Failed": "failed",
+    "Rejected": "failed",
+    "AbsentSubscriber": "unreachable",
+    "Expired": "unreachable",
+}
+# A Failed report for these reasons says the subscriber cannot be reached, not that the
+# message was bad, so Herald files it as unreachable.
+UNREACHABLE_REASONS = frozenset(
+    {"UserIsInactive", "UserDoesNotExist", "NotNetworkSubscriber", "UserAccountSuspended", "AbsentSubscriber"}
+)
+
+_BODY_EXCERPT_BYTES = 200
+
+# What a failed exchange can raise: urllib3's own errors, socket/TLS errors, http.client parse errors.
+_TRANSPORT_ERRORS = (HTTPError, OSError, HTTPException)
+
+# Bulk sends and single sends of the same campaign repeat one body many times.
+_segments_for = lru_cache(maxsize=1024)(count_segments)
+
+
+
+def _unsent_error(exc: BaseException, fresh: bool) -> TemporaryError:
+    """A failure before the whole request was written: AT cannot have acted on it."""
+    if _is_certificate_failure(exc):
+        return TemporaryError("tls_failed", _describe(exc))
+    if fresh or isinstance(exc, (NewConnectionError, ConnectTimeoutError)):
+        # Refused, unreachable, timed out, or the TLS handshake failed: nothing was sent.
+        return TemporaryError("connect_failed", _describe(exc))
+    # A kept-alive connection broke mid-write; a request cut short is never processed.
+    return TemporaryError("send_failed", _describe(exc))
+
+
+def _unanswered_error(exc: BaseException) -> UnknownOutcome:
+    """A failure after the request was written: AT may or may not have acted on it."""
+    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
+        return UnknownOutcome("read_timeout", _describe(exc))
+    return UnknownOutcome("connection_lost", _describe(exc))
+
+
+def _is_certificate_failure(exc: BaseException) -> bool:
+    """Tell whether a failure is the server's certificate being refused."""
+    return isinstance(exc, ssl.SSLCertVerificationError) or isinstance(exc.__cause__, ssl.SSLCertVerificationError)
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception type and message, for error details."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _raise_for_http_status(response: BaseHTTPResponse) -> None:
+    """Raise the typed error a non-2xx answer means for every message of the request."""
+    status = response.status
+    if 200 <= status < 300:
+        return
+    if status == 429:
+        raise RateLimited("rate_limited", _excerpt(response.data), retry_after=_retry_after(response.headers))
+    if status in (401, 403):
+        # Bad credentials are an operator's problem; the messages themselves are fine.
+        raise TemporaryError("gateway_auth", _excerpt(response.data))
+    if 400 <= status < 500 and status != 408:
+        raise PermanentError(f"gateway_http_{status}", _excerpt(response.data))
+    # 5xx; 408, where AT gave up reading the request; 1xx/3xx, where base_url needs fixing.
+    raise TemporaryError(f"gateway_http_{status}", _excerpt(response.data))
+
+
+def _excerpt(data: bytes) -> str:
+    """The start of a response body, for error details."""
+    return data[:_BODY_EXCERPT_BYTES].decode("utf-8", "replace").strip()
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from X-Retry-After-Ms (precise) or Retry-After (seconds or HTTP date)."""
+    millis = _finite_float(headers.get("X-Retry-After-Ms"))
+    if millis is not None:
+        return max(0.0, millis / 1000.0)
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    seconds = _finite_float(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    return _seconds_until(value)
+
+
+def _finite_float(value: str | None) -> float | None:
+    """Parse a finite float, or None."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now until an HTTP date, or None if it does not parse."""
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _recipients(data: bytes) -> list[dict]:
+    """The Recipients list of a 2xx body; UnknownOutcome if the body cannot be read."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise UnknownOutcome("unparseable_response", _excerpt(data)) from None
+    message_data = payload.get("SMSMessageData") if isinstance(payload, dict) else None
+    recipients = message_data.get("Recipients") if isinstance(message_data, dict) else None
+    if not isinstance(recipients, list):
+        raise UnknownOutcome("unparseable_response", _excerpt(data))
+    if not recipients:
+        _raise_for_refusal(message_data.get("Message"))
+    return recipients
+
+
+def _raise_for_refusal(summary: object) -> None:
+    """Raise the mapped error when AT refused the whole request by status name."""
+    code = _CODES_BY_NAME.get(summary) if isinstance(summary, str) else None
+    if code is not None:
+        raise _recipient_error(code, STATUS_NAMES[code])
+
+
+def _match_outcomes(recipients: list[dict], messages: Sequence[OutboundMessage]) -> list[SendResult]:
+    """Pair recipient entries with messages by number, then by order; unpaired -> UnknownOutcome."""
+    if len(messages) == 1 and len(recipients) == 1:
+        # One of each pairs the same by number or by order; skip the bookkeeping on the hot path.
+        return [_outcome(recipients[0], messages[0].body)]
+    paired: list[dict | None] = [None] * len(messages)
+    waiting: dict[str, deque[int]] = {}
+    for index, entry in enumerate(recipients):
+        number = entry.get("number") if isinstance(entry, dict) else None
+        waiting.setdefault(_digits(number), deque()).append(index)
+    used: set[int] = set()
+    for position, message in enumerate(messages):
+        candidates = waiting.get(_digits(message.to))
+        if candidates:
+            index = candidates.popleft()
+            used.add(index)
+            paired[position] = recipients[index]
+    _pair_leftovers_by_order(paired, recipients, used)
+    return [_outcome(entry, message.body) for entry, message in zip(paired, messages)]
+
+
+def _pair_leftovers_by_order(paired: list[dict | None], recipients: list[dict], used: set[int]) -> None:
+    """When AT rewrote numbers, the unmatched entries still line up with the unmatched messages."""
+    open_positions = [position for position, entry in enumerate(paired) if entry is None]
+    leftovers = [entry for index, entry in enumerate(recipients) if index not in used]
+    # Only an exact count makes order trustworthy; otherwise guessing could misattribute.
+    if open_positions and len(open_positions) == len(leftovers):
+        for position, entry in zip(open_positions, leftovers):
+            paired[position] = entry
+
+
+def _digits(number: object) -> str:
+    """A phone number reduced to its digits, so '+260 97...' and '26097...' compare equal."""
+    if not isinstance(number, str):
+        return ""
+    return "".join(char for char in number if char.isdigit())
+
+
+def _outcome(entry: dict | None, body: str) -> SendResult:
+    """What one recipient entry means for its message."""
+    if not isinstance(entry, dict):
+        return UnknownOutcome("missing_from_response", "AT answered without an entry for this number")
+    code = _status_code(entry.get("statusCode"))
+    if code is None:
+        return UnknownOutcome("malformed_recipient", f"statusCode={entry.get('statusCode')!r}")
+    if code in ACCEPTED_CODES:
+        return _accepted(entry, body)
+    name = STATUS_NAMES.get(code) or str(entry.get("status") or f"status_{code}")
+    return _recipient_error(code, name)
+
+
+def _recipient_error(code: int, name: str) -> SendError:
+    """The typed error for a refusing statusCode; unknown codes are permanent."""
+    detail = f"statusCode={code}"
+    if code in TEMPORARY_CODES:
+        return TemporaryError(name, detail)
+    return PermanentError(name, detail)
+
+
+def _status_code(value: object) -> int | None:
+    """statusCode as an int (AT sends a number; tolerate a numeric string)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _accepted(entry: dict, body: str) -> SendResult:
+    """Accepted for a taken message, or UnknownOutcome if AT gave no id to track it by."""
+    message_id = entry.get("messageId")
+    # AT writes the literal "None" where it assigned no id.
+    if not isinstance(message_id, str) or not message_id or message_id == "None":
+        return UnknownOutcome("missing_message_id", f"statusCode={entry.get('statusCode')}")
+    cost, currency = _parse_cost(entry.get("cost"))
+    return Accepted(
+        provider_message_id=message_id,
+        cost=cost,
+        currency=currency,
+        segments=_parts(entry.get("messageParts")) or _segments_for(body),
+    )
+
+
+def _parse_cost(value: object) -> tuple[Decimal | None, str | None]:
+    """Split 'ZMW 0.2500' into (Decimal, currency); a bare '0' has no currency.
+
+    A cost that does not parse is dropped rather than failing a message AT already took.
+    """
+    if not isinstance(value, str):
+        return None, None
+    parts = value.split()
+    if len(parts) == 2 and len(parts[0]) == 3 and parts[0].isalpha():
+        currency, amount = parts[0].upper(), parts[1]
+    elif len(parts) == 1:
+        currency, amount = None, parts[0]
+    else:
+        return None, None
+    try:
+        cost = Decimal(amount)
+    except InvalidOperation:
+        return None, None
+    return (cost, currency) if cost.is_finite() else (None, None)
+
+
+def _parts(value: object) -> int | None:
+    """messageParts as a positive int, or None when AT left it out."""
+    number = _status_code(value)
+    return number if number and number > 0 else None
+
+
+# ---- delivery-report helpers ---------------------------------------------------------
+
+
+def _form_text(form: Mapping[str, str], name: str) -> str:
+    """One callback field as stripped text ('' when absent)."""
+    value = form.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _herald_status(provider_status: str, failure_reason: str | None) -> str | None:
+    """Herald's status for an AT delivery status and failure reason."""
+    status = DELIVERY_STATUSES[provider_status]
+    if provider_status == "Failed" and failure_reason in UNREACHABLE_REASONS:
+        return "unreachable"
+    return status
+

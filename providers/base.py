@@ -1,0 +1,117 @@
+"""The contract every gateway adapter keeps: typed messages in, typed outcomes out.
+
+An adapter only speaks its gateway's wire format. Retry policy, leases and
+message state live in the services and tasks, never here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message ready for the wire: rendered text, E.164 address, stable key."""
+
+    message_id: int
+    to: str
+    body: str
+    idempotency_key: str
+    sender: str | None = None
+    #: the recipient's carrier, for per-route limits and failover (None if unknown)
+    carrier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The gateway took the message: its id for it, and what it will cost."""
+
+    provider_message_id: str
+    cost: Decimal | None = None
+    currency: str | None = None
+    segments: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A parsed delivery report; `status` is Herald's status or None if not final."""
+
+    provider_message_id: str
+    status: str | None
+    provider_status: str
+    failure_reason: str | None = None
+    network_code: str | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+class SendError(Exception):
+    """Root of every send failure an adapter reports."""
+
+    retryable = True
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+class TemporaryError(SendError):
+    """The gateway did not take the message this time; trying again later may work."""
+
+    def __init__(self, code: str, detail: str = "", retry_after: float | None = None) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after
+
+
+class RateLimited(TemporaryError):
+    """The gateway refused for rate (HTTP 429); slow down, then retry."""
+
+
+class PermanentError(SendError):
+    """The gateway will never take this message (bad number, blacklisted, ...)."""
+
+    retryable = False
+
+
+class UnknownOutcome(SendError):
+    """The request may have reached the gateway but no answer came back."""
+
+    retryable = False
+
+
+class ProviderConfigError(Exception):
+    """The adapter is missing configuration it needs (credentials, base URL)."""
+
+
+SendResult = Accepted | SendError
+
+
+class Provider:
+    """Base class: a provider is data (class attributes) plus a few verbs."""
+
+    name: str = ""
+    channel: str = ""
+    #: whether the gateway deduplicates on our idempotency key (safe to resend)
+    honours_idempotency_key: bool = False
+    #: most recipients one bulk request may carry (1 = no bulk mode)
+    max_bulk_recipients: int = 1
+
+    def send(self, message: OutboundMessage) -> Accepted:
+        """Send one message; return Accepted or raise a SendError subclass."""
+        raise NotImplementedError
+
+    def send_bulk(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Send messages sharing one body in one request; one result per message, in order."""
+        return [self._send_one(m) for m in messages]
+
+    def _send_one(self, message: OutboundMessage) -> SendResult:
+        """Send one message, returning a failure as a value instead of raising it."""
+        try:
+            return self.send(message)
+        except SendError as exc:
+            return exc
+
+    def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
+        """Turn one webhook payload into a DeliveryReport; raise ValueError if malformed."""
+        raise NotImplementedError

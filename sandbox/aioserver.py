@@ -1,0 +1,170 @@
+"""The sandbox's default server: HTTP/1.1 with keep-alive on one asyncio event loop.
+
+gunicorn's gthread worker spends ~0.8 ms of CPU per request on this class of
+machine (its parsing and thread hand-offs, plus head and body written separately),
+more than Herald spends sending the message, so a benchmark would measure the
+simulator. This server parses only what the AT wire format needs, answers with
+one write, and applies the configured latency with a timer instead of a thread.
+`python -m sandbox --server gunicorn` still serves the same handlers with gthread.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import signal
+
+from sandbox import messaging
+from sandbox import responses as r
+from sandbox.wsgi import ROUTES, gateway
+
+log = logging.getLogger("sandbox")
+MAX_HEAD_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+            501: "Not Implemented", 503: "Service Unavailable"}
+
+
+def _environ(method: str, target: str, headers: dict[str, str], body: bytes) -> dict:
+    """The few WSGI environ keys the sandbox's handlers read."""
+    path, _, query = target.partition("?")
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": headers.get("content-type", ""),
+               "wsgi.input": io.BytesIO(body)}
+    for name, value in headers.items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    return environ
+
+
+def dispatch(method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[r.Response, float]:
+    """Run the route's handler; return its response and how long to hold it back."""
+    environ = _environ(method, target, headers, body)
+    handler = ROUTES.get((method, environ["PATH_INFO"]))
+    if handler is None:
+        return r.error(404, "not found"), 0.0
+    if handler is messaging.handle:
+        return messaging.answer(environ, gateway), gateway.settings.latency_ms / 1000.0
+    return handler(environ, gateway), 0.0
+
+
+def encode(response: r.Response, keep_alive: bool) -> bytes:
+    """Status line, headers and body as one buffer."""
+    status, headers, body = response
+    code = int(status.split(" ", 1)[0])
+    lines = [f"HTTP/1.1 {code} {status.split(' ', 1)[1] if ' ' in status else _REASONS.get(code, '')}"]
+    lines += [f"{name}: {value}" for name, value in headers if name.lower() != "content-length"]
+    lines.append(f"Content-Length: {len(body)}")
+    lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection: requests answered strictly in order, one at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting = False
+
+    def connection_made(self, transport) -> None:
+        """Remember the transport."""
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        """Buffer bytes and answer every complete request."""
+        self.buffer += data
+        self.process()
+
+    def process(self) -> None:
+        """Answer buffered requests until one is incomplete or held back by latency."""
+        while not self.waiting and self.transport is not None and not self.transport.is_closing():
+            request = self._take_request()
+            if request is None:
+                return
+            self._answer(*request)
+
+    def _take_request(self):
+        """Split one complete request off the buffer, or None."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD_BYTES:
+                self._fail(431, "request head too large")
+            return None
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        try:
+            method, target, version = lines[0].split(" ", 2)
+        except ValueError:
+            self._fail(400, "malformed request line")
+            return None
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._fail(501, "chunked request bodies are not supported")
+            return None
+        length = int(headers.get("content-length", "0") or 0)
+        if length > MAX_BODY_BYTES:
+            self._fail(413, "request body too large")
+            return None
+        if len(self.buffer) < end + 4 + length:
+            return None
+        body = bytes(self.buffer[end + 4:end + 4 + length])
+        del self.buffer[:end + 4 + length]
+        keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+        return method, target, headers, body, keep_alive
+
+    def _answer(self, method: str, target: str, headers: dict, body: bytes, keep_alive: bool) -> None:
+        """Write the answer now, or after the configured latency."""
+        response, delay = dispatch(method, target, headers, body)
+        data = encode(response, keep_alive)
+        if delay <= 0:
+            self._write(data, keep_alive)
+            return
+        self.waiting = True
+        asyncio.get_running_loop().call_later(delay, self._write_later, data, keep_alive)
+
+    def _write_later(self, data: bytes, keep_alive: bool) -> None:
+        """Send a held-back answer, then carry on with buffered requests."""
+        self.waiting = False
+        self._write(data, keep_alive)
+        self.process()
+
+    def _write(self, data: bytes, keep_alive: bool) -> None:
+        """One write per answer; close afterwards if the client asked."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(data)
+        if not keep_alive:
+            self.transport.close()
+
+    def _fail(self, code: int, message: str) -> None:
+        """Answer a request that cannot be parsed, and close."""
+        self._write(encode(r.error(code, message), keep_alive=False), keep_alive=False)
+        self.buffer.clear()
+
+    def connection_lost(self, exc) -> None:
+        """Forget the transport."""
+        self.transport = None
+
+
+async def serve(host: str, port: int) -> None:
+    """Listen until SIGTERM or SIGINT, then stop the report senders."""
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    server = await loop.create_server(HttpProtocol, host, port, reuse_address=True, backlog=1024)
+    log.info("sandbox listening on http://%s:%d", host, port)
+    try:
+        await stop
+    finally:
+        server.close()
+        gateway.reports.stop()
+
+
+def run(host: str, port: int) -> None:
+    """Serve in the foreground."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(levelname)s %(message)s")
+    asyncio.run(serve(host, port))

@@ -1,0 +1,146 @@
+"""Sandbox settings: read from the environment once, changeable at runtime over HTTP."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Settings:
+    """Everything that shapes the sandbox's behaviour; mutated in place by /_sandbox/config."""
+
+    # AT checks the account username sent in every form.
+    username: str = "sandbox"
+    # AT checks the apiKey header; the sandbox needs a known one.
+    api_key: str = "sandbox-key"
+    # Real gateways take time; 0 keeps benchmarks about Herald, not the fake.
+    latency_ms: float = 0.0
+    # Chance a single recipient gets a retryable 500 entry, to exercise retries.
+    temp_failure_rate: float = 0.0
+    # Chance the whole request answers 503, to exercise request-level retries.
+    http_error_rate: float = 0.0
+    # Recipients per second allowed (token bucket); 0 means no limit.
+    rate_limit_per_s: float = 0.0
+    # Whether a repeated Idempotency-Key replays the first answer (Herald's extension).
+    honour_idempotency: bool = True
+    # Where delivery reports go; empty means none are sent.
+    dlr_url: str = ""
+    # How long after acceptance a delivery report is posted.
+    dlr_delay_ms: float = 500.0
+    # Fixed seed makes the random failure rates reproducible; None means random.
+    seed: int | None = None
+    # AT prefixes every cost with the account's currency.
+    currency: str = "ZMW"
+
+    def public(self) -> dict:
+        """The settings as JSON-ready data, without the API key."""
+        data = asdict(self)
+        del data["api_key"]
+        return data
+
+
+def _flag(raw: str) -> bool:
+    """Read an environment flag the way shells usually spell them."""
+    return raw.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def _optional_int(raw: str) -> int | None:
+    """An integer, or None for an empty string."""
+    return int(raw) if raw.strip() else None
+
+
+# Environment variable -> (field, parser); defaults live on the dataclass.
+_ENVIRONMENT = {
+    "SANDBOX_USERNAME": ("username", str),
+    "SANDBOX_API_KEY": ("api_key", str),
+    "SANDBOX_LATENCY_MS": ("latency_ms", float),
+    "SANDBOX_TEMP_FAILURE_RATE": ("temp_failure_rate", float),
+    "SANDBOX_HTTP_ERROR_RATE": ("http_error_rate", float),
+    "SANDBOX_RATE_LIMIT_PER_S": ("rate_limit_per_s", float),
+    "SANDBOX_HONOUR_IDEMPOTENCY": ("honour_idempotency", _flag),
+    "SANDBOX_DLR_URL": ("dlr_url", str),
+    "SANDBOX_DLR_DELAY_MS": ("dlr_delay_ms", float),
+    "SANDBOX_SEED": ("seed", _optional_int),
+    "SANDBOX_CURRENCY": ("currency", str),
+}
+
+
+def from_environment(environ: dict | None = None) -> Settings:
+    """Build settings from SANDBOX_* variables, defaults for the rest."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    for variable, (field, parse) in _ENVIRONMENT.items():
+        if variable in environ:
+            setattr(settings, field, parse(environ[variable]))
+    return settings
+
+
+class ConfigError(ValueError):
+    """A runtime change names an unknown setting or gives it a bad value."""
+
+
+def _number(value, name: str, upper: float | None = None) -> float:
+    """A non-negative number, at most `upper` when given; bools are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number")
+    # json.loads accepts NaN and Infinity, which would slip past range checks.
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite")
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0")
+    if upper is not None and value > upper:
+        raise ConfigError(f"{name} must be between 0 and {upper}")
+    return float(value)
+
+
+def _rate(value, name: str) -> float:
+    """A probability between 0 and 1."""
+    return _number(value, name, upper=1.0)
+
+
+def _boolean(value, name: str) -> bool:
+    """A JSON boolean (0 and 1 are accepted too, as the environment spells them)."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ConfigError(f"{name} must be a boolean")
+
+
+def _url(value, name: str) -> str:
+    """Empty (reports off) or an http(s) URL."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be empty or an http(s) URL")
+    return value
+
+
+# The settings a running sandbox lets callers change, with their validators.
+RUNTIME_FIELDS = {
+    "latency_ms": _number,
+    "temp_failure_rate": _rate,
+    "http_error_rate": _rate,
+    "rate_limit_per_s": _number,
+    "honour_idempotency": _boolean,
+    "dlr_url": _url,
+    "dlr_delay_ms": _number,
+}
+
+
+def validate_changes(changes) -> dict:
+    """Check a runtime change set; return it with normalised values or raise ConfigError."""
+    if not isinstance(changes, dict):
+        raise ConfigError("body must be a JSON object")
+    checked = {}
+    for name, value in changes.items():
+        validator = RUNTIME_FIELDS.get(name)
+        if validator is None:
+            raise ConfigError(f"unknown setting: {name}")
+        checked[name] = validator(value, name)
+    return checked
+
+
+def apply_changes(settings: Settings, checked: dict) -> None:
+    """Write already validated changes onto the live settings."""
+    for name, value in checked.items():
+        setattr(settings, name, value)

@@ -1,0 +1,59 @@
+"""The /_sandbox/* endpoints tests use to steer the sandbox and read what it recorded."""
+from __future__ import annotations
+
+from sandbox import config
+from sandbox import responses as r
+from sandbox.events import OUTCOMES
+from sandbox.gateway import Gateway
+
+DEFAULT_EVENT_LIMIT = 10_000
+MAX_EVENT_LIMIT = 100_000
+
+
+def get_config(environ: dict, gateway: Gateway) -> r.Response:
+    """The whole current configuration (the API key left out)."""
+    return r.json_response(200, gateway.settings.public())
+
+
+def post_config(environ: dict, gateway: Gateway) -> r.Response:
+    """Change some runtime settings at once, or none if any change is invalid."""
+    try:
+        checked = config.validate_changes(r.read_json(environ))
+    except config.ConfigError as exc:
+        return r.error(400, str(exc))
+    except (ValueError, r.BodyTooLarge):
+        return r.error(400, "body must be a JSON object")
+    config.apply_changes(gateway.settings, checked)
+    if "rate_limit_per_s" in checked:
+        gateway.bucket.set_rate(gateway.settings.rate_limit_per_s)
+    return r.json_response(200, gateway.settings.public())
+
+
+def post_reset(environ: dict, gateway: Gateway) -> r.Response:
+    """Clear ledger, dedup store, events and pending reports."""
+    gateway.reset()
+    return r.json_response(200, {"reset": True})
+
+
+def get_ledger(environ: dict, gateway: Gateway) -> r.Response:
+    """Acceptance counts; ?detail=0 leaves out the per-recipient and per-key maps."""
+    detail = r.query(environ).get("detail", "1") not in ("0", "false", "no")
+    return r.json_response(200, gateway.ledger_snapshot(detail))
+
+
+def get_events(environ: dict, gateway: Gateway) -> r.Response:
+    """Recipient decisions after ?since=<unix time>, oldest first, at most ?limit=."""
+    params = r.query(environ)
+    try:
+        since = float(params.get("since", "0"))
+        limit = int(params.get("limit", DEFAULT_EVENT_LIMIT))
+    except ValueError:
+        return r.error(400, "since must be a number and limit an integer")
+    if limit < 1:
+        return r.error(400, "limit must be at least 1")
+    picked, more = gateway.events_since(since, min(limit, MAX_EVENT_LIMIT))
+    events = [
+        {"t": when, "to": number, "key": key, "outcome": OUTCOMES[code]}
+        for when, number, key, code in picked
+    ]
+    return r.json_response(200, {"events": events, "more": more})

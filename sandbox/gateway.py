@@ -1,0 +1,164 @@
+"""The sandbox's state and the per-recipient rules of a send, applied under one short lock."""
+from __future__ import annotations
+
+import itertools
+import random
+import secrets
+import threading
+from typing import NamedTuple
+
+from sandbox import events as ev
+from sandbox import recipients, wire
+from sandbox.carriers import carrier_for, format_cost
+from sandbox.config import Settings
+from sandbox.dedup import DedupStore, Remembered
+from sandbox.ledger import Ledger
+from sandbox.ratelimit import TokenBucket
+from sandbox.reports import ReportSender
+from sandbox.segments import count_parts
+
+
+class Sent(NamedTuple):
+    """What a send request produced: one encoded entry per recipient, plus totals."""
+
+    entries: list[str]
+    sent: int
+    cost_units: int
+
+
+class _Plan(NamedTuple):
+    """A recipient's fate as far as it can be decided without the lock."""
+
+    number: str
+    key: str | None
+    refused: str | None  # encoded entry when refused for good, else None
+    entry: str
+    message_id: str
+    network_code: str
+    cost_units: int
+    draw: float  # compared with temp_failure_rate
+
+
+class Gateway:
+    """Ledger, dedup store, events, rate bucket and report sender, kept consistent together."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Empty state shaped by `settings`, which stay live (shared, mutable)."""
+        self.settings = settings
+        self._lock = threading.Lock()
+        self.ledger = Ledger()
+        self.dedup = DedupStore()
+        self.events = ev.EventRing()
+        self.bucket = TokenBucket(settings.rate_limit_per_s)
+        self.reports = ReportSender()
+        self._rng = random.Random(settings.seed)
+        # A per-process prefix plus a counter: unique ids without a syscall each.
+        self._id_prefix = secrets.token_hex(8)
+        self._ids = itertools.count(1)
+
+    def note_request(self) -> None:
+        """Count a send request, whatever becomes of it."""
+        with self._lock:
+            self.ledger.requests += 1
+
+    def admit(self, numbers: list[str], keys: list[str | None]) -> tuple[str, float] | None:
+        """Whole-request refusals: ('http_error', 0) or ('rate_limited', wait_s); None to go on."""
+        if self.settings.http_error_rate and self._rng.random() < self.settings.http_error_rate:
+            with self._lock:
+                self.ledger.http_errors += 1
+            return ("http_error", 0.0)
+        wait_s = self.bucket.take(len(numbers))
+        if not wait_s:
+            return None
+        with self._lock:
+            self.ledger.rate_limited += 1
+            for number, key in zip(numbers, keys):
+                self.events.add(self.events.stamp(), number, key, ev.RATE_LIMITED)
+        return ("rate_limited", wait_s)
+
+    def submit(self, numbers: list[str], keys: list[str | None], message: str) -> Sent:
+        """Apply the recipient rules in order, record the outcomes, queue delivery reports."""
+        parts = count_parts(message)
+        plans = [self._plan(number, key, parts) for number, key in zip(numbers, keys)]
+        honour = self.settings.honour_idempotency
+        temp_rate = self.settings.temp_failure_rate
+        entries, to_report, sent, cost = [], [], 0, 0
+        with self._lock:
+            for plan in plans:
+                entry, units, accepted = self._decide(plan, honour, temp_rate)
+                entries.append(entry)
+                if units is not None:
+                    sent += 1
+                    cost += units
+                if accepted:
+                    to_report.append((plan.message_id, plan.number, plan.network_code))
+        self._queue_reports(to_report)
+        return Sent(entries, sent, cost)
+
+    def _plan(self, number: str, key: str | None, parts: int) -> _Plan:
+        """Everything about one recipient that needs no shared state."""
+        if not recipients.is_plausible(number):
+            return _Plan(number, key, wire.failed_entry(number, wire.INVALID_NUMBER), "", "", "", 0, 1.0)
+        if recipients.is_blacklisted(number):
+            return _Plan(number, key, wire.failed_entry(number, wire.BLACKLISTED), "", "", "", 0, 1.0)
+        carrier = carrier_for(number)
+        units = parts * carrier.price_units
+        message_id = f"ATXid_{self._id_prefix}{next(self._ids):016x}"
+        entry = wire.accepted_entry(number, format_cost(self.settings.currency, units), message_id, parts)
+        return _Plan(number, key, None, entry, message_id, carrier.network_code, units, self._rng.random())
+
+    def _decide(self, plan: _Plan, honour: bool, temp_rate: float) -> tuple[str, int | None, bool]:
+        """Rules 1-5 for one recipient, lock held: (entry, cost if counted as sent, newly accepted)."""
+        when = self.events.stamp()
+        if plan.refused is not None:
+            self.ledger.permanent_failures += 1
+            self.events.add(when, plan.number, plan.key, ev.PERMANENT)
+            return plan.refused, None, False
+        if honour and plan.key is not None:
+            earlier = self.dedup.get(plan.key)
+            if earlier is not None:
+                self.ledger.replays += 1
+                self.events.add(when, plan.number, plan.key, ev.REPLAY)
+                return earlier.entry_json, earlier.cost_units, False
+        if plan.draw < temp_rate:
+            self.ledger.temporary_failures += 1
+            self.events.add(when, plan.number, plan.key, ev.TEMPORARY)
+            return wire.failed_entry(plan.number, wire.TEMPORARY_FAILURE), None, False
+        self.ledger.accept(when, plan.number, plan.key)
+        self.events.add(when, plan.number, plan.key, ev.ACCEPTED)
+        if plan.key is not None:
+            self.dedup.remember(plan.key, Remembered(plan.entry, plan.cost_units))
+        return plan.entry, plan.cost_units, True
+
+    def _queue_reports(self, to_report: list[tuple[str, str, str]]) -> None:
+        """Hand fresh acceptances to the report sender when reports are switched on."""
+        url = self.settings.dlr_url
+        if url and to_report:
+            self.reports.schedule(url, self.settings.dlr_delay_ms / 1000.0, to_report)
+
+    def format_total(self, cost_units: int) -> str:
+        """A total cost in AT's money format and this sandbox's currency."""
+        return format_cost(self.settings.currency, cost_units)
+
+    def ledger_snapshot(self, detail: bool) -> dict:
+        """The ledger plus report counts, copied under the lock."""
+        with self._lock:
+            data = self.ledger.snapshot(detail)
+        data.update(self.reports.counts())
+        return data
+
+    def events_since(self, after: float, limit: int) -> tuple[list[tuple], bool]:
+        """Events later than `after`, oldest first, at most `limit`; and whether more remain."""
+        with self._lock:
+            return self.events.since(after, limit)
+
+    def reset(self) -> None:
+        """Forget everything recorded; the configuration stays as it is."""
+        with self._lock:
+            self.ledger.clear()
+            self.dedup.clear()
+            self.events.clear()
+        self.reports.reset()
+        self.bucket.set_rate(self.settings.rate_limit_per_s)
+        if self.settings.seed is not None:
+            self._rng.seed(self.settings.seed)

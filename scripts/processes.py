@@ -1,0 +1,69 @@
+"""The process table that `scripts/stack.py up` starts, in start order.
+
+Every process runs from the repo root; a relative argv[0] resolves against it.
+`health` is one of:
+  - an http(s) URL that must answer GET with a 2xx status,
+  - an int TCP port on 127.0.0.1 that must accept connections,
+  - None: the process only has to stay up.
+Strings in `argv` and `env` may use {webhook_secret}, {data_dir} (absolute
+.data path) and any name from the common stack environment, e.g. {DATABASE_URL};
+other braces are left as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Process:
+    """One long-running process of the local stack."""
+
+    name: str
+    argv: list[str]
+    health: str | int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# Run once before any process starts; `up` stops if it fails.
+MIGRATE = [".venv/bin/flask", "--app", "wsgi", "db", "upgrade"]
+
+CELERY = [".venv/bin/celery", "-A", "tasks.celery_app"]
+
+PROCESSES = [
+    Process(
+        name="sandbox",
+        argv=[".venv/bin/python", "-m", "sandbox", "--port", "8025"],
+        health="http://127.0.0.1:8025/_sandbox/config",
+        env={"SANDBOX_DLR_URL": "http://127.0.0.1:8000/webhooks/africastalking/{webhook_secret}"},
+    ),
+    Process(
+        name="api",
+        argv=[".venv/bin/gunicorn", "wsgi:app", "-k", "gthread", "--workers", "2",
+              "--threads", "8", "--bind", "127.0.0.1:8000"],
+        health="http://127.0.0.1:8000/healthz",
+    ),
+    Process(
+        name="worker",
+        argv=[*CELERY, "worker", "-Q", "send_bulk", "-c", "2", "-n", "bulk@%h", "--loglevel", "INFO"],
+    ),
+    # Producer ticks, delivery reports, dead letters and beat's maintenance, never stuck behind sends.
+    Process(
+        name="worker-control",
+        argv=[*CELERY, "worker", "-Q", "fanout,webhooks,dead_letter,maintenance", "-c", "2", "-n", "control@%h",
+              "--loglevel", "INFO"],
+    ),
+    Process(
+        name="worker-priority",
+        argv=[*CELERY, "worker", "-Q", "send_priority", "-c", "1", "-n", "priority@%h",
+              "--loglevel", "INFO"],
+    ),
+    Process(
+        name="beat",
+        argv=[*CELERY, "beat", "--schedule", "{data_dir}/run/celerybeat-schedule", "--loglevel", "INFO"],
+    ),
+    Process(
+        name="flower",
+        argv=[*CELERY, "flower", "--address=127.0.0.1", "--port=5555"],
+        health=5555,
+    ),
+]

@@ -1,0 +1,97 @@
+"""The stack's environment: settings persisted in stack.json and the variables built from them."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+
+import embedded
+from processes import Process
+from stack_layout import Stack
+
+DEFAULT_SETTINGS_ENV = {
+    "AT_BASE_URL": "http://127.0.0.1:8025",
+    "AT_USERNAME": "sandbox",
+    "AT_API_KEY": "sandbox-key",
+    "AT_HONOURS_IDEMPOTENCY_KEY": "1",
+}
+
+
+def load_settings(stack: Stack) -> dict:
+    """Read .data/stack.json, creating it with a fresh webhook secret on first use."""
+    path = stack.data_dir / "stack.json"
+    if not path.exists():
+        fresh = {"webhook_secret": secrets.token_urlsafe(32), "env": dict(DEFAULT_SETTINGS_ENV)}
+        _write_private(path, json.dumps(fresh, indent=2) + "\n", replace=False)
+    try:
+        settings = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{path} is not valid JSON ({exc}); fix or delete it")
+    before = json.dumps(settings, sort_keys=True)
+    if not settings.get("webhook_secret"):
+        settings["webhook_secret"] = secrets.token_urlsafe(32)
+    env = settings.setdefault("env", {})
+    for name, value in DEFAULT_SETTINGS_ENV.items():
+        env.setdefault(name, value)
+    if json.dumps(settings, sort_keys=True) != before:
+        _write_private(path, json.dumps(settings, indent=2) + "\n", replace=True)
+    return settings
+
+
+def _write_private(path: Path, text: str, replace: bool) -> None:
+    """Write a file only its owner can read (it holds a secret), atomically.
+
+    With replace=False an existing file is kept, so two first runs racing each
+    other still end up agreeing on one secret.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    try:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def common_env(stack: Stack) -> dict[str, str]:
+    """The stack's variables, starting embedded servers unless already configured."""
+    settings = load_settings(stack)
+    values = {
+        "DATABASE_URL": embedded.ensure_postgres(stack.data_dir),
+        "REDIS_URL": embedded.ensure_redis(stack.data_dir),
+        **{name: str(value) for name, value in settings["env"].items()},
+        "HERALD_WEBHOOK_SECRET": settings["webhook_secret"],
+    }
+    return {name: os.environ.get(name) or value for name, value in values.items()}
+
+
+def placeholders(stack: Stack, common: dict[str, str]) -> dict[str, str]:
+    """Values a process's argv and env may refer to as {name}."""
+    return {**common, "webhook_secret": common["HERALD_WEBHOOK_SECRET"],
+            "data_dir": str(stack.data_dir)}
+
+
+def fill(template: str, fields: dict[str, str]) -> str:
+    """Replace {name} for known names only, so other braces pass through untouched."""
+    return re.sub(r"\{(\w+)\}", lambda m: fields.get(m.group(1), m.group(0)), template)
+
+
+def process_env(common: dict[str, str], spec: Process, fields: dict[str, str]) -> dict[str, str]:
+    """Full environment for one process: ours, the stack's, then its own extras."""
+    extra = {name: fill(value, fields) for name, value in spec.env.items()}
+    # Unbuffered output so logs show up while the process runs, not at exit.
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **common, **extra}
+
+
+def shell_quote(value: str) -> str:
+    """Single-quote value for POSIX shells."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"

@@ -1,0 +1,22 @@
+"""The Celery app workers, beat and Flower run: `celery -A tasks.celery_app ...`."""
+from celery.signals import worker_process_init
+
+from app import create_app
+from app.extensions import db
+
+flask_app = create_app()
+celery = flask_app.extensions["celery"]
+celery.autodiscover_tasks(["tasks"], related_name=None, force=True)
+
+import tasks.dead_letters  # noqa: E402,F401  (register every task module explicitly)
+import tasks.delivery_reports  # noqa: E402,F401
+import tasks.fanout  # noqa: E402,F401
+import tasks.maintenance  # noqa: E402,F401
+import tasks.sending  # noqa: E402,F401
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:
+    """A forked child must not reuse its parent's database sockets."""
+    with flask_app.app_context():
+        db.engine.dispose(close=False)

@@ -1,0 +1,53 @@
+"""Beat-driven cleanup: the reconciler and the lease reaper."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from app.queueing import enqueue
+from app.services import dispatch, message_state
+from app.services.gateways import resend_safe_providers
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="tasks.maintenance.reconcile_broadcasts")
+def reconcile_broadcasts() -> int:
+    """Tick every running broadcast, so work lost from the broker is rebuilt from PostgreSQL."""
+    running = dispatch.running_broadcasts()
+    for broadcast_id in running:
+        enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
+    return len(running)
+
+
+@shared_task(name="tasks.maintenance.release_expired_leases")
+def release_expired_leases() -> dict:
+    """Reclaim rows whose worker died; dead-letter those whose outcome is unknown."""
+    sweep = message_state.release_expired_leases(resend_safe_providers(), current_app.config["HERALD_MAX_ATTEMPTS"])
+    if sweep.dead_letter_ids:
+        enqueue(current_app, "tasks.dead_letters.announce_dead_letters", sweep.dead_letter_ids)
+    if sweep.reopened or sweep.cancelled or sweep.dead_letter_ids:
+        log.warning("expired leases: %d reopened, %d cancelled, %d dead-lettered",
+                    sweep.reopened, sweep.cancelled, len(sweep.dead_letter_ids))
+    return {"reopened": sweep.reopened, "cancelled": sweep.cancelled, "dead": len(sweep.dead_letter_ids)}
+
+
+@shared_task(name="tasks.maintenance.advance_schedules")
+def advance_schedules() -> dict:
+    """Start scheduled broadcasts whose time has come; resume quota-paused ones after a reset."""
+    started = dispatch.start_due_broadcasts()
+    resumed = dispatch.resume_quota_paused()
+    for broadcast_id in started + resumed:
+        enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
+    return {"started": len(started), "resumed": len(resumed)}
+
+
+@shared_task(name="tasks.maintenance.requeue_transactional")
+def requeue_transactional() -> int:
+    """Re-enqueue transactional messages whose wake-up was lost (a flushed broker, a dead worker)."""
+    due = message_state.due_transactional(grace_seconds=5.0)
+    for message_id in due:
+        enqueue(current_app, "tasks.sending.send_priority", message_id)
+    return len(due)

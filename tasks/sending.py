@@ -1,0 +1,84 @@
+"""Send tasks: claim a batch, call the gateway, record every outcome in bulk.
+
+No transaction is open while the gateway is called: the claim commits first,
+the results are written after, and both are guarded by the claim token.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from app.queueing import enqueue
+from app.services import guard, inflight, message_state, pacing, quota, send_windows, throughput
+from app.services.gateways import gateway
+from app.extensions import db
+from app.models import Message
+from app.services.send_context import load_send_context, outbound_messages, transactional_messages
+from tasks.batch_runner import run_batch
+from tasks.outcomes import build_outcome
+
+log = logging.getLogger(__name__)
+
+
+def _send_and_record(claim, provider, messages, broadcast_id: str | None, cfg,
+                     pacer) -> message_state.BatchOutcome:
+    """Call the gateway for claimed messages and write every outcome in one transaction."""
+    results = run_batch(provider, messages, broadcast_id, time_budget=cfg["HERALD_LEASE_SECONDS"] * 0.5,
+                        threads=cfg["HERALD_SEND_THREADS"], pacer=pacer)
+    attempts = {row.id: row.attempts for row in claim.rows}
+    outcome = build_outcome(claim.token, messages, results, attempts, provider.honours_idempotency_key, cfg)
+    outcome.scopes = claim.scopes
+    dead_letter_ids = message_state.record_outcome(outcome)
+    if dead_letter_ids:
+        enqueue(current_app, "tasks.dead_letters.announce_dead_letters", dead_letter_ids)
+    return outcome
+
+
+def deliver_batch(broadcast_id: str) -> int:
+    """Claim, send and record one batch of a broadcast; return how many the gateway accepted."""
+    cfg = current_app.config
+    if not guard.may_send(broadcast_id):
+        return 0
+    context = load_send_context(broadcast_id)
+    if not send_windows.is_open(context.send_window):
+        return 0
+    scopes = quota.scopes_for(context.service_id, context.provider)
+    claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes)
+    if not claim.rows:
+        return 0
+    pacer = pacing.pacer_for(context.provider, broadcast_id, context.rate_limit_per_second)
+    outcome = _send_and_record(claim, gateway(context.provider), outbound_messages(context, claim.rows),
+                               broadcast_id, cfg, pacer)
+    throughput.note_sent(broadcast_id, len(outcome.sent))
+    return len(outcome.sent)
+
+
+@shared_task(name="tasks.sending.send_batch")
+def send_batch(broadcast_id: str, slot: str) -> None:
+    """One producer slot's worth of sending; always frees the slot and asks for the next tick."""
+    try:
+        inflight.renew(broadcast_id, slot, current_app.config["HERALD_LEASE_SECONDS"])
+        deliver_batch(broadcast_id)
+    finally:
+        inflight.close(broadcast_id, slot)
+        enqueue(current_app, "tasks.fanout.broadcast_tick", broadcast_id)
+
+
+@shared_task(name="tasks.sending.send_priority")
+def send_priority(message_id: int) -> None:
+    """Send one transactional message now; a temporary failure comes back after its backoff."""
+    cfg = current_app.config
+    target = db.session.get(Message, message_id)
+    if target is None or target.broadcast_id is not None or target.status != "pending":
+        db.session.rollback()
+        return
+    provider_name, scopes = target.provider, quota.scopes_for(target.service_id, target.provider)
+    claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes)
+    if not claim.rows:
+        return
+    outcome = _send_and_record(claim, gateway(provider_name), transactional_messages(claim.rows), None, cfg,
+                               pacing.pacer_for(provider_name))
+    for _mid, delay, _code, _detail in outcome.retry:
+        send_priority.apply_async((message_id,), countdown=delay)

@@ -1,0 +1,63 @@
+"""Plain helpers for tests: test stores, factories, and subprocess management."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import redis
+from scripts.testbed import (free_port, reset_database, scratch_database_url, scratch_redis_url, wait_http,
+                             wait_until)  # noqa: F401  (re-exported for tests)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TABLES = ("audit_log", "dead_letters", "delivery_events", "messages", "broadcasts", "api_keys", "quota_windows",
+          "services")
+TEST_REDIS_DB = 9
+
+
+def test_database_url() -> str:
+    """TEST_DATABASE_URL, or DATABASE_URL with the database renamed to herald_test."""
+    return os.environ.get("TEST_DATABASE_URL") or scratch_database_url("herald_test")
+
+
+def test_redis_url() -> str:
+    """REDIS_URL with the tests' own db number, emptied."""
+    return scratch_redis_url(TEST_REDIS_DB)
+
+
+def truncate_all(app, redis_url: str) -> None:
+    """Empty every table and the test Redis db."""
+    from app.extensions import db
+    from app.services import guard
+
+    with app.app_context():
+        db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    redis.Redis.from_url(redis_url).flushdb()
+    guard._local.clear()
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    """A service id and its plaintext API key."""
+
+    service_id: int
+    key: str
+
+    @property
+    def headers(self) -> dict:
+        """Authorization header for this service."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def make_service(app, name: str) -> ServiceKey:
+    """Create a service with one API key."""
+    from app.services import auth
+
+    with app.app_context():
+        service = auth.create_service(name)
+        return ServiceKey(service.id, auth.create_api_key(service.id))
+
+
+def recipients(count: int, start: int = 0, prefixes=("96", "97", "95", "76", "77")) -> list[dict]:
+    """Distinct valid Zambian mobile numbers spread over MTN, Airtel and Zamtel."""
+    return [{"to": f"+260{prefixes[i % len(prefixes)]}{1000000 + i:07d}"} for i in range(start, start + count)]

@@ -1,0 +1,44 @@
+"""The retry policy: what each gateway result does to a claimed message."""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from providers.base import (Accepted, OutboundMessage, PermanentError, RateLimited, TemporaryError,
+                            UnknownOutcome)
+from tasks.outcomes import build_outcome
+
+CFG = {"HERALD_MAX_ATTEMPTS": 3, "HERALD_RETRY_BASE_SECONDS": 1.0, "HERALD_RETRY_MAX_SECONDS": 60.0}
+
+
+def messages(count: int) -> list[OutboundMessage]:
+    """Plain outbound messages with ids 1..count."""
+    return [OutboundMessage(i, f"+26096100000{i}", "hi", f"k{i}") for i in range(1, count + 1)]
+
+
+def test_each_result_lands_in_its_bucket():
+    results = {1: Accepted("AT1", Decimal("0.25"), "ZMW", 1), 2: TemporaryError("InternalServerError"),
+               3: TemporaryError("GatewayError"), 4: PermanentError("UserInBlacklist"),
+               5: RateLimited("rate_limited", retry_after=2.5), 6: UnknownOutcome("read_timeout")}
+    attempts = {1: 1, 2: 1, 3: 3, 4: 1, 5: 3, 6: 1, 7: 1}
+    outcome = build_outcome(uuid.uuid4(), messages(7), results, attempts, resend_safe=False, cfg=CFG)
+    assert outcome.sent == [(1, "AT1", Decimal("0.25"), "ZMW", 1)]
+    assert [(mid, code) for mid, _delay, code, _ in outcome.retry] == [(2, "InternalServerError")]
+    assert 0.5 <= outcome.retry[0][1] <= 1.0
+    assert [(mid, reason) for mid, reason, _code, _ in outcome.dead] == [
+        (3, "attempts_exhausted"), (4, "permanent_error"), (6, "outcome_unknown")]
+    assert outcome.deferred == [(5, 2.5)]
+    assert outcome.released == [7]
+
+
+def test_unknown_outcome_is_retried_only_through_a_gateway_that_honours_keys():
+    outcome = build_outcome(uuid.uuid4(), messages(1), {1: UnknownOutcome("read_timeout")}, {1: 1},
+                            resend_safe=True, cfg=CFG)
+    assert [mid for mid, *_ in outcome.retry] == [1] and outcome.dead == []
+
+
+def test_backoff_grows_and_honours_retry_after():
+    early = build_outcome(uuid.uuid4(), messages(1), {1: TemporaryError("x")}, {1: 1}, True, CFG).retry[0][1]
+    late = build_outcome(uuid.uuid4(), messages(1), {1: TemporaryError("x", retry_after=30)}, {1: 2}, True,
+                         CFG).retry[0][1]
+    assert early <= 1.0 and late >= 30
