@@ -59,6 +59,21 @@ def _finish_if_done(broadcast_id) -> bool:
                                  strict=False)
 
 
+def _pause_for_quota(broadcast_id, status: str, in_flight: int) -> TickPlan:
+    """Pause a broadcast whose quota is spent, once its in-flight batches have finished.
+
+    Those batches hold quota they reserved and may still send it; pausing under
+    them would make their guard give the rows back half-sent. Each finishing
+    batch asks for a tick, so the last one to finish pauses the broadcast.
+    """
+    if in_flight:
+        return TickPlan(status=status)
+    if _finish_if_done(broadcast_id):
+        return TickPlan(status="completed", completed=True)
+    broadcast_state.apply(broadcast_id, "pause", actor="system", paused_reason="quota", strict=False)
+    return TickPlan(status="paused")
+
+
 def plan_tick(broadcast_id) -> TickPlan:
     """Decide how many send tasks to add for one broadcast; complete or quota-pause it when due."""
     cfg = current_app.config
@@ -74,6 +89,8 @@ def plan_tick(broadcast_id) -> TickPlan:
     if pacing.backlog_seconds(row.provider, broadcast_id) > cfg["HERALD_RATE_HORIZON_SECONDS"]:
         return TickPlan(status=row.status)
     mine, service_total = inflight.counts(broadcast_id, row.service_id)
+    if left == 0:
+        return _pause_for_quota(broadcast_id, row.status, mine)
     free = cfg["HERALD_INFLIGHT_BATCHES"] - mine
     service_cap = max(1, int(cfg["HERALD_SERVICE_SHARE"] * cfg["HERALD_MAX_QUEUE_DEPTH"]))
     room = cfg["HERALD_MAX_QUEUE_DEPTH"] - inflight.queue_depth(SEND_QUEUE)
@@ -87,9 +104,6 @@ def plan_tick(broadcast_id) -> TickPlan:
         if _finish_if_done(broadcast_id):
             return TickPlan(status="completed", completed=True)
         return TickPlan(status=row.status)
-    if left == 0:
-        broadcast_state.apply(broadcast_id, "pause", actor="system", paused_reason="quota", strict=False)
-        return TickPlan(status="paused")
     wanted = min(budget, -(-due // batch), budget if left is None else -(-left // batch))
     return TickPlan(status=row.status, slots=inflight.open_slots(broadcast_id, row.service_id, wanted,
                                                                    cfg["HERALD_LEASE_SECONDS"]))
