@@ -72,8 +72,11 @@ def progress_line(s: dict, total: int) -> str:
             f" msg/s | ETA {eta:>5}")
 
 
-def watch(key: str, broadcast_id: str, total: int) -> dict:
-    """Print progress until the broadcast completes and delivery reports settle (bounded)."""
+def watch(key: str, broadcast_id: str, total: int) -> tuple[dict, float | None]:
+    """Print progress until the broadcast completes and delivery reports settle (bounded).
+
+    Returns the last summary and the monotonic time the broadcast was first seen completed.
+    """
     headers = {"Authorization": f"Bearer {key}"}
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + 1800
@@ -91,10 +94,10 @@ def watch(key: str, broadcast_id: str, total: int) -> dict:
             # Delivery reports trail the sends; wait for them, but not forever.
             if s["counts"]["sent"] == 0 or time.monotonic() - settled_at > REPORT_WAIT_SECONDS:
                 print(("\n" if tty else "") + progress_line(s, total))
-                return s
+                return s, settled_at
         time.sleep(1)
     print()
-    return s
+    return s, settled_at
 
 
 def carrier_table(summary: dict) -> str:
@@ -120,8 +123,11 @@ def main() -> None:
     created = response.json()
     print(f"POST /v1/broadcasts answered in {time.perf_counter() - started:.2f}s: {created['accepted']:,} accepted, "
           f"{created['rejected']:,} rejected (id {created['id']})")
-    summary = watch(key, created["id"], created["accepted"])
-    print(f"\nBroadcast {summary['status']} in {time.perf_counter() - started:.0f}s; total cost ZMW {summary['cost']}")
+    posted = time.monotonic()
+    summary, completed_at = watch(key, created["id"], created["accepted"])
+    sending = f"every message out {completed_at - posted:.0f}s after the POST" if completed_at else "still sending"
+    print(f"\nBroadcast {summary['status']}: {sending}, delivery reports followed for "
+          f"{time.monotonic() - (completed_at or posted):.0f}s more; total cost ZMW {summary['cost']}")
     print(carrier_table(summary))
     ledger = requests.get(f"{SANDBOX}/_sandbox/ledger", params={"detail": "0"}, timeout=30).json()
     print(f"\nSandbox ledger: {ledger['accepted']:,} accepted, {ledger['replays']:,} idempotent replays, "

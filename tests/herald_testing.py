@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
@@ -61,3 +63,16 @@ def make_service(app, name: str) -> ServiceKey:
 def recipients(count: int, start: int = 0, prefixes=("96", "97", "95", "76", "77")) -> list[dict]:
     """Distinct valid Zambian mobile numbers spread over MTN, Airtel and Zamtel."""
     return [{"to": f"+260{prefixes[i % len(prefixes)]}{1000000 + i:07d}"} for i in range(start, start + count)]
+
+
+@contextmanager
+def serving(server):
+    """Run a socketserver in a thread for the block, then shut it down and close it."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -114,6 +114,9 @@ SUMMARY = {"allOf": [ref("Broadcast"), obj({
     "counts": obj({status: INTEGER for status in ALL_MESSAGE_STATUSES}),
     "carriers": {"type": "object", "additionalProperties": ref("CarrierCounts")},
     "cost": MONEY, "send_rate_per_second": NUMBER,
+    "send_rate_history": {**array(obj({"at": INTEGER, "rate": NUMBER})),
+                          "description": "Mean msg/s per 5 s over the last 5 minutes, oldest first; "
+                                         "`at` is the unix time a step ends."},
     "eta_seconds": {**nullable(NUMBER),
                     "description": "null while messages are open but none went out in the last 10 s."},
 })]}

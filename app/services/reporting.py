@@ -68,6 +68,7 @@ def summary(broadcast: Broadcast) -> dict:
         "carriers": {name: {**v, "cost": _money(v["cost"])} for name, v in sorted(by_carrier.items())},
         "cost": _money(total_cost),
         "send_rate_per_second": round(rate, 1),
+        "send_rate_history": throughput.rate_history(broadcast.id),
         "eta_seconds": round(open_rows / rate, 1) if rate > 0 and open_rows else (0 if not open_rows else None),
     }
 

@@ -9,7 +9,7 @@ const ALLOWED = {pause: ["running"], resume: ["paused"], cancel: ["scheduled", "
 // Progress bar segments in drawing order; open rows (pending, processing) are the unfilled rest.
 const SEGMENTS = [["delivered", ["delivered"]], ["sent", ["sent"]], ["failed", ["failed", "unreachable"]],
   ["skipped", ["rejected", "opted_out", "cancelled"]]];
-const state = {key: null, selected: null, history: new Map(), timers: {}, generations: {}};
+const state = {key: null, selected: null, timers: {}, generations: {}};
 const numbers = new Intl.NumberFormat();
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => numbers.format(n);
@@ -142,15 +142,13 @@ function select(id) {
   Promise.all([refreshAudit(), refreshDeadLetters()]).catch(() => {});
 }
 
-/** Counts, rate and ETA of the selected broadcast; each answer adds a point to its chart. */
+/** Counts, rate and ETA of the selected broadcast, and its chart from the server's rate history. */
 function refreshSummary() {
-  return forSelected((id) => `/v1/broadcasts/${id}`, (summary, id) => {
-    const now = Date.now();
-    const points = (state.history.get(id) || []).filter((p) => now - p.t <= CHART_WINDOW_MS);
-    points.push({t: now, rate: summary.send_rate_per_second});
-    state.history.set(id, points);
+  return forSelected((id) => `/v1/broadcasts/${id}`, (summary) => {
+    // The server's clock places the points, so a client clock that is off does not shift the chart.
+    const points = summary.send_rate_history.map((p) => ({t: p.at * 1000, rate: p.rate}));
     renderSummary(summary);
-    drawChart(points, now);
+    drawChart(points, points.length ? points[points.length - 1].t : Date.now());
   });
 }
 
@@ -207,7 +205,7 @@ function svg(parent, tag, attrs, label) {
   node.textContent = label === undefined ? "" : label;
 }
 
-/** The polled send rate over the chart window: a line over a shaded area, with a rounded y scale. */
+/** The send rate over the chart window: a line over a shaded area, with a rounded y scale. */
 function drawChart(points, now) {
   const chart = $("rate-chart");
   // One SVG unit per CSS pixel, so the plot fills the panel and labels keep their size at any width.
@@ -228,7 +226,8 @@ function drawChart(points, now) {
     svg(chart, "text", {x: x(now - minute * 60000), y: bottom + 18, class: minute ? "axis middle" : "axis end"},
         minute ? `−${minute} min` : "now");
   }
-  $("chart-caption").textContent = `now ${points[points.length - 1].rate} msg/s · peak ${peak} msg/s`;
+  const latest = points.length ? points[points.length - 1].rate : 0;
+  $("chart-caption").textContent = `last 5 s ${fmt(latest)} msg/s · peak ${fmt(peak)} msg/s`;
   if (points.length < 2) return;
   const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.rate).toFixed(1)}`).join(" L");
   svg(chart, "path", {d: `M${x(points[0].t).toFixed(1)},${bottom} L${line} L${x(now).toFixed(1)},${bottom} Z`,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
+from herald_testing import serving
 
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "test-key"
@@ -200,10 +201,5 @@ class ReportReceiver(ThreadingHTTPServer):
 @pytest.fixture
 def receiver():
     """A running ReportReceiver, shut down after the test."""
-    server = ReportReceiver()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(ReportReceiver()) as server:
+        yield server

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from herald_testing import serving
 
 from sandbox import config, recipients
 from sandbox.carriers import AIRTEL, MTN, OTHER, ZAMTEL, carrier_for, format_cost
@@ -193,12 +193,8 @@ def keepalive_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
     server.daemon_threads = True
     server.posts = []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server):
+        yield server
 
 
 def test_poster_reuses_and_replaces_connections(keepalive_server):
