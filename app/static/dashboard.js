@@ -9,6 +9,8 @@ const ALLOWED = {pause: ["running"], resume: ["paused"], cancel: ["scheduled", "
 // Progress bar segments in drawing order; open rows (pending, processing) are the unfilled rest.
 const SEGMENTS = [["delivered", ["delivered"]], ["sent", ["sent"]], ["failed", ["failed", "unreachable"]],
   ["skipped", ["rejected", "opted_out", "cancelled"]]];
+// Legend words where a segment gathers several statuses.
+const LEGEND = {failed: "failed or unreachable", skipped: "rejected, opted out or cancelled"};
 const state = {key: null, selected: null, timers: {}, generations: {}};
 const numbers = new Intl.NumberFormat();
 const $ = (id) => document.getElementById(id);
@@ -195,7 +197,7 @@ function renderProgress(counts) {
   $("progress-label").textContent = `${percent}% · ${fmt(finished)} of ${fmt(total)} finished · `
     + `${fmt(total - finished)} to send`;
   $("progress-legend").replaceChildren(...parts.map(([name, n]) =>
-    el("span", {class: "legend-item"}, el("span", {class: `dot seg-${name}`}), `${name} ${fmt(n)}`)));
+    el("span", {class: "legend-item"}, el("span", {class: `dot seg-${name}`}), `${LEGEND[name] || name} ${fmt(n)}`)));
 }
 
 /** Append one SVG element with the given attributes and optional text. */
