@@ -151,7 +151,7 @@ SCHEMAS = {
         "to_status": nullable(STRING), "reason": nullable(STRING), "details": nullable(OBJECT)}))}),
     "LifecycleRequest": obj({"reason": STRING}, "Optional note kept in the audit log.", required=[]),
     "DeadLetter": obj({"id": INTEGER, "message_id": INTEGER, "broadcast_id": nullable({**STRING, "format": "uuid"}),
-                       "reason": STRING, "error_code": nullable(STRING), "error_detail": nullable(STRING),
+                       "recipient": STRING, "carrier": nullable(STRING), "reason": STRING, "error_code": nullable(STRING), "error_detail": nullable(STRING),
                        "attempts": INTEGER, "created_at": TIME}),
     "DeadLetterPage": obj({"dead_letters": array(ref("DeadLetter")), "next_after": nullable(INTEGER)}),
     "Resolution": obj({"id": INTEGER, "resolution": {**STRING, "enum": ["requeued", "discarded"]}}),

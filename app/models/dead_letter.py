@@ -28,3 +28,5 @@ class DeadLetter(db.Model):
     resolved_at = db.Column(db.DateTime(timezone=True))
     resolution = db.Column(db.Text)
     resolved_by = db.Column(db.Text)
+    # Read-only: the operator inspecting an entry needs the recipient and carrier; loaded in the same query.
+    message = db.relationship("Message", lazy="joined", innerjoin=True, viewonly=True)

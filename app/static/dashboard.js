@@ -255,7 +255,8 @@ function refreshAudit() {
 function refreshDeadLetters() {
   return forSelected((id) => `/v1/dead-letters?limit=100&broadcast_id=${id}`, (page) => {
     $("dead-letters-more").hidden = page.next_after === null;
-    fillTable($("dead-letter-rows"), $("dead-letters-empty"), page.dead_letters, (d) => [d.id, d.message_id, d.reason,
+    fillTable($("dead-letter-rows"), $("dead-letters-empty"), page.dead_letters, (d) => [
+      d.id, d.recipient, d.carrier, d.reason,
       d.error_detail ? `${text(d.error_code)}: ${d.error_detail}` : d.error_code, d.attempts, when(d.created_at),
       el("td", {class: "actions"},
         el("button", {type: "button", class: "small", onclick: () => resolveDeadLetter(d.id, "requeue")}, "Requeue"),

@@ -69,7 +69,8 @@ def test_permanent_failures_are_dead_lettered_and_requeue_sends_again(gateway, c
     broadcast_id = response.json["id"]
     wait_completed(client, service, broadcast_id, timeout=90)
     letters = client.get("/v1/dead-letters", headers=service.headers).json["dead_letters"]
-    assert [(d["reason"], d["error_code"]) for d in letters] == [("permanent_error", "UserInBlacklist")]
+    assert [(d["reason"], d["error_code"], d["recipient"], d["carrier"]) for d in letters] == [
+        ("permanent_error", "UserInBlacklist", blacklisted["to"], "MTN")]
     assert summary(client, service, broadcast_id)["counts"]["failed"] == 1
 
     requeued = client.post(f"/v1/dead-letters/{letters[0]['id']}/requeue", headers=service.headers)
