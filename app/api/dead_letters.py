@@ -14,7 +14,8 @@ bp = Blueprint("dead_letters", __name__, url_prefix="/v1/dead-letters")
 def _entry(e) -> dict:
     """One dead letter as JSON."""
     return {"id": e.id, "message_id": e.message_id, "broadcast_id": str(e.broadcast_id) if e.broadcast_id else None,
-            "recipient": e.message.recipient, "carrier": e.message.carrier, "reason": e.reason, "error_code": e.error_code, "error_detail": e.error_detail, "attempts": e.attempts,
+            "recipient": e.message.recipient, "carrier": e.message.carrier, "reason": e.reason,
+            "error_code": e.error_code, "error_detail": e.error_detail, "attempts": e.attempts,
             "created_at": e.created_at.isoformat()}
 
 
