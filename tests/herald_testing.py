@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,9 +32,21 @@ def truncate_all(app, redis_url: str) -> None:
     from app.extensions import db
     from app.services import guard
 
+    from sqlalchemy.exc import OperationalError
+
+    # The previous test's real workers may still be settling rows; PostgreSQL can pick the
+    # TRUNCATE as the victim of a deadlock with them, and then a second try goes through.
     with app.app_context():
-        db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        for attempt in range(5):
+            try:
+                db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                db.session.commit()
+                break
+            except OperationalError:
+                db.session.rollback()
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
     redis.Redis.from_url(redis_url).flushdb()
     guard._local.clear()
 
