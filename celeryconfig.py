@@ -22,7 +22,10 @@ task_soft_time_limit = 240
 # Redis redelivers an unacked message after this; longer than any task's hard limit.
 broker_transport_options = {"visibility_timeout": 900}
 broker_connection_retry_on_startup = True
-worker_cancel_long_running_tasks_on_connection_loss = True
+# A send task that loses the broker connection keeps running and writes its outcomes to PostgreSQL;
+# cancelling it would throw away answers the gateway already gave. Its broker message may come back
+# (visibility timeout) and find its rows settled.
+worker_cancel_long_running_tasks_on_connection_loss = False
 
 task_serializer = "json"
 accept_content = ["json"]
@@ -57,6 +60,8 @@ beat_schedule = {
     "advance-schedules": _every("tasks.maintenance.advance_schedules", 1.0),
     # Rows whose worker died mid-send go back to pending (or to the dead-letter list).
     "release-expired-leases": _every("tasks.maintenance.release_expired_leases", 5.0),
+    # Status flags repaired from PostgreSQL (a failed publish, a Redis restart); cancel stragglers swept.
+    "reconcile-status-flags": _every("tasks.maintenance.reconcile_status_flags", 2.0),
     # Transactional messages whose broker message was lost are sent anyway.
     "requeue-transactional": _every("tasks.maintenance.requeue_transactional", 2.0),
     # Safety net for delivery reports whose wake-up was lost.

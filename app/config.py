@@ -57,6 +57,9 @@ class Config:
     HERALD_SEND_THREADS = _int("HERALD_SEND_THREADS", 8)
     # A claim older than this is presumed dead and reclaimed; longer than any send task runs.
     HERALD_LEASE_SECONDS = _int("HERALD_LEASE_SECONDS", 120)
+    # How long a worker holding a batch's outcomes keeps trying to write them through a database
+    # outage: at least a lease, inside Celery's soft time limit (240 s) with the send's own time.
+    HERALD_OUTCOME_WRITE_SECONDS = _float("HERALD_OUTCOME_WRITE_SECONDS", 150.0)
     # Attempts before a temporarily failing message is dead-lettered.
     HERALD_MAX_ATTEMPTS = _int("HERALD_MAX_ATTEMPTS", 8)
     # Backoff base and ceiling for temporary failures (exponential with full jitter).

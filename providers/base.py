@@ -49,6 +49,8 @@ class SendError(Exception):
     """Root of every send failure an adapter reports."""
 
     retryable = True
+    #: "down" or "rejected" when the failure is the gateway's as a whole, not this message's
+    gateway_fault: str | None = None
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
@@ -66,6 +68,19 @@ class TemporaryError(SendError):
 
 class RateLimited(TemporaryError):
     """The gateway refused for rate (HTTP 429); slow down, then retry."""
+
+
+class NotSent(TemporaryError):
+    """The request never reached the gateway (refused, unreachable, cut mid-write): no attempt spent."""
+
+    gateway_fault = "down"
+
+
+class GatewayRejected(SendError):
+    """The gateway refused the request as a whole (credentials, endpoint): the account's fault, not the message's."""
+
+    retryable = False
+    gateway_fault = "rejected"
 
 
 class PermanentError(SendError):

@@ -123,10 +123,12 @@ class HttpProtocol(asyncio.Protocol):
             self._write(data, keep_alive)
             return
         self.waiting = True
+        gateway.hold_answer(1)
         asyncio.get_running_loop().call_later(delay, self._write_later, data, keep_alive)
 
     def _write_later(self, data: bytes, keep_alive: bool) -> None:
         """Send a held-back answer, then carry on with buffered requests."""
+        gateway.hold_answer(-1)
         self.waiting = False
         self._write(data, keep_alive)
         self.process()

@@ -22,6 +22,8 @@ class Settings:
     http_error_rate: float = 0.0
     # Recipients per second allowed (token bucket); 0 means no limit.
     rate_limit_per_s: float = 0.0
+    # Retry-After a 429 announces, in seconds; 0 means the bucket's own wait (a gateway asking for longer).
+    retry_after_s: float = 0.0
     # Whether a repeated Idempotency-Key replays the first answer (Herald's extension).
     honour_idempotency: bool = True
     # Where delivery reports go; empty means none are sent.
@@ -121,6 +123,7 @@ RUNTIME_FIELDS = {
     "temp_failure_rate": _rate,
     "http_error_rate": _rate,
     "rate_limit_per_s": _number,
+    "retry_after_s": _number,
     "honour_idempotency": _boolean,
     "dlr_url": _url,
     "dlr_delay_ms": _number,

@@ -55,11 +55,17 @@ class Gateway:
         # A per-process prefix plus a counter: unique ids without a syscall each.
         self._id_prefix = secrets.token_hex(8)
         self._ids = itertools.count(1)
+        self.in_flight = 0
 
     def note_request(self) -> None:
         """Count a send request, whatever becomes of it."""
         with self._lock:
             self.ledger.requests += 1
+
+    def hold_answer(self, delta: int) -> None:
+        """Count send answers held back by latency: the calls a client has in flight right now."""
+        with self._lock:
+            self.in_flight += delta
 
     def admit(self, numbers: list[str], keys: list[str | None]) -> tuple[str, float] | None:
         """Whole-request refusals: ('http_error', 0) or ('rate_limited', wait_s); None to go on."""
@@ -144,6 +150,7 @@ class Gateway:
         """The ledger plus report counts, copied under the lock."""
         with self._lock:
             data = self.ledger.snapshot(detail)
+            data["in_flight"] = self.in_flight
         data.update(self.reports.counts())
         return data
 

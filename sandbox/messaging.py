@@ -42,7 +42,8 @@ def answer(environ: dict, gateway: Gateway) -> r.Response:
         return r.text_response(400, "Idempotency-Key must hold one non-empty key per recipient")
     refusal = gateway.admit(numbers, keys)
     if refusal is not None:
-        return _refused(*refusal)
+        kind, wait_s = refusal
+        return _refused(kind, settings.retry_after_s or wait_s)
     sent = gateway.submit(numbers, keys, message)
     body = wire.send_response(sent.entries, sent.sent, gateway.format_total(sent.cost_units))
     return r.raw(201, "application/json", body)

@@ -7,7 +7,8 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import dispatch, message_state
+from app.services import dispatch, guard, lease_reaper, message_state
+from app.services.retry_policy import Policy
 from app.services.gateways import resend_safe_providers
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,23 @@ def reconcile_broadcasts() -> int:
 
 @shared_task(name="tasks.maintenance.release_expired_leases")
 def release_expired_leases() -> dict:
-    """Reclaim rows whose worker died; dead-letter those whose outcome is unknown."""
-    sweep = message_state.release_expired_leases(resend_safe_providers(), current_app.config["HERALD_MAX_ATTEMPTS"])
+    """Reclaim rows whose worker died: unattempted ones go back, attempted ones as the retry policy says."""
+    cfg = current_app.config
+    sweep = lease_reaper.release_expired_leases(resend_safe_providers(), Policy.from_config(cfg),
+                                                cfg["HERALD_LEASE_SECONDS"])
     if sweep.dead_letter_ids:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", sweep.dead_letter_ids)
-    if sweep.reopened or sweep.cancelled or sweep.dead_letter_ids:
-        log.warning("expired leases: %d reopened, %d cancelled, %d dead-lettered",
-                    sweep.reopened, sweep.cancelled, len(sweep.dead_letter_ids))
-    return {"reopened": sweep.reopened, "cancelled": sweep.cancelled, "dead": len(sweep.dead_letter_ids)}
+    if sweep.released or sweep.reopened or sweep.dead_letter_ids:
+        log.warning("expired leases: %d given back unattempted, %d reopened, %d dead-lettered, %d left to a "
+                    "live worker", sweep.released, sweep.reopened, len(sweep.dead_letter_ids), sweep.skipped)
+    return {"released": sweep.released, "reopened": sweep.reopened, "dead": len(sweep.dead_letter_ids),
+            "skipped": sweep.skipped}
+
+
+@shared_task(name="tasks.maintenance.reconcile_status_flags")
+def reconcile_status_flags() -> dict:
+    """Repair status flags from PostgreSQL and cancel rows that slipped back to pending during a cancel."""
+    return {"flags": guard.reconcile(), "cancelled": message_state.cancel_stragglers()}
 
 
 @shared_task(name="tasks.maintenance.advance_schedules")

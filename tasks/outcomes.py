@@ -1,39 +1,32 @@
-"""Turning gateway results into the rows' next states (the retry policy lives here)."""
+"""Turning gateway results into the rows' next states, as the retry policy decides."""
 from __future__ import annotations
 
 import uuid
 
 from app.services.message_state import BatchOutcome
-from app.services.retry_policy import backoff_seconds
-from providers.base import (Accepted, OutboundMessage, PermanentError, RateLimited, SendResult, TemporaryError,
-                            UnknownOutcome)
+from app.services.retry_policy import Policy, Verdict, decide
+from providers.base import Accepted, OutboundMessage, SendResult
 
 _MAX_DETAIL = 500
 
 
 def build_outcome(token: uuid.UUID, messages: list[OutboundMessage], results: dict[int, SendResult],
-                  attempts: dict[int, int], resend_safe: bool, cfg) -> BatchOutcome:
+                  attempts: dict[int, int], resend_safe: bool, policy: Policy) -> BatchOutcome:
     """Sort each message into sent, retry, deferred (429: no attempt spent), dead or released."""
     outcome = BatchOutcome(token)
-    max_attempts = cfg["HERALD_MAX_ATTEMPTS"]
     for message in messages:
         mid = message.message_id
         result = results.get(mid)
-        if result is None:
-            outcome.released.append(mid)
-        elif isinstance(result, Accepted):
+        decision = decide(result, attempts[mid], resend_safe, policy)
+        if decision.verdict is Verdict.SENT:
+            assert isinstance(result, Accepted)
             outcome.sent.append((mid, result.provider_message_id, result.cost, result.currency, result.segments))
-        elif isinstance(result, RateLimited):
-            outcome.deferred.append((mid, result.retry_after or cfg["HERALD_RETRY_BASE_SECONDS"]))
-        elif isinstance(result, PermanentError):
-            outcome.dead.append((mid, "permanent_error", result.code, result.detail[:_MAX_DETAIL]))
-        elif isinstance(result, UnknownOutcome) and not resend_safe:
-            outcome.dead.append((mid, "outcome_unknown", result.code, result.detail[:_MAX_DETAIL]))
-        elif attempts[mid] >= max_attempts:
-            outcome.dead.append((mid, "attempts_exhausted", result.code, result.detail[:_MAX_DETAIL]))
+        elif decision.verdict is Verdict.RELEASE:
+            outcome.released.append(mid)
+        elif decision.verdict is Verdict.DEFER:
+            outcome.deferred.append((mid, decision.delay))
+        elif decision.verdict is Verdict.DEAD:
+            outcome.dead.append((mid, decision.reason.value, result.code, result.detail[:_MAX_DETAIL]))
         else:
-            retry_after = result.retry_after if isinstance(result, TemporaryError) else None
-            delay = backoff_seconds(attempts[mid], cfg["HERALD_RETRY_BASE_SECONDS"], cfg["HERALD_RETRY_MAX_SECONDS"],
-                                    retry_after)
-            outcome.retry.append((mid, delay, result.code, result.detail[:_MAX_DETAIL]))
+            outcome.retry.append((mid, decision.delay, result.code, result.detail[:_MAX_DETAIL]))
     return outcome

@@ -12,25 +12,33 @@ from flask import current_app
 
 from app.queueing import enqueue
 from app.services import guard, inflight, message_state, pacing, quota, send_windows, throughput
+from app.services.retry_policy import Policy
 from app.services.gateways import gateway
 from app.extensions import db
 from app.models import Message
 from app.services.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
+from tasks import durable_outcomes
 from tasks.outcomes import build_outcome
 
 log = logging.getLogger(__name__)
+# A transactional message given back unsent (no rate slot yet, a gateway breaker open) is tried again after this.
+_RELEASED_RETRY_SECONDS = 1.0
 
 
 def _send_and_record(claim, provider, messages, broadcast_id: str | None, cfg,
                      pacer) -> message_state.BatchOutcome:
     """Call the gateway for claimed messages and write every outcome in one transaction."""
-    results = run_batch(provider, messages, broadcast_id, time_budget=cfg["HERALD_LEASE_SECONDS"] * 0.5,
-                        threads=cfg["HERALD_SEND_THREADS"], pacer=pacer)
+    lease = cfg["HERALD_LEASE_SECONDS"]
+    run = run_batch(provider, messages, claim.token, broadcast_id, time_budget=lease * 0.5,
+                    threads=cfg["HERALD_SEND_THREADS"], pacer=pacer, journal_ttl=message_state.journal_ttl(lease))
+    if run.stop_reason and run.stop_reason not in ("status", "deadline"):
+        log.warning("batch %s stopped early: %s", claim.token, run.stop_reason)
     attempts = {row.id: row.attempts for row in claim.rows}
-    outcome = build_outcome(claim.token, messages, results, attempts, provider.honours_idempotency_key, cfg)
+    outcome = build_outcome(claim.token, messages, run.results, attempts, provider.honours_idempotency_key,
+                            Policy.from_config(cfg))
     outcome.scopes = claim.scopes
-    dead_letter_ids = message_state.record_outcome(outcome)
+    dead_letter_ids = durable_outcomes.write(outcome, lease, cfg["HERALD_OUTCOME_WRITE_SECONDS"])
     if dead_letter_ids:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", dead_letter_ids)
     return outcome
@@ -80,5 +88,8 @@ def send_priority(message_id: int) -> None:
         return
     outcome = _send_and_record(claim, gateway(provider_name), transactional_messages(claim.rows), None, cfg,
                                pacing.pacer_for(provider_name))
-    for _mid, delay, _code, _detail in outcome.retry:
+    # Back in the queue: wake it when it is due (beat's requeue_transactional is the safety net).
+    for delay in [d for _mid, d, *_ in outcome.retry] + [d for _mid, d in outcome.deferred]:
         send_priority.apply_async((message_id,), countdown=delay)
+    if outcome.released:
+        send_priority.apply_async((message_id,), countdown=_RELEASED_RETRY_SECONDS)

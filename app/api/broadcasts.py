@@ -119,8 +119,13 @@ def _lifecycle(broadcast_id: str, action: str):
     """Apply an operator's lifecycle verb and answer with the broadcast."""
     bid = broadcast_uuid(broadcast_id)
     reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
-    broadcast_state.apply(bid, action, actor=g.actor, reason=reason or f"operator {action}",
-                          service_id=g.service_id, paused_reason="operator" if action == "pause" else None)
+    paused_reason = "operator" if action == "pause" else None
+    held = action == "pause" and broadcast_state.apply(bid, "hold", actor=g.actor, reason=reason or "operator hold",
+                                                       service_id=g.service_id, paused_reason=paused_reason,
+                                                       strict=False)
+    if not held:
+        broadcast_state.apply(bid, action, actor=g.actor, reason=reason or f"operator {action}",
+                              service_id=g.service_id, paused_reason=paused_reason)
     if action == "resume":
         wake(bid)
     return jsonify(reporting.describe(reporting.get_owned(g.service_id, bid)))

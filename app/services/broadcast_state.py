@@ -16,15 +16,18 @@ from app.services import guard, message_state
 
 @dataclass(frozen=True)
 class Transition:
-    """An allowed move: from which statuses, to which one."""
+    """An allowed move: from which statuses (and, if given, which pause reasons), to which one."""
 
     allowed_from: frozenset[str]
     to: str
+    reasons: frozenset[str] | None = None
 
 
 TRANSITIONS = {
     "start": Transition(frozenset({"scheduled"}), "running"),
     "pause": Transition(frozenset({"running"}), "paused"),
+    # An operator takes over a pause the system made (quota, gateway), so it does not resume by itself.
+    "hold": Transition(frozenset({"paused"}), "paused", frozenset({"quota", "gateway_down", "gateway_rejected"})),
     "resume": Transition(frozenset({"paused"}), "running"),
     "cancel": Transition(frozenset({"scheduled", "running", "paused"}), "cancelled"),
     "complete": Transition(frozenset({"running"}), "completed"),
@@ -34,12 +37,13 @@ TRANSITIONS = {
 
 _MOVE = text("""
 UPDATE broadcasts b
-   SET status = :to, paused_reason = :paused_reason, updated_at = now(),
+   SET status = :to, paused_reason = :paused_reason, status_version = b.status_version + 1, updated_at = now(),
        started_at = COALESCE(b.started_at, CASE WHEN :to = 'running' THEN now() END),
        finished_at = CASE WHEN :to IN ('completed', 'cancelled') THEN now() END
-  FROM (SELECT id, status FROM broadcasts WHERE id = :bid FOR UPDATE) old
+  FROM (SELECT id, status, paused_reason FROM broadcasts WHERE id = :bid FOR UPDATE) old
  WHERE b.id = old.id AND old.status = ANY(:allowed) AND (:service_id IS NULL OR b.service_id = :service_id)
-RETURNING old.status, b.service_id
+   AND (CAST(:reasons AS text[]) IS NULL OR old.paused_reason = ANY(CAST(:reasons AS text[])))
+RETURNING old.status, b.service_id, b.status_version
 """)
 
 
@@ -61,25 +65,28 @@ def _refuse(broadcast_id, action: str, service_id: int | None) -> None:
 
 
 def apply(broadcast_id, action: str, actor: str, reason: str | None = None,
-          service_id: int | None = None, paused_reason: str | None = None, strict: bool = True) -> bool:
+          service_id: int | None = None, paused_reason: str | None = None, strict: bool = True,
+          from_reason: str | None = None) -> bool:
     """Move a broadcast if its status allows, audit it, mirror the guard; commit.
 
-    With strict=False a refused move returns False instead of raising (for the system's own moves).
+    With strict=False a refused move returns False instead of raising (for the system's own moves);
+    `from_reason` moves a paused broadcast only if it was paused for that reason (the system's resumes).
     """
     move = TRANSITIONS[action]
+    reasons = [from_reason] if from_reason else (sorted(move.reasons) if move.reasons else None)
     row = db.session.execute(_MOVE, {
-        "to": move.to, "bid": broadcast_id, "allowed": list(move.allowed_from), "service_id": service_id,
-        "paused_reason": paused_reason if move.to == "paused" else None,
+        "to": move.to, "bid": broadcast_id, "reasons": reasons, "allowed": list(move.allowed_from),
+        "service_id": service_id, "paused_reason": paused_reason if move.to == "paused" else None,
     }).first()
     if row is None:
         if strict:
             _refuse(broadcast_id, action, service_id)
         db.session.rollback()
         return False
-    from_status, owner = row
+    from_status, owner, version = row
     if move.to == "cancelled":
         message_state.cancel_pending(broadcast_id)
     record_audit(owner, broadcast_id, actor, action, from_status, move.to, reason or paused_reason)
     db.session.commit()
-    guard.publish(broadcast_id, move.to)
+    guard.publish(broadcast_id, move.to, version)
     return True

@@ -59,7 +59,7 @@ def requeue(service_id: int, dead_letter_id: int, actor: str):
         broadcast_state.apply(broadcast_id, "reopen", actor, reason=f"dead letter {dead_letter_id} requeued",
                               strict=False)
     elif broadcast is not None:
-        guard.publish(broadcast_id, broadcast.status)
+        guard.publish(broadcast_id, broadcast.status, broadcast.status_version)
     return broadcast_id
 
 

@@ -123,4 +123,5 @@ def resume_quota_paused() -> list:
     ready = [row.id for row in paused if quota.remaining(quota.scopes_for(row.service_id, row.provider)) != 0]
     db.session.rollback()
     return [bid for bid in ready
-            if broadcast_state.apply(bid, "resume", actor="system", reason="quota window reset", strict=False)]
+            if broadcast_state.apply(bid, "resume", actor="system", reason="quota window reset", strict=False,
+                                    from_reason="quota")]

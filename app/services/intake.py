@@ -170,7 +170,7 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, items: Iterable, *, p
                                      {"accepted": tally.accepted, "rejected": tally.rejected,
                                       "duplicates": tally.duplicates})
         db.session.commit()
-        guard.publish(broadcast_id, status)
+        guard.publish(broadcast_id, status, 1)
     except IntegrityError:
         # Two requests raced on one Idempotency-Key: the first one's broadcast is the answer.
         db.session.rollback()

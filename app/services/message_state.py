@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import quota
+from app.services import call_journal, quota
 
 _CLAIM = text("""
 UPDATE messages m
@@ -39,9 +39,16 @@ UPDATE messages m
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
 """)
 
-_MARK_RETRY = text("""
+# Rows going back to the queue: cancelled instead if their broadcast was cancelled meanwhile.
+_BACK_TO_QUEUE = """CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id AND b.status = 'cancelled')
+                   THEN 'cancelled' ELSE 'pending' END"""
+_FINISHED_IF_CANCELLED = """CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id
+                                                 AND b.status = 'cancelled') THEN now() END"""
+
+_MARK_RETRY = text(f"""
 UPDATE messages m
-   SET status = 'pending', next_attempt_at = now() + make_interval(secs => v.delay),
+   SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED},
+       next_attempt_at = now() + make_interval(secs => v.delay),
        error_code = v.code, error_detail = v.detail, claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:codes AS text[]),
@@ -50,25 +57,27 @@ UPDATE messages m
 """)
 
 # A 429 is the gateway asking for time, not a failed attempt: the attempt is given back.
-_DEFER = text("""
+_DEFER = text(f"""
 UPDATE messages m
-   SET status = 'pending', next_attempt_at = now() + make_interval(secs => v.delay), attempts = m.attempts - 1,
+   SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED}, next_attempt_at = now() + make_interval(secs => v.delay), attempts = m.attempts - 1,
        error_code = 'rate_limited', claim_token = NULL, lease_expires_at = NULL, updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
 """)
 
-# Unsent claims go back: to pending, or to cancelled if the broadcast was cancelled meanwhile.
-_RELEASE = text("""
+# Claims the gateway never had go back with their attempt: to pending, or to cancelled if the
+# broadcast was cancelled meanwhile (transactional rows have no broadcast and simply go back).
+_RELEASE_TEMPLATE = """
 UPDATE messages m
-   SET status = CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE 'pending' END,
-       finished_at = CASE WHEN b.status = 'cancelled' THEN now() END,
+   SET status = {back}, finished_at = {finished},
        attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
-  FROM broadcasts b
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
-   AND b.id = m.broadcast_id
-""")
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND {guard}
+"""
+_RELEASE = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
+                                         guard="m.claim_token = :token"))
+_RELEASE_EXPIRED = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
+                                                 guard="m.lease_expires_at < now()"))
 
 # Failing a message and opening its dead-letter entry happen in one statement.
 _MARK_DEAD_TEMPLATE = """
@@ -86,13 +95,13 @@ WITH v AS (
 INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason, error_code, error_detail)
 SELECT id, broadcast_id, service_id, attempts, reason, code, detail FROM failed
 ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
-RETURNING id
+RETURNING id, reason
 """
 _MARK_DEAD = text(_MARK_DEAD_TEMPLATE.format(guard="m.claim_token = :token"))
 _MARK_DEAD_EXPIRED = text(_MARK_DEAD_TEMPLATE.format(guard="m.lease_expires_at < now()"))
 
 _EXPIRED = text("""
-SELECT m.id, m.attempts, b.status, COALESCE(m.provider, b.provider)
+SELECT m.id, m.attempts, m.claim_token, b.status, COALESCE(m.provider, b.provider)
   FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
  WHERE m.status = 'processing' AND m.lease_expires_at < now()
  ORDER BY m.lease_expires_at
@@ -113,12 +122,22 @@ SELECT id FROM messages
  ORDER BY next_attempt_at, id LIMIT :limit
 """)
 
-_REOPEN_EXPIRED = text("""
-UPDATE messages
-   SET status = CASE WHEN id = ANY(CAST(:cancel AS bigint[])) THEN 'cancelled' ELSE 'pending' END,
-       finished_at = CASE WHEN id = ANY(CAST(:cancel AS bigint[])) THEN now() END,
-       next_attempt_at = now(), claim_token = NULL, lease_expires_at = NULL, updated_at = now()
- WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'processing' AND lease_expires_at < now()
+# A reclaimed call that is safe to repeat goes back with its attempt counted and the same key.
+_REOPEN_EXPIRED = text(f"""
+UPDATE messages m
+   SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED},
+       next_attempt_at = now() + make_interval(secs => v.delay), error_code = 'lease_expired',
+       claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
+ WHERE m.id = v.id AND m.status = 'processing' AND m.lease_expires_at < now()
+""")
+
+# Safety net for the race between a cancel and a retry written at the same moment.
+_CANCEL_STRAGGLERS = text("""
+UPDATE messages m SET status = 'cancelled', finished_at = now(), updated_at = now()
+  FROM broadcasts b
+ WHERE b.status = 'cancelled' AND b.finished_at > now() - make_interval(secs => :within)
+   AND m.broadcast_id = b.id AND m.status = 'pending'
 """)
 
 _CANCEL_PENDING = text("""
@@ -157,6 +176,11 @@ class BatchOutcome:
     released: list[int] = field(default_factory=list)
 
 
+def journal_ttl(lease_seconds: float) -> float:
+    """How long a claim's journal outlives its lease, so the reaper still finds it after an outage."""
+    return max(lease_seconds * 10, 600.0)
+
+
 def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | None = None) -> Claim:
     """Lease up to `limit` due pending rows of a broadcast, within its quotas, and commit."""
     token = uuid.uuid4()
@@ -167,6 +191,8 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
     if limit <= 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
+    # The journal exists before any row is leased, so a reaper can always tell attempted from not.
+    call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
     rows = db.session.execute(
         _CLAIM, {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
     ).all()
@@ -181,75 +207,87 @@ def _columns(rows: list[tuple], count: int) -> list[list]:
 
 
 def record_outcome(outcome: BatchOutcome) -> list[int]:
-    """Write a batch's results in bulk and return the new dead-letter ids."""
+    """Write a batch's results in one transaction and return the new dead-letter ids.
+
+    Safe to call again after a failed commit: every statement is guarded by the claim
+    token, and the quota refund counts only rows this call really moved.
+    """
     token = outcome.token
     dead_ids: list[int] = []
+    not_taken = 0
     if outcome.sent:
         ids, pids, costs, currencies, segments = _columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
                                         "currencies": currencies, "segments": segments})
     if outcome.retry:
         ids, delays, codes, details = _columns(outcome.retry, 4)
-        db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays, "codes": codes,
-                                         "details": details})
+        not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays,
+                                                      "codes": codes, "details": details}).rowcount
     if outcome.dead:
-        ids, reasons, codes, details = _columns(outcome.dead, 4)
-        dead_ids = list(db.session.execute(_MARK_DEAD, {"token": token, "ids": ids, "reasons": reasons,
-                                                        "codes": codes, "details": details}).scalars())
+        dead_ids, refused = _mark_dead(token, outcome.dead)
+        not_taken += refused
     if outcome.deferred:
         ids, delays = _columns(outcome.deferred, 2)
-        db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays})
+        not_taken += db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays}).rowcount
     if outcome.released:
-        db.session.execute(_RELEASE, {"token": token, "ids": outcome.released})
+        not_taken += db.session.execute(_RELEASE, {"token": token, "ids": outcome.released}).rowcount
     # The gateway did not take these, so their quota goes back (an unknown outcome keeps its share).
-    not_taken = (len(outcome.retry) + len(outcome.deferred) + len(outcome.released)
-                 + sum(1 for d in outcome.dead if d[1] != "outcome_unknown"))
     quota.consume(outcome.scopes, -not_taken)
     db.session.commit()
     return dead_ids
 
 
+def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int], int]:
+    """Fail rows and open their dead letters; return their ids and how many the gateway surely refused."""
+    ids, reasons, codes, details = _columns(dead, 4)
+    opened = db.session.execute(_MARK_DEAD, {"token": token, "ids": ids, "reasons": reasons,
+                                             "codes": codes, "details": details}).all()
+    return [row.id for row in opened], sum(1 for row in opened if row.reason != "outcome_unknown")
+
+
+def expired_claims(limit: int = 5000) -> list:
+    """Rows whose lease ran out, locked until the caller commits: (id, attempts, token, broadcast status, provider)."""
+    return db.session.execute(_EXPIRED, {"limit": limit}).all()
+
+
 @dataclass
-class LeaseSweep:
-    """What one pass of the lease reaper did."""
+class ExpiredSettlement:
+    """What to do with expired rows: give back, retry with the same key, or dead-letter."""
 
-    reopened: int = 0
-    cancelled: int = 0
-    dead_letter_ids: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+    refunds: list[tuple[list, int]] = field(default_factory=list)
+    reopened: list[tuple[int, float]] = field(default_factory=list)
+    dead: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
-def release_expired_leases(safe_providers: set[str], max_attempts: int, limit: int = 5000) -> LeaseSweep:
-    """Reclaim rows whose worker died mid-send.
-
-    Resending is safe only through a gateway that honours idempotency keys; for
-    any other the outcome is unknown, so the row is dead-lettered, never resent.
-    """
-    sweep = LeaseSweep()
-    reopen, cancel, dead = [], [], []
-    for mid, attempts, broadcast_status, provider in db.session.execute(_EXPIRED, {"limit": limit}):
-        if broadcast_status == "cancelled":
-            cancel.append(mid)
-        elif provider not in safe_providers:
-            dead.append((mid, "outcome_unknown", "lease_expired", "worker stopped mid-send; gateway may have it"))
-        elif attempts >= max_attempts:
-            dead.append((mid, "attempts_exhausted", "lease_expired", f"{attempts} attempts"))
-        else:
-            reopen.append(mid)
-    if reopen or cancel:
-        db.session.execute(_REOPEN_EXPIRED, {"ids": reopen + cancel, "cancel": cancel})
-    if dead:
-        ids, reasons, codes, details = _columns(dead, 4)
-        sweep.dead_letter_ids = list(db.session.execute(
-            _MARK_DEAD_EXPIRED, {"ids": ids, "reasons": reasons, "codes": codes, "details": details}
-        ).scalars())
+def settle_expired(plan: ExpiredSettlement) -> list[int]:
+    """Apply the reaper's plan to rows still expired, in the caller's transaction; commit; return dead-letter ids."""
+    dead_ids: list[int] = []
+    if plan.released:
+        db.session.execute(_RELEASE_EXPIRED, {"ids": plan.released})
+    for scopes, count in plan.refunds:
+        quota.consume(scopes, -count)
+    if plan.reopened:
+        ids, delays = _columns(plan.reopened, 2)
+        db.session.execute(_REOPEN_EXPIRED, {"ids": ids, "delays": delays})
+    if plan.dead:
+        ids, reasons, codes, details = _columns(plan.dead, 4)
+        dead_ids = [row.id for row in db.session.execute(
+            _MARK_DEAD_EXPIRED, {"ids": ids, "reasons": reasons, "codes": codes, "details": details})]
     db.session.commit()
-    sweep.reopened, sweep.cancelled = len(reopen), len(cancel)
-    return sweep
+    return dead_ids
 
 
 def cancel_pending(broadcast_id) -> int:
     """Cancel a broadcast's unclaimed rows; claimed ones follow when released. Caller commits."""
     return db.session.execute(_CANCEL_PENDING, {"bid": broadcast_id}).rowcount
+
+
+def cancel_stragglers(within_seconds: float = 3600) -> int:
+    """Cancel rows that went back to pending just as their broadcast was cancelled; commit."""
+    moved = db.session.execute(_CANCEL_STRAGGLERS, {"within": within_seconds}).rowcount
+    db.session.commit()
+    return moved
 
 
 def requeue_failed(message_id: int) -> bool:
@@ -265,6 +303,7 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
     if allowance == 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
+    call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
     rows = db.session.execute(_CLAIM_ONE, {"token": token, "lease": float(lease_seconds), "mid": message_id}).all()
     quota.consume(scopes, len(rows))
     db.session.commit()

@@ -24,3 +24,29 @@ def gateway(stack, clean):
                                                      "http_error_rate": 0.0, "rate_limit_per_s": 0,
                                                      "honour_idempotency": True})
     return stack
+
+
+@pytest.fixture(scope="module")
+def fault_stack(request, tmp_path_factory):
+    """A stack on PostgreSQL and Redis of its own (a test may stop them), against a gateway that
+    does not honour idempotency keys, as most real ones do not."""
+    from fault_stack import Operator, start_fault_stack
+
+    settings = {"AT_HONOURS_IDEMPOTENCY_KEY": "0", **getattr(request.module, "STACK_SETTINGS", {})}
+    servers, running = start_fault_stack(str(tmp_path_factory.mktemp("faults")), **settings)
+    try:
+        yield servers, running, Operator(running)
+    finally:
+        running.stop()
+        servers.stop()
+
+
+@pytest.fixture
+def faulty(fault_stack):
+    """The fault stack with its sandbox emptied, deduplication off, defaults otherwise."""
+    servers, running, operator = fault_stack
+    running.sandbox("POST", "/_sandbox/reset")
+    running.sandbox("POST", "/_sandbox/config", json={"latency_ms": 0, "temp_failure_rate": 0.0,
+                                                       "http_error_rate": 0.0, "rate_limit_per_s": 0,
+                                                       "retry_after_s": 0, "honour_idempotency": False})
+    return fault_stack
