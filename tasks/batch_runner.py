@@ -84,7 +84,7 @@ class _Lanes:
             self.stop_reason = reason
             self.stopped.set()
 
-    def may_call(self, unit: list[OutboundMessage]) -> bool:
+    def may_call(self, unit: list[OutboundMessage], heard: list) -> bool:
         """Deadline, early guard, Retry-After and rate slot; then the journal entry right before the call."""
         if self.stopped.is_set():
             return False
@@ -98,21 +98,31 @@ class _Lanes:
                 return False
             wait = self.hold_until - time.monotonic()
             if wait > 0:
+                self.flush(heard)
                 time.sleep(min(wait, _MAX_HOLD_SECONDS))
-            if self.pacer is not None and not self.pacer.wait_for_slot(unit[0].carrier, _cost(unit), self.deadline):
+            if self.pacer is not None and not self.pacer.wait_for_slot(
+                    unit[0].carrier, _cost(unit), self.deadline, before_sleep=lambda: self.flush(heard)):
                 return False
-            return self._enter(unit)
+            return self._enter(unit, heard)
         except redis.RedisError as exc:
             # Without Redis there is no guard and no journal: start nothing more, keep what was heard.
             self.stop(f"redis_unavailable: {exc}")
             return False
 
-    def _enter(self, unit: list[OutboundMessage]) -> bool:
-        """Check status and breaker afresh and journal the call, in one Redis script, after every sleep."""
+    def flush(self, heard: list) -> None:
+        """Journal the answers this lane heard since its last call (before it sleeps or stops)."""
+        if heard:
+            call_journal.note_answers(self.claim_token, heard, self.journal_ttl)
+            heard.clear()
+
+    def _enter(self, unit: list[OutboundMessage], heard: list) -> bool:
+        """Journal the last answers and this call, checking status and breaker afresh, in one Redis script."""
         if self.stopped.is_set():
             return False
         ids = [m.message_id for m in unit]
-        verdict = call_journal.start_calls(self.claim_token, self.broadcast_id, self.account, ids, self.journal_ttl)
+        verdict = call_journal.start_calls(self.claim_token, self.broadcast_id, self.account, ids,
+                                           self.journal_ttl, heard)
+        heard.clear()
         if verdict == "no_flag":
             guard.refresh(self.broadcast_id)
             verdict = call_journal.start_calls(self.claim_token, self.broadcast_id, self.account, ids,
@@ -122,19 +132,17 @@ class _Lanes:
             return False
         return True
 
-    def note(self, unit: list[OutboundMessage], results: list[SendResult]) -> None:
-        """Keep results; a 429 holds every lane for the gateway's Retry-After."""
+    def note(self, unit: list[OutboundMessage], results: list[SendResult], heard: list) -> None:
+        """Keep results (and queue them for the journal); a 429 holds every lane for its Retry-After."""
         for message, result in zip(unit, results):
             self.results[message.message_id] = result
+            heard.append((message.message_id, call_journal.encode_answer(result)))
         limited = [r for r in results if isinstance(r, RateLimited)]
         if limited:
             pause = limited[0].retry_after or 1.0
             self.hold_until = max(self.hold_until, time.monotonic() + pause)
             if self.pacer is not None:
-                try:
-                    self.pacer.slow_down(pause)
-                except redis.RedisError as exc:
-                    self.stop(f"redis_unavailable: {exc}")
+                self.pacer.slow_down(pause)
 
 
 def _cost(unit: list[OutboundMessage]) -> int:
@@ -144,12 +152,16 @@ def _cost(unit: list[OutboundMessage]) -> int:
 
 def _run_lane(app, lanes: _Lanes, provider: Provider, units: list[list[OutboundMessage]]) -> None:
     """Send units one after another until done, paused, or out of time; never raises."""
+    heard: list[tuple[int, str]] = []
     with app.app_context():
         try:
             for unit in units:
-                if not lanes.may_call(unit):
-                    return
-                lanes.note(unit, _send_unit(provider, unit))
+                if not lanes.may_call(unit, heard):
+                    break
+                lanes.note(unit, _send_unit(provider, unit), heard)
+            lanes.flush(heard)
+        except redis.RedisError as exc:
+            lanes.stop(f"redis_unavailable: {exc}")
         except Exception as exc:  # noqa: BLE001 - whatever broke, the results heard so far must be written
             log.exception("send lane stopped")
             lanes.stop(f"lane_error: {type(exc).__name__}")

@@ -31,11 +31,12 @@ def release_expired_leases() -> dict:
                                                 cfg["HERALD_LEASE_SECONDS"])
     if sweep.dead_letter_ids:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", sweep.dead_letter_ids)
-    if sweep.released or sweep.reopened or sweep.dead_letter_ids:
-        log.warning("expired leases: %d given back unattempted, %d reopened, %d dead-lettered, %d left to a "
-                    "live worker", sweep.released, sweep.reopened, len(sweep.dead_letter_ids), sweep.skipped)
-    return {"released": sweep.released, "reopened": sweep.reopened, "dead": len(sweep.dead_letter_ids),
-            "skipped": sweep.skipped}
+    if sweep.released or sweep.recorded or sweep.retried or sweep.dead_letter_ids:
+        log.warning("expired leases: %d given back unattempted, %d recorded from the journal, %d to retry, "
+                    "%d dead-lettered, %d left to a live worker", sweep.released, sweep.recorded, sweep.retried,
+                    len(sweep.dead_letter_ids), sweep.skipped)
+    return {"released": sweep.released, "recorded": sweep.recorded, "retried": sweep.retried,
+            "dead": len(sweep.dead_letter_ids), "skipped": sweep.skipped}
 
 
 @shared_task(name="tasks.maintenance.reconcile_status_flags")

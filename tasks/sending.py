@@ -12,14 +12,13 @@ from flask import current_app
 
 from app.queueing import enqueue
 from app.services import guard, inflight, message_state, pacing, quota, send_windows, throughput
-from app.services.retry_policy import Policy
+from app.services.retry_policy import Policy, judge_batch
 from app.services.gateways import gateway
 from app.extensions import db
 from app.models import Message
 from app.services.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
 from tasks import durable_outcomes
-from tasks.outcomes import build_outcome
 
 log = logging.getLogger(__name__)
 # A transactional message given back unsent (no rate slot yet, a gateway breaker open) is tried again after this.
@@ -35,8 +34,8 @@ def _send_and_record(claim, provider, messages, broadcast_id: str | None, cfg,
     if run.stop_reason and run.stop_reason not in ("status", "deadline"):
         log.warning("batch %s stopped early: %s", claim.token, run.stop_reason)
     attempts = {row.id: row.attempts for row in claim.rows}
-    outcome = build_outcome(claim.token, messages, run.results, attempts, provider.honours_idempotency_key,
-                            Policy.from_config(cfg))
+    outcome = judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
+                          provider.honours_idempotency_key, Policy.from_config(cfg))
     outcome.scopes = claim.scopes
     dead_letter_ids = durable_outcomes.write(outcome, lease, cfg["HERALD_OUTCOME_WRITE_SECONDS"])
     if dead_letter_ids:

@@ -1,29 +1,39 @@
-"""Which claimed messages really reached the point of a gateway call: a Redis record per claim.
+"""What happened to each claimed message at the gateway, kept in Redis per claim as it happens.
 
-A claim opens its journal before its rows are leased; every gateway call is
-entered in it, in the same Redis script that checks the broadcast's status flag
-and the account's breaker, immediately before the call. So when a worker dies
-mid-batch, the lease reaper knows which rows were never attempted (they go back
-to `pending` with their attempt and quota given back) and which may be at the
-gateway (judged by the retry policy). A worker that holds outcomes it cannot
-write yet keeps the journal's heartbeat fresh, and the reaper leaves it alone.
+A claim opens its journal before its rows are leased. Every gateway call is
+entered in it immediately before the call, by the same Redis script that checks
+the broadcast's status flag and the account's breaker; every answer is entered
+as soon as it is heard (with the lane's next call, or before the lane sleeps).
+So when a worker dies mid-batch, the lease reaper knows which rows were never
+attempted (back to `pending`, attempt and quota given back), which were answered
+(settled as if the worker had written them), and which calls were really in
+flight: only those are in doubt. A worker that holds outcomes it cannot write yet
+keeps the journal's heartbeat fresh, and the reaper leaves it alone.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from app.redis_store import get_redis
 from app.services import guard
 from app.services.quota import Scope
+from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, SendResult,
+                            TemporaryError, UnknownOutcome)
 
 _STARTED_PREFIX = "s:"
+_RESULT_PREFIX = "r:"
 
 # KEYS: journal, status flag (or the journal again when no broadcast), breaker.
-# ARGV: ttl ms, check-flag 0/1, message ids...  Returns 'ok', or why the call must not start.
+# ARGV: ttl ms, check-flag 0/1, n answers, then n (message id, answer) pairs, then the ids about to be sent.
+# Answers are entered whatever the verdict; returns 'ok', or why the next call must not start.
 _START_CALLS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_journal' end
+local answers = tonumber(ARGV[3])
+for i = 0, answers - 1 do redis.call('HSET', KEYS[1], 'r:' .. ARGV[4 + 2 * i], ARGV[5 + 2 * i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   local flag = redis.call('GET', KEYS[2])
   if not flag then return 'no_flag' end
@@ -32,10 +42,19 @@ if ARGV[2] == '1' then
 end
 local reason = redis.call('GET', KEYS[3])
 if reason then return 'breaker:' .. reason end
-for i = 3, #ARGV do redis.call('HSET', KEYS[1], 's:' .. ARGV[i], '1') end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+for i = 4 + 2 * answers, #ARGV do redis.call('HSET', KEYS[1], 's:' .. ARGV[i], '1') end
 return 'ok'
 """
+_NOTE_ANSWERS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], 'r:' .. ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# One letter per outcome type; the rest of an entry is what rebuilding it needs.
+_KINDS = {Accepted: "A", RateLimited: "L", NotSent: "N", GatewayRejected: "G", TemporaryError: "T",
+          PermanentError: "P", UnknownOutcome: "U"}
+_TYPES = {letter: kind for kind, letter in _KINDS.items()}
 _HEARTBEAT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'hb', redis.call('TIME')[1])
@@ -60,6 +79,7 @@ class Journal:
 
     scopes: list = field(default_factory=list)
     started: set[int] = field(default_factory=set)
+    answers: dict[int, SendResult] = field(default_factory=dict)
     heartbeat: int | None = None
 
 
@@ -72,12 +92,43 @@ def open_journal(token, scopes: list, ttl_seconds: float) -> None:
     pipe.execute()
 
 
-def start_calls(token, broadcast_id, account: str, message_ids: list[int], ttl_seconds: float) -> str:
-    """Enter calls about to start; 'ok', or the reason they must not ('status:paused', 'breaker:…', …)."""
+def encode_answer(result: SendResult) -> str:
+    """A gateway answer as one journal entry."""
+    if isinstance(result, Accepted):
+        cost = None if result.cost is None else str(result.cost)
+        return json.dumps(["A", result.provider_message_id, cost, result.currency, result.segments])
+    retry_after = getattr(result, "retry_after", None)
+    kind = next((_KINDS[cls] for cls in type(result).__mro__ if cls in _KINDS), "U")
+    return json.dumps([kind, result.code, result.detail[:200], retry_after])
+
+
+def decode_answer(raw: str) -> SendResult:
+    """Rebuild a gateway answer from its journal entry."""
+    kind, *rest = json.loads(raw)
+    if kind == "A":
+        pid, cost, currency, segments = rest
+        return Accepted(pid, None if cost is None else Decimal(cost), currency, segments)
+    code, detail, retry_after = rest
+    if issubclass(_TYPES[kind], TemporaryError):
+        return _TYPES[kind](code, detail, retry_after=retry_after)
+    return _TYPES[kind](code, detail)
+
+
+def start_calls(token, broadcast_id, account: str, message_ids: list[int], ttl_seconds: float,
+                answers: list[tuple[int, str]] = ()) -> str:
+    """Enter answers heard and calls about to start; 'ok', or why the calls must not ('status:paused', …)."""
     key = journal_key(token)
     flag = guard.flag_key(broadcast_id) if broadcast_id else key
+    pairs = [item for pair in answers for item in pair]
     return get_redis().eval(_START_CALLS, 3, key, flag, breaker_key(account), int(ttl_seconds * 1000),
-                            "1" if broadcast_id else "0", *message_ids)
+                            "1" if broadcast_id else "0", len(answers), *pairs, *message_ids)
+
+
+def note_answers(token, answers: list[tuple[int, str]], ttl_seconds: float) -> None:
+    """Enter answers heard, before a lane sleeps or stops."""
+    if answers:
+        get_redis().eval(_NOTE_ANSWERS, 1, journal_key(token), int(ttl_seconds * 1000),
+                         *[item for pair in answers for item in pair])
 
 
 def heartbeat(token, ttl_seconds: float) -> bool:
@@ -98,9 +149,10 @@ def _parse(raw: dict) -> Journal | None:
     if not raw or "meta" not in raw:
         return None
     started = {int(k[len(_STARTED_PREFIX):]) for k in raw if k.startswith(_STARTED_PREFIX)}
+    answers = {int(k[len(_RESULT_PREFIX):]): decode_answer(v) for k, v in raw.items() if k.startswith(_RESULT_PREFIX)}
     scopes = [Scope(name, limit, datetime.fromisoformat(start), datetime.fromisoformat(end))
               for name, limit, start, end in json.loads(raw["meta"])]
-    return Journal(scopes, started, int(raw["hb"]) if "hb" in raw else None)
+    return Journal(scopes, started, answers, int(raw["hb"]) if "hb" in raw else None)
 
 
 def close_journals(tokens: list) -> None:

@@ -1,18 +1,21 @@
-"""Reclaiming rows whose worker died mid-batch, judged by what its call journal says.
+"""Settling claims whose worker died mid-batch, from what its call journal says.
 
-A row whose call never started goes back to `pending` with its attempt and quota
-given back. A row whose call started is judged by the retry policy as a lost call:
-resent with the same key through a gateway that honours keys, otherwise held as
-`outcome_unknown`. A journal that Redis no longer has counts every row as started.
-A worker that is alive and still holding outcomes (fresh heartbeat) is left alone.
+Each expired claim is judged as its worker would have judged it (retry_policy.judge_batch):
+an answer the journal holds is recorded as if the worker had written it; a row whose call
+never started goes back to `pending` with its attempt and quota given back; a call that
+started and has no answer is a lost call, resent with the same key only through a gateway
+that honours keys, otherwise held as `outcome_unknown`. A journal that Redis no longer has
+counts every row as a lost call. A worker that is alive and still holding outcomes (fresh
+heartbeat) is left alone.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from app.redis_store import get_redis
 from app.services import call_journal, message_state, retry_policy
-from app.services.retry_policy import Policy, Verdict
+from app.services.retry_policy import Policy
 
 
 @dataclass
@@ -20,45 +23,58 @@ class LeaseSweep:
     """What one pass of the lease reaper did."""
 
     released: int = 0
-    reopened: int = 0
+    recorded: int = 0
+    retried: int = 0
     skipped: int = 0
     dead_letter_ids: list[int] = field(default_factory=list)
 
 
 def release_expired_leases(safe_providers: set[str], policy: Policy, lease_seconds: float,
                            limit: int = 5000) -> LeaseSweep:
-    """Settle every expired claim whose worker is gone; commit."""
+    """Settle every expired claim whose worker is gone, one claim per transaction."""
     rows = message_state.expired_claims(limit)
-    if not rows:
-        message_state.settle_expired(message_state.ExpiredSettlement())
-        return LeaseSweep()
-    journals = call_journal.read_journals(list({row.claim_token for row in rows}))
-    now = int(get_redis().time()[0])
-    plan, sweep = message_state.ExpiredSettlement(), LeaseSweep()
-    refunds: dict[str, int] = {}
-    for mid, attempts, token, _status, provider in rows:
+    sweep = LeaseSweep()
+    claims: dict = defaultdict(list)
+    for row in rows:
+        claims[row.claim_token].append(row)
+    journals = call_journal.read_journals(list(claims)) if claims else {}
+    now = int(get_redis().time()[0]) if claims else 0
+    outcomes = []
+    for token, claimed in claims.items():
         journal = journals.get(str(token))
         if journal is not None and journal.heartbeat is not None and now - journal.heartbeat < lease_seconds:
-            sweep.skipped += 1
+            sweep.skipped += len(claimed)
             continue
-        if journal is not None and mid not in journal.started:
-            plan.released.append(mid)
-            refunds[str(token)] = refunds.get(str(token), 0) + 1
-            continue
-        _judge_lost_call(plan, mid, attempts, provider in safe_providers, policy)
-    plan.refunds = [(journals[token].scopes, count) for token, count in refunds.items()]
-    sweep.dead_letter_ids = message_state.settle_expired(plan)
-    sweep.released, sweep.reopened = len(plan.released), len(plan.reopened)
-    # Journals are left to expire: a claim larger than `limit` may still have rows to settle.
+        outcomes.append(_judge_claim(token, claimed, journal, safe_providers, policy))
+    # The rows stay locked by expired_claims until the first write commits; later claims go unlocked,
+    # which is safe: every write is guarded by the claim token and the row still being `processing`.
+    for outcome in outcomes or [None]:
+        ids = message_state.record_outcome(outcome) if outcome else message_state.settle_nothing()
+        _tally(sweep, outcome, ids)
     return sweep
 
 
-def _judge_lost_call(plan: message_state.ExpiredSettlement, mid: int, attempts: int, resend_safe: bool,
-                     policy: Policy) -> None:
-    """A call that started and was never heard back from: the retry policy decides."""
-    lost = retry_policy.lost_call()
-    decision = retry_policy.decide(lost, attempts, resend_safe, policy)
-    if decision.verdict is Verdict.RETRY:
-        plan.reopened.append((mid, decision.delay))
-    else:
-        plan.dead.append((mid, decision.reason.value, lost.code, lost.detail))
+def _judge_claim(token, claimed: list, journal: call_journal.Journal | None, safe_providers: set[str],
+                 policy: Policy) -> message_state.BatchOutcome:
+    """The outcome the dead worker would have written, as far as its journal tells."""
+    results = {}
+    for row in claimed:
+        if journal is not None and row.id in journal.answers:
+            results[row.id] = journal.answers[row.id]
+        elif journal is None or row.id in journal.started:
+            results[row.id] = retry_policy.lost_call()
+    resend_safe = claimed[0].provider in safe_providers
+    outcome = retry_policy.judge_batch(token, [row.id for row in claimed], results,
+                                       {row.id: row.attempts for row in claimed}, resend_safe, policy)
+    outcome.scopes = journal.scopes if journal is not None else []
+    return outcome
+
+
+def _tally(sweep: LeaseSweep, outcome: message_state.BatchOutcome | None, dead_letter_ids: list[int]) -> None:
+    """Add one claim's settlement to the sweep's figures."""
+    if outcome is None:
+        return
+    sweep.released += len(outcome.released)
+    sweep.recorded += len(outcome.sent)
+    sweep.retried += len(outcome.retry) + len(outcome.deferred)
+    sweep.dead_letter_ids.extend(dead_letter_ids)

@@ -76,8 +76,6 @@ UPDATE messages m
 """
 _RELEASE = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
                                          guard="m.claim_token = :token"))
-_RELEASE_EXPIRED = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
-                                                 guard="m.lease_expires_at < now()"))
 
 # Failing a message and opening its dead-letter entry happen in one statement.
 _MARK_DEAD_TEMPLATE = """
@@ -98,10 +96,9 @@ ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
 RETURNING id, reason
 """
 _MARK_DEAD = text(_MARK_DEAD_TEMPLATE.format(guard="m.claim_token = :token"))
-_MARK_DEAD_EXPIRED = text(_MARK_DEAD_TEMPLATE.format(guard="m.lease_expires_at < now()"))
 
 _EXPIRED = text("""
-SELECT m.id, m.attempts, m.claim_token, b.status, COALESCE(m.provider, b.provider)
+SELECT m.id, m.attempts, m.claim_token, b.status AS broadcast_status, COALESCE(m.provider, b.provider) AS provider
   FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
  WHERE m.status = 'processing' AND m.lease_expires_at < now()
  ORDER BY m.lease_expires_at
@@ -120,16 +117,6 @@ _DUE_TRANSACTIONAL = text("""
 SELECT id FROM messages
  WHERE broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now() - make_interval(secs => :grace)
  ORDER BY next_attempt_at, id LIMIT :limit
-""")
-
-# A reclaimed call that is safe to repeat goes back with its attempt counted and the same key.
-_REOPEN_EXPIRED = text(f"""
-UPDATE messages m
-   SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED},
-       next_attempt_at = now() + make_interval(secs => v.delay), error_code = 'lease_expired',
-       claim_token = NULL, lease_expires_at = NULL, updated_at = now()
-  FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
- WHERE m.id = v.id AND m.status = 'processing' AND m.lease_expires_at < now()
 """)
 
 # Safety net for the race between a cancel and a retry written at the same moment.
@@ -246,36 +233,14 @@ def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int],
 
 
 def expired_claims(limit: int = 5000) -> list:
-    """Rows whose lease ran out, locked until the caller commits: (id, attempts, token, broadcast status, provider)."""
+    """Rows whose lease ran out, locked until the next commit: (id, attempts, claim_token, status, provider)."""
     return db.session.execute(_EXPIRED, {"limit": limit}).all()
 
 
-@dataclass
-class ExpiredSettlement:
-    """What to do with expired rows: give back, retry with the same key, or dead-letter."""
-
-    released: list[int] = field(default_factory=list)
-    refunds: list[tuple[list, int]] = field(default_factory=list)
-    reopened: list[tuple[int, float]] = field(default_factory=list)
-    dead: list[tuple[int, str, str, str]] = field(default_factory=list)
-
-
-def settle_expired(plan: ExpiredSettlement) -> list[int]:
-    """Apply the reaper's plan to rows still expired, in the caller's transaction; commit; return dead-letter ids."""
-    dead_ids: list[int] = []
-    if plan.released:
-        db.session.execute(_RELEASE_EXPIRED, {"ids": plan.released})
-    for scopes, count in plan.refunds:
-        quota.consume(scopes, -count)
-    if plan.reopened:
-        ids, delays = _columns(plan.reopened, 2)
-        db.session.execute(_REOPEN_EXPIRED, {"ids": ids, "delays": delays})
-    if plan.dead:
-        ids, reasons, codes, details = _columns(plan.dead, 4)
-        dead_ids = [row.id for row in db.session.execute(
-            _MARK_DEAD_EXPIRED, {"ids": ids, "reasons": reasons, "codes": codes, "details": details})]
+def settle_nothing() -> list[int]:
+    """End the reaper's transaction when it found nothing to settle."""
     db.session.commit()
-    return dead_ids
+    return []
 
 
 def cancel_pending(broadcast_id) -> int:

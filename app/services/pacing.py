@@ -52,7 +52,7 @@ class Pacer:
         return bool(self.broadcast_bucket) or any(k == self.provider or k.startswith(self.provider + ":")
                                                   for k in self.limits)
 
-    def wait_for_slot(self, carrier: str | None, cost: int, deadline: float) -> bool:
+    def wait_for_slot(self, carrier: str | None, cost: int, deadline: float, before_sleep=None) -> bool:
         """Reserve `cost` tokens and sleep until they are due; False if that is too far off."""
         buckets = self.buckets(carrier)
         if not buckets:
@@ -63,6 +63,8 @@ class Pacer:
         if not booked.granted or time.monotonic() + booked.wait > deadline:
             return False
         if booked.wait > 0:
+            if before_sleep is not None:
+                before_sleep()
             time.sleep(booked.wait)
         return True
 

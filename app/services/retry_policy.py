@@ -1,17 +1,21 @@
 """The one place that decides what happens to a message after a gateway call, or after a lost one.
 
-Both the batch outcome (tasks.outcomes) and the lease reaper (message_state) ask
-`decide`, so a send that came back and a send whose worker died are judged by the
-same rules: retry, defer, give back, dead-letter, or hold as outcome unknown.
+Both the send task and the lease reaper build their batch outcome with `judge_batch`,
+so a send that came back and a send whose worker died are judged by the same rules:
+retry, defer, give back, dead-letter, or hold as outcome unknown.
 """
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from enum import Enum
 
+from app.services.message_state import BatchOutcome
 from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, SendResult,
                             TemporaryError, UnknownOutcome)
+
+_MAX_DETAIL = 500
 
 
 class Verdict(str, Enum):
@@ -86,3 +90,23 @@ def decide(result: SendResult | None, attempts: int, resend_safe: bool, policy: 
 def lost_call() -> UnknownOutcome:
     """The result of a call whose worker died before hearing the answer."""
     return UnknownOutcome("lease_expired", "worker stopped mid-send; the gateway may have it")
+
+
+def judge_batch(token: uuid.UUID, message_ids: list[int], results: dict[int, SendResult | None],
+                attempts: dict[int, int], resend_safe: bool, policy: Policy) -> BatchOutcome:
+    """Sort each message of a claim into sent, retry, deferred, dead or released."""
+    outcome = BatchOutcome(token)
+    for mid in message_ids:
+        result = results.get(mid)
+        decision = decide(result, attempts[mid], resend_safe, policy)
+        if decision.verdict is Verdict.SENT:
+            outcome.sent.append((mid, result.provider_message_id, result.cost, result.currency, result.segments))
+        elif decision.verdict is Verdict.RELEASE:
+            outcome.released.append(mid)
+        elif decision.verdict is Verdict.DEFER:
+            outcome.deferred.append((mid, decision.delay))
+        elif decision.verdict is Verdict.DEAD:
+            outcome.dead.append((mid, decision.reason.value, result.code, result.detail[:_MAX_DETAIL]))
+        else:
+            outcome.retry.append((mid, decision.delay, result.code, result.detail[:_MAX_DETAIL]))
+    return outcome

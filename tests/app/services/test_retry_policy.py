@@ -4,17 +4,16 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from providers.base import (Accepted, OutboundMessage, PermanentError, RateLimited, TemporaryError,
+from providers.base import (Accepted, PermanentError, RateLimited, TemporaryError,
                             UnknownOutcome)
-from app.services.retry_policy import Policy
-from tasks.outcomes import build_outcome
+from app.services.retry_policy import Policy, judge_batch
 
 POLICY = Policy(max_attempts=3, base_seconds=1.0, max_seconds=60.0)
 
 
-def messages(count: int) -> list[OutboundMessage]:
-    """Plain outbound messages with ids 1..count."""
-    return [OutboundMessage(i, f"+26096100000{i}", "hi", f"k{i}") for i in range(1, count + 1)]
+def ids(count: int) -> list[int]:
+    """Message ids 1..count."""
+    return list(range(1, count + 1))
 
 
 def test_each_result_lands_in_its_bucket():
@@ -22,7 +21,7 @@ def test_each_result_lands_in_its_bucket():
                3: TemporaryError("GatewayError"), 4: PermanentError("UserInBlacklist"),
                5: RateLimited("rate_limited", retry_after=2.5), 6: UnknownOutcome("read_timeout")}
     attempts = {1: 1, 2: 1, 3: 3, 4: 1, 5: 3, 6: 1, 7: 1}
-    outcome = build_outcome(uuid.uuid4(), messages(7), results, attempts, resend_safe=False, policy=POLICY)
+    outcome = judge_batch(uuid.uuid4(), ids(7), results, attempts, resend_safe=False, policy=POLICY)
     assert outcome.sent == [(1, "AT1", Decimal("0.25"), "ZMW", 1)]
     assert [(mid, code) for mid, _delay, code, _ in outcome.retry] == [(2, "InternalServerError")]
     assert 0.5 <= outcome.retry[0][1] <= 1.0
@@ -33,13 +32,13 @@ def test_each_result_lands_in_its_bucket():
 
 
 def test_unknown_outcome_is_retried_only_through_a_gateway_that_honours_keys():
-    outcome = build_outcome(uuid.uuid4(), messages(1), {1: UnknownOutcome("read_timeout")}, {1: 1},
+    outcome = judge_batch(uuid.uuid4(), ids(1), {1: UnknownOutcome("read_timeout")}, {1: 1},
                             resend_safe=True, policy=POLICY)
     assert [mid for mid, *_ in outcome.retry] == [1] and outcome.dead == []
 
 
 def test_backoff_grows_and_honours_retry_after():
-    early = build_outcome(uuid.uuid4(), messages(1), {1: TemporaryError("x")}, {1: 1}, True, POLICY).retry[0][1]
-    late = build_outcome(uuid.uuid4(), messages(1), {1: TemporaryError("x", retry_after=30)}, {1: 2}, True,
+    early = judge_batch(uuid.uuid4(), ids(1), {1: TemporaryError("x")}, {1: 1}, True, POLICY).retry[0][1]
+    late = judge_batch(uuid.uuid4(), ids(1), {1: TemporaryError("x", retry_after=30)}, {1: 2}, True,
                          POLICY).retry[0][1]
     assert early <= 1.0 and late >= 30
