@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from app.api.auth import require_service
 from app.api.params import broadcast_uuid, int_arg
+from app.errors import MalformedRequest, ValidationFailed
 from app.queueing import enqueue
 from app.services import dead_letters
 
@@ -31,11 +32,61 @@ def list_open():
                     "next_after": rows[-1].id if len(rows) == limit else None})
 
 
+REASONS = ("permanent_error", "attempts_exhausted", "outcome_unknown")
+
+
+def _options(allowed: tuple[str, ...]) -> dict:
+    """The optional JSON object of a dead-letter action, checked field by field (400/422 naming the field)."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise MalformedRequest("the body must be a JSON object", {"field": "body"})
+    for name in body:
+        if name not in allowed:
+            raise ValidationFailed(f"unknown field {name!r}", {"field": name})
+    if "force" in body and not isinstance(body["force"], bool):
+        raise ValidationFailed("force must be true or false", {"field": "force"})
+    if "reason" in body and body["reason"] not in REASONS:
+        raise ValidationFailed(f"reason must be one of {', '.join(REASONS)}", {"field": "reason"})
+    if "broadcast_id" in body:
+        if not isinstance(body["broadcast_id"], str):
+            raise ValidationFailed("broadcast_id must be a string", {"field": "broadcast_id"})
+        body["broadcast_id"] = broadcast_uuid(body["broadcast_id"])
+    return body
+
+
+def _tick(broadcast_ids) -> None:
+    """Wake the producer of every broadcast that has work again."""
+    for broadcast_id in broadcast_ids:
+        enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
+
+
+@bp.post("/requeue")
+@require_service
+def requeue_many():
+    """Requeue every open dead letter matching {broadcast_id, reason}; outcome_unknown ones need force."""
+    body = _options(("broadcast_id", "reason", "force"))
+    result = dead_letters.requeue_many(g.service_id, g.actor, body.get("broadcast_id"), body.get("reason"),
+                                       body.get("force", False))
+    _tick(result["broadcast_ids"])
+    return jsonify(result)
+
+
+@bp.post("/discard")
+@require_service
+def discard_many():
+    """Close every open dead letter matching {broadcast_id, reason}; their messages stay failed."""
+    body = _options(("broadcast_id", "reason"))
+    return jsonify(dead_letters.discard_many(g.service_id, g.actor, body.get("broadcast_id"), body.get("reason")))
+
+
 @bp.post("/<int:dead_letter_id>/requeue")
 @require_service
 def requeue(dead_letter_id: int):
-    """Send the message again, with fresh attempts."""
-    broadcast_id = dead_letters.requeue(g.service_id, dead_letter_id, g.actor)
+    """Send the message again, with fresh attempts (force=true for an outcome_unknown one)."""
+    body = _options(("force",))
+    broadcast_id = dead_letters.requeue(g.service_id, dead_letter_id, g.actor, body.get("force", False))
     if broadcast_id is not None:
         enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
     return jsonify({"id": dead_letter_id, "resolution": "requeued"})

@@ -156,6 +156,16 @@ SCHEMAS = {
                        "attempts": INTEGER, "created_at": TIME}),
     "DeadLetterPage": obj({"dead_letters": array(ref("DeadLetter")), "next_after": nullable(INTEGER)}),
     "Resolution": obj({"id": INTEGER, "resolution": {**STRING, "enum": ["requeued", "discarded"]}}),
+    "ForceRequest": obj({"force": {"type": "boolean", "description": "Required to requeue an outcome_unknown entry: "
+                                   "the gateway may already have it, so it may be sent twice."}}),
+    "DeadLetterFilter": obj({
+        "broadcast_id": {**STRING, "format": "uuid"},
+        "reason": {**STRING, "enum": ["permanent_error", "attempts_exhausted", "outcome_unknown"]},
+        "force": {"type": "boolean", "description": "Requeue only: accept resending outcome_unknown entries."}},
+        required=[]),
+    "BulkRequeued": obj({"requeued": INTEGER, "skipped": INTEGER, "broadcast_ids": array({**STRING, "format": "uuid"})},
+                        required=["requeued", "skipped", "broadcast_ids"]),
+    "BulkDiscarded": obj({"discarded": INTEGER}, required=["discarded"]),
     "MessageRequest": obj({"channel": {**STRING, "enum": ["sms"], "default": "sms"}, "to": STRING,
                            "body": SPEC_FIELDS["body"], "template": SPEC_FIELDS["template"],
                            "priority": {**STRING, "enum": ["asap"], "default": "asap"},
@@ -199,7 +209,17 @@ def resolve(verb: str, summary: str) -> dict:
     """POST /v1/dead-letters/{id}/<verb>."""
     return {"parameters": [param("DeadLetterId")], "post": op(
         f"{verb}DeadLetter", "dead-letters", summary,
-        {"200": reply("The entry is resolved.", ref("Resolution")), **fails("NotFound", "Conflict")})}
+        {"200": reply("The entry is resolved.", ref("Resolution")),
+         **fails("BadRequest", "NotFound", "Conflict", "Unprocessable")},
+        requestBody={"required": False, "content": json_content(ref("ForceRequest"))})}
+
+
+def resolve_many(verb: str, summary: str, answer: str) -> dict:
+    """POST /v1/dead-letters/<verb>: every open entry matching the filter."""
+    return {"post": op(f"{verb}DeadLetters", "dead-letters", summary,
+                       {"200": reply("What was resolved.", ref(answer)),
+                        **fails("BadRequest", "NotFound", "Conflict", "Unprocessable")},
+                       requestBody={"required": False, "content": json_content(ref("DeadLetterFilter"))})}
 
 
 PATHS = {
@@ -239,6 +259,10 @@ PATHS = {
         param("After"), limit(100, 1000),
         {"name": "broadcast_id", "in": "query", "schema": {**STRING, "format": "uuid"},
          "description": "Only this broadcast's entries (404 if it is not a UUID)."}])},
+    "/v1/dead-letters/requeue": resolve_many("requeue", "Requeue every open entry of a broadcast and/or reason",
+                                             "BulkRequeued"),
+    "/v1/dead-letters/discard": resolve_many("discard", "Discard every open entry of a broadcast and/or reason",
+                                             "BulkDiscarded"),
     "/v1/dead-letters/{dead_letter_id}/requeue": resolve("requeue", "Send the message again, with fresh attempts"),
     "/v1/dead-letters/{dead_letter_id}/discard": resolve("discard", "Close the entry; the message stays failed"),
     "/v1/messages": {"post": op("createMessage", "messages", "Send one transactional message on the fast lane", {

@@ -12,6 +12,28 @@ _RESOLVE = text("""
 UPDATE dead_letters SET resolved_at = now(), resolution = :resolution, resolved_by = :actor
  WHERE id = :id AND resolved_at IS NULL
 """)
+_RESOLVE_MANY = text("""
+UPDATE dead_letters SET resolved_at = now(), resolution = :resolution, resolved_by = :actor
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND resolved_at IS NULL
+""")
+_SELECT_OPEN = text("""
+SELECT d.id, d.message_id, d.broadcast_id, d.reason, b.status AS broadcast_status
+  FROM dead_letters d LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+ WHERE d.service_id = :sid AND d.resolved_at IS NULL
+   AND (CAST(:bid AS uuid) IS NULL OR d.broadcast_id = CAST(:bid AS uuid))
+   AND (CAST(:reason AS text) IS NULL OR d.reason = CAST(:reason AS text))
+ ORDER BY d.id
+   FOR UPDATE OF d
+""")
+UNKNOWN = "outcome_unknown"
+
+
+def _refuse_unforced(unknown: int) -> None:
+    """Requeueing a message that may already be at the gateway is the operator's explicit call."""
+    db.session.rollback()
+    raise Conflict(f"{unknown} of these messages may already have reached the gateway (outcome unknown); "
+                   "requeueing may send them twice: repeat with force=true to accept that",
+                   {"field": "force", "outcome_unknown": unknown}, code="outcome_unknown_requires_force")
 
 
 def list_open(service_id: int, after_id: int = 0, limit: int = 100, broadcast_id=None) -> list[DeadLetter]:
@@ -38,9 +60,11 @@ def _open_entry(service_id: int, dead_letter_id: int) -> DeadLetter:
     return entry
 
 
-def requeue(service_id: int, dead_letter_id: int, actor: str):
+def requeue(service_id: int, dead_letter_id: int, actor: str, force: bool = False):
     """Send the message again; reopens its broadcast if it had completed. Returns the broadcast id."""
     entry = _open_entry(service_id, dead_letter_id)
+    if entry.reason == UNKNOWN and not force:
+        _refuse_unforced(1)
     broadcast = db.session.get(Broadcast, entry.broadcast_id) if entry.broadcast_id else None
     if broadcast is not None and broadcast.status == "cancelled":
         db.session.rollback()
@@ -71,3 +95,43 @@ def discard(service_id: int, dead_letter_id: int, actor: str) -> None:
         broadcast_state.record_audit(service_id, entry.broadcast_id, actor, "discard_dead_letter",
                                      reason=f"dead letter {dead_letter_id}", details={"message_id": entry.message_id})
     db.session.commit()
+
+
+def requeue_many(service_id: int, actor: str, broadcast_id=None, reason: str | None = None,
+                 force: bool = False) -> dict:
+    """Requeue every open dead letter matching the filters; entries of cancelled broadcasts are left."""
+    rows = db.session.execute(_SELECT_OPEN, {"sid": service_id, "bid": broadcast_id, "reason": reason}).all()
+    unknown = sum(1 for row in rows if row.reason == UNKNOWN)
+    if unknown and not force:
+        _refuse_unforced(unknown)
+    eligible = [row for row in rows if row.broadcast_status != "cancelled"]
+    moved = set(message_state.requeue_failed_many([row.message_id for row in eligible]))
+    done = [row for row in eligible if row.message_id in moved]
+    db.session.execute(_RESOLVE_MANY, {"ids": [row.id for row in done], "resolution": "requeued", "actor": actor})
+    touched = _audit_bulk(service_id, actor, done, "requeue_dead_letters", reason, force)
+    db.session.commit()
+    for bid, status in touched.items():
+        if status == "completed":
+            broadcast_state.apply(bid, "reopen", actor, reason="dead letters requeued", strict=False)
+    return {"requeued": len(done), "skipped": len(rows) - len(done), "broadcast_ids": [str(b) for b in touched]}
+
+
+def discard_many(service_id: int, actor: str, broadcast_id=None, reason: str | None = None) -> dict:
+    """Close every open dead letter matching the filters; their messages stay failed."""
+    rows = db.session.execute(_SELECT_OPEN, {"sid": service_id, "bid": broadcast_id, "reason": reason}).all()
+    db.session.execute(_RESOLVE_MANY, {"ids": [row.id for row in rows], "resolution": "discarded", "actor": actor})
+    _audit_bulk(service_id, actor, rows, "discard_dead_letters", reason, False)
+    db.session.commit()
+    return {"discarded": len(rows)}
+
+
+def _audit_bulk(service_id: int, actor: str, rows: list, action: str, reason: str | None, force: bool) -> dict:
+    """One audit row per broadcast touched; returns each touched broadcast's status."""
+    per_broadcast: dict = {}
+    for row in rows:
+        if row.broadcast_id is not None:
+            per_broadcast.setdefault(row.broadcast_id, [row.broadcast_status, 0])[1] += 1
+    for bid, (_status, count) in per_broadcast.items():
+        broadcast_state.record_audit(service_id, bid, actor, action, reason=f"{count} dead letters",
+                                     details={"count": count, "reason_filter": reason, "forced": force})
+    return {bid: status for bid, (status, _count) in per_broadcast.items()}

@@ -136,7 +136,8 @@ _REQUEUE = text("""
 UPDATE messages
    SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = NULL,
        error_detail = NULL, finished_at = NULL, updated_at = now()
- WHERE id = :mid AND status = 'failed'
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'failed'
+RETURNING id
 """)
 
 
@@ -257,7 +258,14 @@ def cancel_stragglers(within_seconds: float = 3600) -> int:
 
 def requeue_failed(message_id: int) -> bool:
     """Put one failed message back to pending with fresh attempts. Caller commits."""
-    return db.session.execute(_REQUEUE, {"mid": message_id}).rowcount == 1
+    return requeue_failed_many([message_id]) == [message_id]
+
+
+def requeue_failed_many(message_ids: list[int]) -> list[int]:
+    """Put failed messages back to pending with fresh attempts; return those moved. Caller commits."""
+    if not message_ids:
+        return []
+    return list(db.session.execute(_REQUEUE, {"ids": message_ids}).scalars())
 
 
 def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None) -> Claim:

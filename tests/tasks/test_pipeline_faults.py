@@ -94,8 +94,10 @@ def test_exhausted_attempts_dead_letter_then_requeue_delivers(gateway, client, s
     letters = client.get("/v1/dead-letters", headers=service.headers).json["dead_letters"]
     assert len(letters) == 20 and {d["reason"] for d in letters} == {"attempts_exhausted"}
     gateway.sandbox("POST", "/_sandbox/config", json={"temp_failure_rate": 0.0})
-    for letter in letters:
-        assert client.post(f"/v1/dead-letters/{letter['id']}/requeue", headers=service.headers).status_code == 200
+    bulk = client.post("/v1/dead-letters/requeue", headers=service.headers,
+                       json={"broadcast_id": broadcast_id, "reason": "attempts_exhausted"})
+    assert bulk.status_code == 200, bulk.json
+    assert bulk.json == {"requeued": 20, "skipped": 0, "broadcast_ids": [broadcast_id]}
     final = wait_completed(client, service, broadcast_id, timeout=90)
     assert final["counts"]["failed"] == 0
     assert_each_accepted_once(gateway.ledger(), 20)

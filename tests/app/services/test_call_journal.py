@@ -1,0 +1,45 @@
+"""The call journal's Redis script and its answer encoding, against the real Redis."""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import redis
+
+from app.services import call_journal, guard
+from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, TemporaryError,
+                            UnknownOutcome)
+
+
+def test_every_answer_type_survives_the_journal():
+    answers = [Accepted("AT-9", Decimal("0.2500"), "ZMW", 2), Accepted("AT-10"), RateLimited("rate_limited", "", 4.0),
+               NotSent("connect_failed", "refused"), GatewayRejected("gateway_auth", "401"),
+               TemporaryError("InternalServerError", "x", retry_after=2.0), PermanentError("UserInBlacklist"),
+               UnknownOutcome("read_timeout", "15 s")]
+    for answer in answers:
+        back = call_journal.decode_answer(call_journal.encode_answer(answer))
+        assert type(back) is type(answer)
+        if isinstance(answer, Accepted):
+            assert back == answer
+        else:
+            assert (back.code, getattr(back, "retry_after", None)) == (answer.code, getattr(answer, "retry_after", None))
+
+
+def test_a_call_starts_only_while_running_with_the_breaker_closed_and_a_journal(app, redis_url):
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    token = uuid.uuid4()
+    with app.app_context():
+        assert call_journal.start_calls(token, "b9", "africastalking", [1], 60) == "no_journal"
+        call_journal.open_journal(token, [], 60)
+        assert call_journal.start_calls(token, "b9", "africastalking", [1], 60) == "no_flag"
+        guard.publish("b9", "paused", 2)
+        answer = [(5, call_journal.encode_answer(Accepted("AT-5")))]
+        assert call_journal.start_calls(token, "b9", "africastalking", [1], 60, answer) == "status:paused"
+        guard.publish("b9", "running", 3)
+        store.set(call_journal.breaker_key("africastalking"), "gateway_down")
+        assert call_journal.start_calls(token, "b9", "africastalking", [1], 60) == "breaker:gateway_down"
+        store.delete(call_journal.breaker_key("africastalking"))
+        assert call_journal.start_calls(token, "b9", "africastalking", [1, 2], 60) == "ok"
+        journal = call_journal.read_journals([token])[str(token)]
+    # Answers are kept even when the next call is refused; only allowed calls are marked started.
+    assert journal.started == {1, 2} and journal.answers == {5: Accepted("AT-5")}
