@@ -5,7 +5,7 @@ import itertools
 import random
 import secrets
 import threading
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from sandbox import events as ev
 from sandbox import recipients, wire
@@ -55,6 +55,8 @@ class Gateway:
         # A per-process prefix plus a counter: unique ids without a syscall each.
         self._id_prefix = secrets.token_hex(8)
         self._ids = itertools.count(1)
+        # Set by a server that can simulate an outage: takes the seconds to stay down.
+        self.outage: Callable[[float], None] | None = None
 
     def note_request(self) -> None:
         """Count a send request, whatever becomes of it."""

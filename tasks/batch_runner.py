@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
-from app.services import guard
+from app.services import breaker, guard
 from app.services.pacing import Pacer, segments
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult
 
@@ -53,8 +53,10 @@ def _send_unit(provider: Provider, unit: list[OutboundMessage]) -> list[SendResu
 class _Lanes:
     """Shared state of one batch run: the results, the stop signal and any gateway hold."""
 
-    def __init__(self, broadcast_id: str | None, deadline: float, pacer: Pacer | None) -> None:
+    def __init__(self, broadcast_id: str | None, deadline: float, pacer: Pacer | None,
+                 account: str | None = None) -> None:
         self.broadcast_id = broadcast_id
+        self.account = account
         self.pacer = pacer if pacer is not None and pacer.active else None
         self.deadline = deadline
         self.stopped = threading.Event()
@@ -66,6 +68,9 @@ class _Lanes:
         if self.stopped.is_set():
             return False
         if time.monotonic() >= self.deadline or (self.broadcast_id and not guard.may_send(self.broadcast_id)):
+            self.stopped.set()
+            return False
+        if self.account and breaker.open_reason(self.account):
             self.stopped.set()
             return False
         wait = self.hold_until - time.monotonic()
@@ -85,6 +90,8 @@ class _Lanes:
         """Keep results; a 429 holds every lane for the gateway's Retry-After."""
         for message, result in zip(unit, results):
             self.results[message.message_id] = result
+        if self.account:
+            breaker.observe(self.account, results)
         limited = [r for r in results if isinstance(r, RateLimited)]
         if limited:
             pause = limited[0].retry_after or 1.0
@@ -106,7 +113,7 @@ def run_batch(provider: Provider, messages: list[OutboundMessage], broadcast_id:
               threads: int, pacer: Pacer | None = None) -> dict[int, SendResult]:
     """Send a batch; return results by message id (messages not attempted are absent)."""
     units = plan_units(provider, messages)
-    lanes = _Lanes(broadcast_id, time.monotonic() + time_budget, pacer)
+    lanes = _Lanes(broadcast_id, time.monotonic() + time_budget, pacer, provider.name)
     app = current_app._get_current_object()
     width = max(1, min(threads, len(units)))
     if width == 1:

@@ -5,21 +5,23 @@ import uuid
 
 from app.services.message_state import BatchOutcome
 from app.services.retry_policy import backoff_seconds
-from providers.base import (Accepted, OutboundMessage, PermanentError, RateLimited, SendResult, TemporaryError,
-                            UnknownOutcome)
+from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage, PermanentError, RateLimited,
+                            SendResult, TemporaryError, UnknownOutcome)
 
 _MAX_DETAIL = 500
 
 
 def build_outcome(token: uuid.UUID, messages: list[OutboundMessage], results: dict[int, SendResult],
                   attempts: dict[int, int], resend_safe: bool, cfg) -> BatchOutcome:
-    """Sort each message into sent, retry, deferred (429: no attempt spent), dead or released."""
+    """Sort each message into sent, retry, deferred (429: no attempt spent), dead or released (no attempt)."""
     outcome = BatchOutcome(token)
     max_attempts = cfg["HERALD_MAX_ATTEMPTS"]
     for message in messages:
         mid = message.message_id
         result = results.get(mid)
-        if result is None:
+        if result is None or isinstance(result, (NotSent, GatewayRejected)):
+            # Not attempted, never reached the gateway, or refused for the account (circuit breaker):
+            # the attempt is given back and the quota refunded.
             outcome.released.append(mid)
         elif isinstance(result, Accepted):
             outcome.sent.append((mid, result.provider_message_id, result.cost, result.currency, result.segments))

@@ -15,7 +15,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import broadcast_state, intake, reporting
+from app.services import breaker, broadcast_state, intake, reporting
 from app.services.broadcast_request import parse_spec
 from app.statuses import ALL_MESSAGE_STATUSES
 
@@ -119,6 +119,9 @@ def _lifecycle(broadcast_id: str, action: str):
     """Apply an operator's lifecycle verb and answer with the broadcast."""
     bid = broadcast_uuid(broadcast_id)
     reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
+    if action == "resume":
+        # The operator vouches for the gateway: the account's breaker closes, half-open.
+        breaker.close_for_operator(bid, g.service_id)
     broadcast_state.apply(bid, action, actor=g.actor, reason=reason or f"operator {action}",
                           service_id=g.service_id, paused_reason="operator" if action == "pause" else None)
     if action == "resume":

@@ -59,15 +59,16 @@ UPDATE messages m
 """)
 
 # Unsent claims go back: to pending, or to cancelled if the broadcast was cancelled meanwhile.
+# The LEFT JOIN keeps transactional rows (no broadcast), which go back to pending.
 _RELEASE = text("""
 UPDATE messages m
    SET status = CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE 'pending' END,
        finished_at = CASE WHEN b.status = 'cancelled' THEN now() END,
        attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
-  FROM broadcasts b
+  FROM messages own LEFT JOIN broadcasts b ON b.id = own.broadcast_id
  WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
-   AND b.id = m.broadcast_id
+   AND own.id = m.id
 """)
 
 # Failing a message and opening its dead-letter entry happen in one statement.
