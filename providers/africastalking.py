@@ -188,8 +188,10 @@ class AfricasTalkingSMS(Provider):
         """GET AT's user data on a fresh connection; raise the SendError a send would have met."""
         conn = self._new_connection()
         try:
-            # A fresh connection each time: the probe asks whether AT accepts connections now.
-            response = http_exchange.exchange(conn, self._probe_head, b"", self.connect_timeout, self.read_timeout)
+            # A fresh connection each time: the probe asks whether AT accepts connections now. The
+            # user-data endpoint answers at once, so a slow answer counts as a failed probe.
+            timeout = self.connect_timeout
+            response = http_exchange.exchange(conn, self._probe_head, b"", timeout, timeout)
         except http_exchange.RequestNotSent as exc:
             raise _unsent_error(exc.__cause__ or exc, fresh=True) from exc
         except http_exchange.AnswerLost as exc:

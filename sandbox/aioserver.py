@@ -171,6 +171,7 @@ class Listener:
     """The listening socket, which an outage closes and reopens on the same port by itself."""
 
     def __init__(self, host: str, port: int) -> None:
+        """Not listening yet; `listen()` binds."""
         self.host, self.port = host, port
         self.server: asyncio.AbstractServer | None = None
         self.connections: set[HttpProtocol] = set()

@@ -12,6 +12,8 @@ from app.services.gateways import gateway, resend_safe_providers
 from providers.base import SendError
 
 log = logging.getLogger(__name__)
+# Longest one beat run may hold the probing turn (a probe is bounded by the adapter's timeouts).
+_PROBE_TURN_SECONDS = 30.0
 
 
 @shared_task(name="tasks.maintenance.reconcile_broadcasts")
@@ -57,8 +59,12 @@ def requeue_transactional() -> int:
 @shared_task(name="tasks.maintenance.probe_gateways")
 def probe_gateways() -> dict:
     """Probe each account whose breaker is open; resume what recovered, pause what runs on an open one."""
-    for account in breaker.open_accounts():
-        breaker.note_probe(account, _probe(account))
+    if breaker.take_probe_turn(_PROBE_TURN_SECONDS):
+        try:
+            for account in breaker.open_accounts():
+                breaker.note_probe(account, _probe(account))
+        finally:
+            breaker.end_probe_turn()
     resumed = breaker.resume_recovered()
     paused = breaker.pause_while_open()
     for broadcast_id in resumed:

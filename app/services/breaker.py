@@ -33,6 +33,7 @@ DOWN = PausedReason.GATEWAY_DOWN.value
 REJECTED = PausedReason.GATEWAY_REJECTED.value
 REASONS = {GATEWAY_DOWN: DOWN, GATEWAY_REJECTED: REJECTED}
 _ACCOUNTS_KEY = "herald:breaker:accounts"
+_PROBE_TURN_KEY = "herald:breaker:probing"
 
 # KEYS: fault count, open flag, accounts ever opened. ARGV: window ms, threshold, reason, account.
 # Returns 0 (still closed), 1 (this call opened it) or 2 (it was open already).
@@ -179,6 +180,17 @@ def open_accounts() -> dict[str, str]:
     accounts = get_redis().smembers(_ACCOUNTS_KEY)
     reasons = {account: open_reason(account, max_age=0) for account in sorted(accounts)}
     return {account: reason for account, reason in reasons.items() if reason}
+
+
+def take_probe_turn(seconds: float) -> bool:
+    """True for one caller at a time, for at most `seconds`: overlapping beat runs skip probing."""
+    # A gateway that hangs must not let probes pile up on the maintenance worker's few slots.
+    return bool(get_redis().set(_PROBE_TURN_KEY, "1", nx=True, px=int(seconds * 1000)))
+
+
+def end_probe_turn() -> None:
+    """Let the next beat run probe."""
+    get_redis().delete(_PROBE_TURN_KEY)
 
 
 def note_probe(account: str, error: SendError | None) -> str | None:

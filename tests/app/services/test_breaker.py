@@ -174,3 +174,10 @@ def test_observe_logs_instead_of_raising_when_redis_is_unreachable(ctx):
         assert breaker.observe(ACCOUNT, DOWN) is None
     finally:
         redis_store._state.update(saved)
+
+
+def test_one_beat_run_probes_at_a_time(ctx):
+    assert breaker.take_probe_turn(5.0)
+    assert not breaker.take_probe_turn(5.0)
+    breaker.end_probe_turn()
+    assert breaker.take_probe_turn(5.0)
