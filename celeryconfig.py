@@ -64,6 +64,8 @@ beat_schedule = {
     "reconcile-status-flags": _every("tasks.maintenance.reconcile_status_flags", 2.0),
     # Transactional messages whose broker message was lost are sent anyway.
     "requeue-transactional": _every("tasks.maintenance.requeue_transactional", 2.0),
+    # Open circuit breakers: probe their gateways; resume what a probe got through to.
+    "probe-gateways": _every("tasks.maintenance.probe_gateways", 2.0),
     # Safety net for delivery reports whose wake-up was lost.
     "apply-delivery-reports": _every("tasks.delivery_reports.apply_delivery_reports", 5.0),
 }

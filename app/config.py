@@ -87,6 +87,18 @@ class Config:
     # The producer stops handing out work when a rate timeline is booked this far ahead.
     HERALD_RATE_HORIZON_SECONDS = _float("HERALD_RATE_HORIZON_SECONDS", 2.0)
 
+    # Circuit breaker per provider account (app/services/breaker.py). Requests in a row that find
+    # the gateway down before sending stops: enough that one dropped connection does not trip it.
+    HERALD_BREAKER_DOWN_FAULTS = _int("HERALD_BREAKER_DOWN_FAULTS", 5)
+    # Requests in a row refused for credentials or URL: such a refusal is no fluke, so two suffice.
+    HERALD_BREAKER_REJECTED_FAULTS = _int("HERALD_BREAKER_REJECTED_FAULTS", 2)
+    # Faults further apart than this are not one outage; the count starts again.
+    HERALD_BREAKER_WINDOW_SECONDS = _float("HERALD_BREAKER_WINDOW_SECONDS", 10.0)
+    # How long a worker trusts its copy of an account's breaker: no Redis call per message.
+    HERALD_BREAKER_CACHE_SECONDS = _float("HERALD_BREAKER_CACHE_SECONDS", 0.2)
+    # How often one process's good answers clear the shared fault count (its own faults clear at once).
+    HERALD_BREAKER_RESET_SECONDS = _float("HERALD_BREAKER_RESET_SECONDS", 0.2)
+
     # Gateway account used for SMS (the sandbox gateway by default).
     HERALD_SMS_PROVIDER = _env("HERALD_SMS_PROVIDER", "africastalking")
     AT_BASE_URL = _env("AT_BASE_URL", "http://127.0.0.1:8025")

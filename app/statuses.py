@@ -33,6 +33,10 @@ class PausedReason(str, Enum):
 
     OPERATOR = "operator"
     QUOTA = "quota"
+    # The account's circuit breaker opened: resumes by itself once a probe gets through.
+    GATEWAY_DOWN = "gateway_down"
+    # The gateway refused the account (key, URL): waits for an operator's resume.
+    GATEWAY_REJECTED = "gateway_rejected"
 
 
 # Rank order a delivery report may only raise: pending < processing < sent < final.

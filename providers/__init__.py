@@ -2,6 +2,8 @@
 from providers.base import (
     Accepted,
     DeliveryReport,
+    GatewayRejected,
+    NotSent,
     OutboundMessage,
     PermanentError,
     Provider,
@@ -17,6 +19,8 @@ from providers.registry import PROVIDER_CLASSES, build_provider, get_provider
 __all__ = [
     "Accepted",
     "DeliveryReport",
+    "GatewayRejected",
+    "NotSent",
     "OutboundMessage",
     "PermanentError",
     "Provider",

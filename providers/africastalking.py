@@ -6,14 +6,25 @@ in providers/africastalking_wire.py.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Mapping, Sequence
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 from urllib3.connection import HTTPConnection
 
 from providers import http_exchange, keepalive
+from providers.africastalking_settings import (
+    MESSAGING_PATH,
+    USER_PATH,
+    _as_bool,
+    _as_count,
+    _as_seconds,
+    _auth_headers,
+    _constant_headers,
+    _form_prefix,
+    _required_text,
+    _split_base_url,
+)
 from providers.africastalking_wire import (
     DELIVERY_STATUSES,
     _form_text,
@@ -21,6 +32,7 @@ from providers.africastalking_wire import (
     _match_outcomes,
     _raise_for_http_status,
     _recipients,
+    _user_data,
     _unanswered_error,
     _unsent_error,
 )
@@ -29,14 +41,10 @@ from providers.base import (
     DeliveryReport,
     OutboundMessage,
     Provider,
-    ProviderConfigError,
     SendError,
     SendResult,
 )
 
-MESSAGING_PATH = "/version1/messaging"
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
 class AfricasTalkingSMS(Provider):
@@ -66,9 +74,13 @@ class AfricasTalkingSMS(Provider):
         self.connect_timeout = _as_seconds("connect_timeout", connect_timeout)
         self.read_timeout = _as_seconds("read_timeout", read_timeout)
         self.pool_maxsize = _as_count("pool_maxsize", pool_maxsize)
-        self.base_url, self._scheme, self._host, self._port, self._path = _split_base_url(base_url)
-        self._head = http_exchange.request_head("POST", self._path, self._host_header(),
-                                                _constant_headers(_required_text("api_key", api_key)))
+        self.base_url, self._scheme, self._host, self._port, prefix = _split_base_url(base_url)
+        api_key = _required_text("api_key", api_key)
+        self._head = http_exchange.request_head("POST", prefix + MESSAGING_PATH, self._host_header(),
+                                                _constant_headers(api_key))
+        self._probe_head = http_exchange.request_head(
+            "GET", f"{prefix}{USER_PATH}?username={quote_plus(self.username)}", self._host_header(),
+            _auth_headers(api_key))
         self._form_prefix = _form_prefix(self.username, self.sender_id)
         self._stack_state: tuple[int, keepalive.ConnectionStack] | None = None
 
@@ -172,6 +184,23 @@ class AfricasTalkingSMS(Provider):
             stack.give_back(conn)
         return response
 
+    def probe(self) -> None:
+        """GET AT's user data on a fresh connection; raise the SendError a send would have met."""
+        conn = self._new_connection()
+        try:
+            # A fresh connection each time: the probe asks whether AT accepts connections now. The
+            # user-data endpoint answers at once, so a slow answer counts as a failed probe.
+            timeout = self.connect_timeout
+            response = http_exchange.exchange(conn, self._probe_head, b"", timeout, timeout)
+        except http_exchange.RequestNotSent as exc:
+            raise _unsent_error(exc.__cause__ or exc, fresh=True) from exc
+        except http_exchange.AnswerLost as exc:
+            raise _unanswered_error(exc.__cause__ or exc) from exc
+        finally:
+            conn.close()
+        _raise_for_http_status(response)
+        _user_data(response.data)
+
     # ---- connections -----------------------------------------------------------
 
     def _connections(self) -> keepalive.ConnectionStack:
@@ -218,83 +247,3 @@ class AfricasTalkingSMS(Provider):
             network_code=_form_text(form, "networkCode") or None,
             raw=dict(form),
         )
-
-
-def _required_text(name: str, value: object) -> str:
-    """A non-empty string setting, or ProviderConfigError."""
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ProviderConfigError(f"africastalking: {name} is required")
-    return text
-
-
-def _as_bool(name: str, value: object) -> bool:
-    """A boolean setting; strings must spell a boolean, since bool("false") is True."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    raise ProviderConfigError(f"africastalking: {name} must be a boolean, got {value!r}")
-
-
-def _as_count(name: str, value: object) -> int:
-    """A positive integer setting."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ProviderConfigError(f"africastalking: {name} must be an integer, got {value!r}") from None
-    if number < 1:
-        raise ProviderConfigError(f"africastalking: {name} must be at least 1, got {number}")
-    return number
-
-
-def _as_seconds(name: str, value: object) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        raise ProviderConfigError(f"africastalking: {name} must be a number, got {value!r}") from None
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise ProviderConfigError(f"africastalking: {name} must be a positive number, got {value!r}")
-    return seconds
-
-
-def _split_base_url(base_url: object) -> tuple[str, str, str, int | None, str]:
-    """Normalised base URL, its scheme, host, port, and the messaging path under it."""
-    url = _required_text("base_url", base_url).rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderConfigError(f"africastalking: base_url must be an http(s) URL, got {url!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ProviderConfigError(f"africastalking: base_url must be scheme://host[:port][/path], got {url!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ProviderConfigError(f"africastalking: base_url has an invalid port, got {url!r}") from None
-    return url, parts.scheme, parts.hostname, port, parts.path + MESSAGING_PATH
-
-
-def _constant_headers(api_key: str) -> dict[str, str]:
-    """Headers every request carries, built once."""
-    return {
-        "apiKey": api_key,
-        "Accept": "application/json",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "User-Agent": "herald-africastalking/1",
-    }
-
-
-def _form_prefix(username: str, sender: str | None) -> str:
-    """The form fields that do not change between requests, already encoded."""
-    prefix = f"username={quote_plus(username)}&bulkSMSMode=1"
-    if sender:
-        prefix += f"&from={quote_plus(sender)}"
-    return prefix
-
-
-# ---- response handling ---------------------------------------------------------------
-
-

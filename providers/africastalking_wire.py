@@ -24,7 +24,10 @@ from urllib3 import BaseHTTPResponse
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
 
 from providers.base import (
+    GATEWAY_DOWN,
     Accepted,
+    GatewayRejected,
+    NotSent,
     OutboundMessage,
     PermanentError,
     RateLimited,
@@ -87,11 +90,12 @@ _segments_for = lru_cache(maxsize=1024)(count_segments)
 def _unsent_error(exc: BaseException, fresh: bool) -> TemporaryError:
     """A failure before the whole request was written: AT cannot have acted on it."""
     if _is_certificate_failure(exc):
-        return TemporaryError("tls_failed", _describe(exc))
+        return NotSent("tls_failed", _describe(exc))
     if fresh or isinstance(exc, (NewConnectionError, ConnectTimeoutError)):
-        # Refused, unreachable, timed out, or the TLS handshake failed: nothing was sent.
-        return TemporaryError("connect_failed", _describe(exc))
-    # A kept-alive connection broke mid-write; a request cut short is never processed.
+        # Refused, unreachable, timed out, or the TLS handshake failed: nothing reached AT.
+        return NotSent("connect_failed", _describe(exc))
+    # A kept-alive connection broke mid-write; a request cut short is never processed. It says
+    # nothing about AT as a whole (idle connections get closed), so it counts as a plain retry.
     return TemporaryError("send_failed", _describe(exc))
 
 
@@ -121,11 +125,18 @@ def _raise_for_http_status(response: BaseHTTPResponse) -> None:
         raise RateLimited("rate_limited", _excerpt(response.data), retry_after=_retry_after(response.headers))
     if status in (401, 403):
         # Bad credentials are an operator's problem; the messages themselves are fine.
-        raise TemporaryError("gateway_auth", _excerpt(response.data))
+        raise GatewayRejected("gateway_auth", _excerpt(response.data))
+    if status == 404 or 300 <= status < 400:
+        # No such endpoint, or a redirect: base_url is wrong for every message alike.
+        raise GatewayRejected(f"gateway_http_{status}", _excerpt(response.data))
+    if status in (502, 504):
+        # A proxy in front of AT lost its answer: AT may have taken the request.
+        raise UnknownOutcome(f"gateway_http_{status}", _excerpt(response.data), gateway_fault=GATEWAY_DOWN)
     if 400 <= status < 500 and status != 408:
         raise PermanentError(f"gateway_http_{status}", _excerpt(response.data))
-    # 5xx; 408, where AT gave up reading the request; 1xx/3xx, where base_url needs fixing.
-    raise TemporaryError(f"gateway_http_{status}", _excerpt(response.data))
+    # 5xx: AT failing as a whole; 408: AT gave up reading the request (nothing taken).
+    fault = GATEWAY_DOWN if status >= 500 else None
+    raise TemporaryError(f"gateway_http_{status}", _excerpt(response.data), gateway_fault=fault)
 
 
 def _excerpt(data: bytes) -> str:
@@ -182,6 +193,18 @@ def _recipients(data: bytes) -> list[dict]:
     if not recipients:
         _raise_for_refusal(message_data.get("Message"))
     return recipients
+
+
+def _user_data(data: bytes) -> dict:
+    """The UserData object of a 2xx user-data answer; UnknownOutcome if the body is not one."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise UnknownOutcome("unparseable_response", _excerpt(data)) from None
+    user = payload.get("UserData") if isinstance(payload, dict) else None
+    if not isinstance(user, dict):
+        raise UnknownOutcome("unparseable_response", _excerpt(data))
+    return user
 
 
 def _raise_for_refusal(summary: object) -> None:

@@ -45,25 +45,46 @@ class DeliveryReport:
     raw: Mapping[str, str] = field(default_factory=dict)
 
 
+# What a failure says about the gateway as a whole (SendError.gateway_fault).
+GATEWAY_DOWN = "down"
+GATEWAY_REJECTED = "rejected"
+
+
 class SendError(Exception):
     """Root of every send failure an adapter reports."""
 
     retryable = True
-    #: "down" or "rejected" when the failure is the gateway's as a whole, not this message's
+    #: "down" (unreachable or failing as a whole), "rejected" (refused our account or URL),
+    #: or None when the failure is about this message or is a 429 (the gateway itself works)
     gateway_fault: str | None = None
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, gateway_fault: str | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
+        if gateway_fault is not None:
+            self.gateway_fault = gateway_fault
 
 
 class TemporaryError(SendError):
     """The gateway did not take the message this time; trying again later may work."""
 
-    def __init__(self, code: str, detail: str = "", retry_after: float | None = None) -> None:
-        super().__init__(code, detail)
+    def __init__(self, code: str, detail: str = "", retry_after: float | None = None, *,
+                 gateway_fault: str | None = None) -> None:
+        super().__init__(code, detail, gateway_fault=gateway_fault)
         self.retry_after = retry_after
+
+
+class NotSent(TemporaryError):
+    """The request never reached the gateway (refused, timed out connecting, TLS failed): no attempt spent."""
+
+    gateway_fault = GATEWAY_DOWN
+
+
+class GatewayRejected(SendError):
+    """The gateway refused the request as a whole (bad credentials, wrong URL): not the message's fault."""
+
+    gateway_fault = GATEWAY_REJECTED
 
 
 class RateLimited(TemporaryError):
@@ -129,4 +150,8 @@ class Provider:
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """Turn one webhook payload into a DeliveryReport; raise ValueError if malformed."""
+        raise NotImplementedError
+
+    def probe(self) -> None:
+        """Ask the gateway, without sending anything, whether it answers this account; raise a SendError if not."""
         raise NotImplementedError

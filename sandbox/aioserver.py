@@ -21,6 +21,9 @@ from sandbox.wsgi import ROUTES, gateway
 log = logging.getLogger("sandbox")
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# Rebinding after an outage: how often, and how far apart, before giving up.
+_REBIND_TRIES = 50
+_REBIND_PAUSE_S = 0.1
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
             501: "Not Implemented", 503: "Service Unavailable"}
@@ -62,14 +65,27 @@ def encode(response: r.Response, keep_alive: bool) -> bytes:
 class HttpProtocol(asyncio.Protocol):
     """One client connection: requests answered strictly in order, one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: set | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.waiting = False
+        self.dropping = False
+        self.registry = registry if registry is not None else set()
 
     def connection_made(self, transport) -> None:
         """Remember the transport."""
         self.transport = transport
+        self.registry.add(self)
+
+    def drop(self) -> None:
+        """Close for an outage: now if idle, else right after the answer already being held back.
+
+        A request the gateway has taken is answered, as a server draining its connections
+        would; only idle connections are cut, so no client is left guessing.
+        """
+        self.dropping = True
+        if not self.waiting and self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         """Buffer bytes and answer every complete request."""
@@ -78,7 +94,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def process(self) -> None:
         """Answer buffered requests until one is incomplete or held back by latency."""
-        while not self.waiting and self.transport is not None and not self.transport.is_closing():
+        while not self.waiting and not self.dropping and self.transport is not None \
+                and not self.transport.is_closing():
             request = self._take_request()
             if request is None:
                 return
@@ -127,10 +144,10 @@ class HttpProtocol(asyncio.Protocol):
         asyncio.get_running_loop().call_later(delay, self._write_later, data, keep_alive)
 
     def _write_later(self, data: bytes, keep_alive: bool) -> None:
-        """Send a held-back answer, then carry on with buffered requests."""
+        """Send a held-back answer, then carry on with buffered requests (or close, in an outage)."""
         gateway.hold_answer(-1)
         self.waiting = False
-        self._write(data, keep_alive)
+        self._write(data, keep_alive and not self.dropping)
         self.process()
 
     def _write(self, data: bytes, keep_alive: bool) -> None:
@@ -149,6 +166,63 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         """Forget the transport."""
         self.transport = None
+        self.registry.discard(self)
+
+
+class Listener:
+    """The listening socket, which an outage closes and reopens on the same port by itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        """Not listening yet; `listen()` binds."""
+        self.host, self.port = host, port
+        self.server: asyncio.AbstractServer | None = None
+        self.connections: set[HttpProtocol] = set()
+        self.back_at = 0.0
+
+    async def listen(self) -> None:
+        """Bind and accept; retried briefly, since the port's old connections may still be closing."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(_REBIND_TRIES):
+            try:
+                self.server = await loop.create_server(lambda: HttpProtocol(self.connections), self.host,
+                                                       self.port, reuse_address=True, backlog=1024)
+                return
+            except OSError:
+                if attempt == _REBIND_TRIES - 1:
+                    raise
+                await asyncio.sleep(_REBIND_PAUSE_S)
+
+    def go_down(self, seconds: float) -> None:
+        """From the event loop's next turn: refuse connections for `seconds`, then listen again."""
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._close, loop, seconds)
+
+    def _close(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Stop listening, drop kept-alive connections, and schedule the return."""
+        self.back_at = max(self.back_at, loop.time() + seconds)
+        if self.server is None:
+            return  # already down: the later return time above wins
+        self.server.close()
+        self.server = None
+        for connection in list(self.connections):
+            connection.drop()
+        log.warning("sandbox down for %.1f s (connections refused)", seconds)
+        loop.call_later(seconds, self._maybe_return, loop)
+
+    def _maybe_return(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Listen again once the latest requested outage is over."""
+        if self.server is not None:
+            return
+        wait = self.back_at - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._maybe_return, loop)
+            return
+        loop.create_task(self._return())
+
+    async def _return(self) -> None:
+        """Reopen the port; the ledger and every other state were kept meanwhile."""
+        await self.listen()
+        log.warning("sandbox listening again on http://%s:%d", self.host, self.port)
 
 
 async def serve(host: str, port: int) -> None:
@@ -157,12 +231,15 @@ async def serve(host: str, port: int) -> None:
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    server = await loop.create_server(HttpProtocol, host, port, reuse_address=True, backlog=1024)
+    listener = Listener(host, port)
+    await listener.listen()
+    gateway.outage = listener.go_down
     log.info("sandbox listening on http://%s:%d", host, port)
     try:
         await stop
     finally:
-        server.close()
+        if listener.server is not None:
+            listener.server.close()
         gateway.reports.stop()
 
 

@@ -101,6 +101,14 @@ def _rate(value, name: str) -> float:
     return _number(value, name, upper=1.0)
 
 
+def _duration(value, name: str) -> float:
+    """A positive number of seconds, at most an hour (an outage longer than a test is a mistake)."""
+    seconds = _number(value, name, upper=3600.0)
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be > 0")
+    return seconds
+
+
 def _boolean(value, name: str) -> bool:
     """A JSON boolean (0 and 1 are accepted too, as the environment spells them)."""
     if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
@@ -117,6 +125,8 @@ def _url(value, name: str) -> str:
     return value
 
 
+OUTAGE_FIELD = "down_for_s"
+
 # The settings a running sandbox lets callers change, with their validators.
 RUNTIME_FIELDS = {
     "latency_ms": _number,
@@ -127,6 +137,8 @@ RUNTIME_FIELDS = {
     "honour_idempotency": _boolean,
     "dlr_url": _url,
     "dlr_delay_ms": _number,
+    # Not a setting but an action: refuse connections for that many seconds, then listen again.
+    OUTAGE_FIELD: _duration,
 }
 
 

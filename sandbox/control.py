@@ -23,9 +23,15 @@ def post_config(environ: dict, gateway: Gateway) -> r.Response:
         return r.error(400, str(exc))
     except (ValueError, r.BodyTooLarge):
         return r.error(400, "body must be a JSON object")
+    down_for_s = checked.pop(config.OUTAGE_FIELD, None)
+    if down_for_s is not None and gateway.outage is None:
+        return r.error(400, f"{config.OUTAGE_FIELD} needs the asyncio server (the default)")
     config.apply_changes(gateway.settings, checked)
     if "rate_limit_per_s" in checked:
         gateway.bucket.set_rate(gateway.settings.rate_limit_per_s)
+    if down_for_s is not None:
+        # Starts once this answer is on its way: the control API shares the port going down.
+        gateway.outage(down_for_s)
     return r.json_response(200, gateway.settings.public())
 
 

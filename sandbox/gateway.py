@@ -5,7 +5,7 @@ import itertools
 import random
 import secrets
 import threading
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from sandbox import events as ev
 from sandbox import recipients, wire
@@ -56,6 +56,8 @@ class Gateway:
         self._id_prefix = secrets.token_hex(8)
         self._ids = itertools.count(1)
         self.in_flight = 0
+        # Set by a server that can simulate an outage: takes the seconds to stay down.
+        self.outage: Callable[[float], None] | None = None
 
     def note_request(self) -> None:
         """Count a send request, whatever becomes of it."""

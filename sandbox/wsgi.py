@@ -1,7 +1,7 @@
 """The sandbox as a plain WSGI callable: one route table, no framework on the hot path."""
 from __future__ import annotations
 
-from sandbox import config, control, messaging
+from sandbox import account, config, control, messaging
 from sandbox import responses as r
 from sandbox.gateway import Gateway
 
@@ -10,6 +10,7 @@ gateway = Gateway(config.from_environment())
 
 ROUTES = {
     ("POST", "/version1/messaging"): messaging.handle,
+    ("GET", "/version1/user"): account.user_data,
     ("GET", "/_sandbox/config"): control.get_config,
     ("POST", "/_sandbox/config"): control.post_config,
     ("POST", "/_sandbox/reset"): control.post_reset,

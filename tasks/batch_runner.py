@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from app.services import call_journal, guard
+from app.services import breaker, call_journal, guard
 from app.services.pacing import Pacer, segments
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome
 
@@ -137,6 +137,7 @@ class _Lanes:
         for message, result in zip(unit, results):
             self.results[message.message_id] = result
             heard.append((message.message_id, call_journal.encode_answer(result)))
+        breaker.observe(self.account, results)
         limited = [r for r in results if isinstance(r, RateLimited)]
         if limited:
             pause = limited[0].retry_after or 1.0

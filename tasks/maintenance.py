@@ -1,4 +1,4 @@
-"""Beat-driven cleanup: the reconciler and the lease reaper."""
+"""Beat-driven cleanup: the reconciler, the lease reaper, and the circuit breakers' probes."""
 from __future__ import annotations
 
 import logging
@@ -7,11 +7,14 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import dispatch, guard, lease_reaper, message_state
+from app.services import breaker, dispatch, guard, lease_reaper, message_state
+from app.services.gateways import gateway, resend_safe_providers
 from app.services.retry_policy import Policy
-from app.services.gateways import resend_safe_providers
+from providers.base import SendError
 
 log = logging.getLogger(__name__)
+# Longest one beat run may hold the probing turn (a probe is bounded by the adapter's timeouts).
+_PROBE_TURN_SECONDS = 30.0
 
 
 @shared_task(name="tasks.maintenance.reconcile_broadcasts")
@@ -62,3 +65,29 @@ def requeue_transactional() -> int:
     for message_id in due:
         enqueue(current_app, "tasks.sending.send_priority", message_id)
     return len(due)
+
+
+@shared_task(name="tasks.maintenance.probe_gateways")
+def probe_gateways() -> dict:
+    """Probe each account whose breaker is open; resume what recovered, pause what runs on an open one."""
+    if breaker.take_probe_turn(_PROBE_TURN_SECONDS):
+        try:
+            for account in breaker.open_accounts():
+                breaker.note_probe(account, _probe(account))
+        finally:
+            breaker.end_probe_turn()
+    resumed = breaker.resume_recovered()
+    paused = breaker.pause_while_open()
+    for broadcast_id in resumed:
+        enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
+    return {"resumed": len(resumed), "paused": len(paused)}
+
+
+def _probe(account: str) -> SendError | None:
+    """One probe of an account's gateway: None if it got through, else what stopped it."""
+    try:
+        gateway(account).probe()
+    except SendError as exc:
+        log.info("probe of %s failed: %s", account, exc)
+        return exc
+    return None

@@ -30,7 +30,7 @@ def test_redis_url() -> str:
 def truncate_all(app, redis_url: str) -> None:
     """Empty every table and the test Redis db."""
     from app.extensions import db
-    from app.services import guard
+    from app.services import breaker, guard
 
     from sqlalchemy.exc import OperationalError
 
@@ -49,6 +49,7 @@ def truncate_all(app, redis_url: str) -> None:
                 time.sleep(0.2)
     redis.Redis.from_url(redis_url).flushdb()
     guard._local.clear()
+    breaker.forget_local()
 
 
 @dataclass(frozen=True)

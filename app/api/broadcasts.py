@@ -15,7 +15,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import broadcast_state, intake, reporting
+from app.services import intake, lifecycle, reporting
 from app.services.broadcast_request import parse_spec
 from app.statuses import ALL_MESSAGE_STATUSES
 
@@ -119,13 +119,7 @@ def _lifecycle(broadcast_id: str, action: str):
     """Apply an operator's lifecycle verb and answer with the broadcast."""
     bid = broadcast_uuid(broadcast_id)
     reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
-    paused_reason = "operator" if action == "pause" else None
-    held = action == "pause" and broadcast_state.apply(bid, "hold", actor=g.actor, reason=reason or "operator hold",
-                                                       service_id=g.service_id, paused_reason=paused_reason,
-                                                       strict=False)
-    if not held:
-        broadcast_state.apply(bid, action, actor=g.actor, reason=reason or f"operator {action}",
-                              service_id=g.service_id, paused_reason=paused_reason)
+    lifecycle.operator_move(bid, action, g.actor, g.service_id, reason)
     if action == "resume":
         wake(bid)
     return jsonify(reporting.describe(reporting.get_owned(g.service_id, bid)))

@@ -97,7 +97,10 @@ SPEC_FIELDS = {
 }
 BROADCAST_FIELDS = {
     "id": {**STRING, "format": "uuid"}, "status": {**STRING, "enum": [s.value for s in BroadcastStatus]},
-    "paused_reason": {"type": ["string", "null"], "enum": [r.value for r in PausedReason] + [None]},
+    "paused_reason": {"type": ["string", "null"], "enum": [r.value for r in PausedReason] + [None],
+                      "description": "operator; quota (resumes at the window reset); gateway_down (resumes by "
+                                     "itself once the gateway answers again); gateway_rejected (credentials or "
+                                     "URL refused: waits for an operator's resume)."},
     "channel": STRING, "provider": STRING, "body": STRING, "sender": nullable(STRING), "priority": STRING,
     "rate_limit_per_second": nullable(NUMBER), "scheduled_for": nullable(TIME), "send_window": {
         "oneOf": [SEND_WINDOW, {"type": "null"}]},
@@ -251,7 +254,9 @@ PATHS = {
         "getBroadcastAudit", "broadcasts", "Every transition and operator action, in order", {
             "200": reply("The audit log.", ref("AuditLog")), **fails("NotFound")})},
     "/v1/broadcasts/{broadcast_id}/pause": lifecycle("pause", "Stop sending; claimed rows go back to pending"),
-    "/v1/broadcasts/{broadcast_id}/resume": lifecycle("resume", "Carry on from where the broadcast stopped"),
+    "/v1/broadcasts/{broadcast_id}/resume": lifecycle(
+        "resume", "Carry on from where the broadcast stopped; after gateway_down or gateway_rejected this also "
+                  "closes the account's circuit breaker (fresh failures open it again)"),
     "/v1/broadcasts/{broadcast_id}/cancel": lifecycle("cancel", "Stop for good; unsent rows become cancelled"),
     "/v1/dead-letters": {"get": op("listDeadLetters", "dead-letters", "Open dead letters, oldest first", {
         "200": reply("One page; next_after is null on the last.", ref("DeadLetterPage")),

@@ -86,10 +86,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Record, then answer as scripted."""
+        self._record_and_answer("POST")
+
+    def do_GET(self) -> None:
+        """Record, then answer as scripted (the adapter's probe)."""
+        self._record_and_answer("GET")
+
+    def _record_and_answer(self, method: str) -> None:
+        """Record one request, then answer it as scripted."""
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         gateway = self.server.gateway
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = Recorded("POST", self.path, headers, raw, self.client_address[1])
+        request = Recorded(method, self.path, headers, raw, self.client_address[1])
         with gateway.lock:
             gateway.requests.append(request)
         reply = gateway.reply(request)

@@ -10,7 +10,8 @@ import pytest
 
 from at_gateway import Reply, at_recipient, at_response, message
 from providers.africastalking import AfricasTalkingSMS
-from providers.base import Accepted, PermanentError, RateLimited, TemporaryError, UnknownOutcome
+from providers.base import (Accepted, SendError, GatewayRejected, NotSent, PermanentError, RateLimited, TemporaryError,
+                            UnknownOutcome)
 
 NUMBER = "+260971234567"
 
@@ -42,22 +43,31 @@ def test_429_retry_after_as_an_http_date(gateway, make_adapter):
     assert 25 <= caught.value.retry_after <= 31
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_auth_refusal_is_temporary_so_messages_survive_a_bad_key(gateway, make_adapter, status):
+@pytest.mark.parametrize(
+    ("status", "kind", "code", "fault"),
+    [
+        (401, GatewayRejected, "gateway_auth", "rejected"),
+        (403, GatewayRejected, "gateway_auth", "rejected"),
+        (404, GatewayRejected, "gateway_http_404", "rejected"),
+        (301, GatewayRejected, "gateway_http_301", "rejected"),
+        (500, TemporaryError, "gateway_http_500", "down"),
+        (503, TemporaryError, "gateway_http_503", "down"),
+        (502, UnknownOutcome, "gateway_http_502", "down"),
+        (504, UnknownOutcome, "gateway_http_504", "down"),
+        (408, TemporaryError, "gateway_http_408", None),
+        (429, RateLimited, "rate_limited", None),
+        (400, PermanentError, "gateway_http_400", None),
+    ],
+)
+def test_request_level_answers_map_to_a_type_and_a_gateway_fault(gateway, make_adapter, status, kind, code, fault):
     gateway.answer(Reply(status, b"The supplied authentication is invalid", headers={"Content-Type": "text/plain"}))
 
-    with pytest.raises(TemporaryError) as caught:
+    with pytest.raises(SendError) as caught:
         make_adapter().send(message())
-    assert caught.value.code == "gateway_auth"
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 408, 301])
-def test_server_errors_timeouts_and_redirects_are_temporary(gateway, make_adapter, status):
-    gateway.answer(Reply(status, b"oops"))
-
-    with pytest.raises(TemporaryError) as caught:
-        make_adapter().send(message())
-    assert caught.value.code == f"gateway_http_{status}"
+    # Exact types: a 502 must not pass as a plain TemporaryError, which would be resent.
+    assert type(caught.value) is kind
+    assert caught.value.code == code
+    assert caught.value.gateway_fault == fault
 
 
 def test_other_client_errors_are_permanent_with_a_body_excerpt(gateway, make_adapter):
@@ -101,13 +111,14 @@ def test_connection_closed_without_an_answer_is_an_unknown_outcome(gateway, make
     assert len(gateway.requests) == 1
 
 
-def test_refused_connection_is_temporary(closed_port):
+def test_refused_connection_is_not_sent(closed_port):
     url = f"http://127.0.0.1:{closed_port}"
     adapter = AfricasTalkingSMS(base_url=url, username="u", api_key="k", connect_timeout=0.5)
 
-    with pytest.raises(TemporaryError) as caught:
+    with pytest.raises(NotSent) as caught:
         adapter.send(message())
     assert caught.value.code == "connect_failed"
+    assert caught.value.gateway_fault == "down"
 
 
 def test_no_retry_happens_inside_the_adapter(gateway, make_adapter):
@@ -192,9 +203,9 @@ def _send_through(adapter: AfricasTalkingSMS, stub: _StubConnection) -> BaseExce
 @pytest.mark.parametrize(
     ("stub", "kind", "code"),
     [
-        (_StubConnection(connected=False, request_error=ConnectionResetError()), TemporaryError, "connect_failed"),
-        (_StubConnection(connected=False, request_error=TimeoutError()), TemporaryError, "connect_failed"),
-        (_StubConnection(connected=False, request_error=ssl.SSLCertVerificationError()), TemporaryError, "tls_failed"),
+        (_StubConnection(connected=False, request_error=ConnectionResetError()), NotSent, "connect_failed"),
+        (_StubConnection(connected=False, request_error=TimeoutError()), NotSent, "connect_failed"),
+        (_StubConnection(connected=False, request_error=ssl.SSLCertVerificationError()), NotSent, "tls_failed"),
         (_StubConnection(connected=True, request_error=BrokenPipeError()), TemporaryError, "send_failed"),
         (_StubConnection(connected=True, response_error=TimeoutError()), UnknownOutcome, "read_timeout"),
         (_StubConnection(connected=True, response_error=RemoteDisconnected()), UnknownOutcome, "connection_lost"),
@@ -208,3 +219,40 @@ def test_failure_phase_decides_between_temporary_and_unknown(stub, kind, code):
 
     assert type(error) is kind
     assert error.code == code
+
+
+# ---- probe -----------------------------------------------------------------------------------
+
+
+def test_probe_gets_the_user_data_endpoint_with_the_key(gateway, make_adapter):
+    gateway.answer(Reply(200, {"UserData": {"balance": "ZMW 1250.0000"}}))
+
+    assert make_adapter().probe() is None
+    request = gateway.requests[-1]
+    assert (request.method, request.path) == ("GET", "/version1/user?username=herald")
+    assert request.headers["apikey"] == "test-key"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "fault"),
+    [
+        (Reply(401, b"The supplied authentication is invalid"), GatewayRejected, "rejected"),
+        (Reply(404, b"not found"), GatewayRejected, "rejected"),
+        (Reply(503, b"down"), TemporaryError, "down"),
+        (Reply(200, b"<html>captive portal</html>"), UnknownOutcome, None),
+    ],
+)
+def test_probe_raises_what_a_send_would_have_met(gateway, make_adapter, reply, kind, fault):
+    gateway.answer(reply)
+
+    with pytest.raises(SendError) as caught:
+        make_adapter().probe()
+    assert type(caught.value) is kind
+    assert caught.value.gateway_fault == fault
+
+
+def test_probe_of_a_closed_port_is_not_sent(closed_port):
+    adapter = AfricasTalkingSMS(base_url=f"http://127.0.0.1:{closed_port}", username="u", api_key="k")
+
+    with pytest.raises(NotSent):
+        adapter.probe()

@@ -1,17 +1,36 @@
 """The contract every registered adapter keeps, checked table-driven over PROVIDER_CLASSES."""
 from __future__ import annotations
 
+import inspect
+import socket
+
 import pytest
 
 import providers
-from providers import registry
-from providers.base import Provider, ProviderConfigError
+from providers import base, registry
+from providers.base import (GatewayRejected, NotSent, OutboundMessage, PermanentError, Provider, ProviderConfigError,
+                            RateLimited, SendError, TemporaryError, UnknownOutcome)
 
 # Minimal working settings per registered adapter; a new adapter must add a row here.
 CONTRACT_SETTINGS: dict[str, dict[str, object]] = {
     "africastalking": {"base_url": "http://127.0.0.1:8025", "username": "u", "api_key": "k"},
 }
+# The same adapters aimed at a gateway that does not listen (`{url}` is a closed loopback port).
+UNREACHABLE_SETTINGS: dict[str, dict[str, object]] = {
+    "africastalking": {"base_url": "{url}", "username": "u", "api_key": "k", "connect_timeout": 0.5},
+}
 CHANNELS = {"sms", "whatsapp", "email", "voice"}
+# Each typed outcome: the family the retry policy sorts it by, and what it tells the circuit breaker.
+OUTCOMES = [
+    (NotSent("connect_failed"), TemporaryError, "down"),
+    (GatewayRejected("gateway_auth"), SendError, "rejected"),
+    (TemporaryError("gateway_http_503", gateway_fault="down"), TemporaryError, "down"),
+    (UnknownOutcome("gateway_http_502", gateway_fault="down"), UnknownOutcome, "down"),
+    (TemporaryError("InternalServerError"), TemporaryError, None),
+    (RateLimited("rate_limited", retry_after=1.0), TemporaryError, None),
+    (PermanentError("InvalidPhoneNumber"), PermanentError, None),
+    (UnknownOutcome("read_timeout"), UnknownOutcome, None),
+]
 NAMES = sorted(registry.PROVIDER_CLASSES)
 
 
@@ -24,7 +43,47 @@ def empty_cache():
 
 
 def test_every_registered_adapter_has_contract_settings():
-    assert set(CONTRACT_SETTINGS) == set(registry.PROVIDER_CLASSES)
+    assert set(CONTRACT_SETTINGS) == set(registry.PROVIDER_CLASSES) == set(UNREACHABLE_SETTINGS)
+
+
+@pytest.mark.parametrize(("error", "family", "fault"), OUTCOMES, ids=lambda v: getattr(v, "code", None))
+def test_typed_outcomes_say_what_they_mean_for_the_gateway(error, family, fault):
+    assert isinstance(error, family)
+    assert error.gateway_fault == fault
+
+
+def test_one_rooted_exception_tree_with_a_docstring_per_class():
+    errors = [cls for _, cls in inspect.getmembers(base, inspect.isclass) if issubclass(cls, Exception)
+              and cls.__module__ == base.__name__ and cls is not ProviderConfigError]
+    assert {NotSent, GatewayRejected, UnknownOutcome, RateLimited} <= set(errors)
+    for cls in errors:
+        assert issubclass(cls, SendError) and cls.__doc__, cls
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _unreachable(name: str) -> Provider:
+    """The adapter `name` aimed at a closed port."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    settings = {k: (v.format(url=url) if isinstance(v, str) else v) for k, v in UNREACHABLE_SETTINGS[name].items()}
+    return providers.build_provider(name, settings)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_unreachable_gateway_is_not_sent_for_sends_and_probes(name):
+    provider = _unreachable(name)
+    outbound = OutboundMessage(message_id=1, to="+260971234567", body="hi", idempotency_key="k1")
+
+    with pytest.raises(NotSent) as sent:
+        provider.send(outbound)
+    with pytest.raises(NotSent) as probed:
+        provider.probe()
+    assert sent.value.gateway_fault == probed.value.gateway_fault == "down"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -34,7 +93,7 @@ def test_class_shape(name):
     assert issubclass(cls, Provider)
     assert cls.name == name
     assert cls.channel in CHANNELS
-    for verb in ("send", "parse_delivery_report"):
+    for verb in ("send", "parse_delivery_report", "probe"):
         assert getattr(cls, verb) is not getattr(Provider, verb), f"{name} must implement {verb}"
 
 
@@ -98,7 +157,8 @@ def test_get_provider_does_not_cache_failures():
 def test_package_reexports_the_contract():
     names = (
         "OutboundMessage", "Accepted", "DeliveryReport", "SendError", "TemporaryError", "RateLimited",
-        "PermanentError", "UnknownOutcome", "ProviderConfigError", "Provider", "build_provider", "get_provider",
+        "PermanentError", "UnknownOutcome", "NotSent", "GatewayRejected", "ProviderConfigError", "Provider",
+        "build_provider", "get_provider",
     )
     for name in names:
         assert hasattr(providers, name), name

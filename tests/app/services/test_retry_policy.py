@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from providers.base import (Accepted, PermanentError, RateLimited, TemporaryError,
+from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, TemporaryError,
                             UnknownOutcome)
 from app.services.retry_policy import Policy, judge_batch
 
@@ -42,3 +42,20 @@ def test_backoff_grows_and_honours_retry_after():
     late = judge_batch(uuid.uuid4(), ids(1), {1: TemporaryError("x", retry_after=30)}, {1: 2}, True,
                          POLICY).retry[0][1]
     assert early <= 1.0 and late >= 30
+
+
+def test_requests_that_never_reached_the_gateway_or_were_refused_for_the_account_are_released():
+    results = {1: NotSent("connect_failed"), 2: GatewayRejected("gateway_auth"),
+               3: TemporaryError("gateway_http_503", gateway_fault="down")}
+    # Even on the last attempt: such a message has not used one, so it is never dead-lettered for it.
+    outcome = judge_batch(uuid.uuid4(), ids(3), results, {1: 3, 2: 3, 3: 1}, resend_safe=False, policy=POLICY)
+    assert outcome.released == [1, 2]
+    assert outcome.dead == [] and [mid for mid, *_ in outcome.retry] == [3]
+
+
+def test_a_502_is_an_unknown_outcome_held_unless_the_gateway_honours_keys():
+    result = {1: UnknownOutcome("gateway_http_502", gateway_fault="down")}
+    held = judge_batch(uuid.uuid4(), ids(1), result, {1: 1}, resend_safe=False, policy=POLICY)
+    retried = judge_batch(uuid.uuid4(), ids(1), result, {1: 1}, resend_safe=True, policy=POLICY)
+    assert [reason for _mid, reason, *_ in held.dead] == ["outcome_unknown"]
+    assert [mid for mid, *_ in retried.retry] == [1]
