@@ -180,6 +180,8 @@ def test_sent_without_a_report_becomes_unknown_delivery_and_a_late_report_settle
     broadcast_id = client.get("/v1/broadcasts", headers=service.headers).json["broadcasts"][0]["id"]
     counts = client.get(f"/v1/broadcasts/{broadcast_id}", headers=service.headers).json["counts"]
     assert (counts["unknown_delivery"], counts["sent"], counts["failed"]) == (1, 1, 0)
+    csv_rows = client.get(f"/v1/broadcasts/{broadcast_id}/report.csv", headers=service.headers).text.splitlines()
+    assert sorted(row.split(",")[3] for row in csv_rows[1:]) == ["sent", "unknown_delivery"]
     report(client, old_pid, "Success")
     assert apply_all(app) == 1
     assert status_of(app, old) == "delivered"
