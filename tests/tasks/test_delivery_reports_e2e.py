@@ -75,10 +75,10 @@ def test_duplicate_and_reversed_reports_leave_the_right_final_statuses(gateway, 
     assert final == expected
 
 
-def sandbox_posts_reports(gateway) -> None:
-    """Have the sandbox post each accepted message's signed report to the API, as AT does."""
+def sandbox_posts_reports(gateway, delay_ms: int = 100) -> None:
+    """Have the sandbox post each accepted message's report to the API `delay_ms` after acceptance, as AT does."""
     gateway.sandbox("POST", "/_sandbox/config", json={
-        "dlr_url": f"{gateway.api_url}/webhooks/africastalking/{WEBHOOK_SECRET}", "dlr_delay_ms": 100})
+        "dlr_url": f"{gateway.api_url}/webhooks/africastalking/{WEBHOOK_SECRET}", "dlr_delay_ms": delay_ms})
 
 
 def statuses_of(app, message_ids: list[int]) -> dict[int, str]:
@@ -102,11 +102,13 @@ def test_transactional_messages_are_settled_by_their_reports(gateway, client, se
 
 
 def test_unknown_ids_never_hold_back_a_broadcasts_reports(gateway, client, service, app):
-    sandbox_posts_reports(gateway)
-    # One applier batch (and one more) of another system's reports on the same account, already waiting.
+    # Late enough that every report finds its message `sent`: the applier, not the send path, settles them.
+    sandbox_posts_reports(gateway, delay_ms=2000)
+    # More of another system's reports on the same account, already waiting, than the control worker's two
+    # processes take in one batch each (5,000): taking the oldest first would never reach the broadcast's.
     with app.app_context():
         strays = [DeliveryReport(f"ATXid_not_ours_{n}", "delivered", "Success", None, "64502", {})
-                  for n in range(app.config["HERALD_REPORT_BATCH"] + 1)]
+                  for n in range(2 * app.config["HERALD_REPORT_BATCH"] + 1)]
         assert delivery_reports.store_reports("africastalking", strays) == len(strays)
     started = time.monotonic()
     broadcast_id = start_broadcast(client, service, 200)
