@@ -68,4 +68,6 @@ beat_schedule = {
     "probe-gateways": _every("tasks.maintenance.probe_gateways", 2.0),
     # Safety net for delivery reports whose wake-up was lost.
     "apply-delivery-reports": _every("tasks.delivery_reports.apply_delivery_reports", 5.0),
+    # Sent messages whose final report is overdue become unknown_delivery instead of `sent` forever.
+    "mark-unknown-deliveries": _every("tasks.delivery_reports.mark_unknown_deliveries", 60.0),
 }

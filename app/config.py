@@ -69,6 +69,15 @@ class Config:
     HERALD_GUARD_CACHE_SECONDS = _float("HERALD_GUARD_CACHE_SECONDS", 0.25)
     # Delivery-report rows applied per bulk UPDATE.
     HERALD_REPORT_BATCH = _int("HERALD_REPORT_BATCH", 5000)
+    # A report whose message is not found is looked at again after this, doubling per look up to the cap:
+    # short at first (its message's `sent` may be committing), rare later (AT posts other systems' reports too).
+    HERALD_REPORT_RECHECK_BASE_SECONDS = _float("HERALD_REPORT_RECHECK_BASE_SECONDS", 1.0)
+    HERALD_REPORT_RECHECK_MAX_SECONDS = _float("HERALD_REPORT_RECHECK_MAX_SECONDS", 300.0)
+    # A report whose message never appears within this long is closed as unmatched.
+    HERALD_REPORT_UNMATCHED_SECONDS = _int("HERALD_REPORT_UNMATCHED_SECONDS", 3600)
+    # A sent message with no final report after this long becomes unknown_delivery (carriers give up on
+    # unreachable handsets after 24-72 h, so no report is coming); a late report still settles it.
+    HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS = _int("HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS", 72 * 3600)
 
     # Quota window length; a day starts at HERALD_QUOTA_RESET_TIME in the scope's time zone.
     HERALD_QUOTA_WINDOW_SECONDS = _int("HERALD_QUOTA_WINDOW_SECONDS", 86400)

@@ -12,6 +12,8 @@ class MessageStatus(str, Enum):
     PENDING = "pending"
     PROCESSING = "processing"
     SENT = "sent"
+    # Sent, but no final report came within HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS; a late one still settles it.
+    UNKNOWN_DELIVERY = "unknown_delivery"
     DELIVERED = "delivered"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
@@ -39,15 +41,18 @@ class PausedReason(str, Enum):
     GATEWAY_REJECTED = "gateway_rejected"
 
 
-# Rank order a delivery report may only raise: pending < processing < sent < final.
+# Rank order a delivery report may only raise: pending < processing < sent < unknown_delivery < final.
 MESSAGE_RANK = {
     MessageStatus.PENDING.value: 0,
     MessageStatus.PROCESSING.value: 1,
     MessageStatus.SENT.value: 2,
-    MessageStatus.DELIVERED.value: 3,
-    MessageStatus.FAILED.value: 3,
-    MessageStatus.UNREACHABLE.value: 3,
+    MessageStatus.UNKNOWN_DELIVERY.value: 3,
+    MessageStatus.DELIVERED.value: 4,
+    MessageStatus.FAILED.value: 4,
+    MessageStatus.UNREACHABLE.value: 4,
 }
+# The statuses a final delivery report may move a message out of.
+REPORTABLE_MESSAGE_STATUSES = (MessageStatus.SENT.value, MessageStatus.UNKNOWN_DELIVERY.value)
 
 FINAL_MESSAGE_STATUSES = frozenset({"delivered", "failed", "unreachable", "rejected", "opted_out", "cancelled"})
 OPEN_MESSAGE_STATUSES = frozenset({"pending", "processing"})

@@ -123,7 +123,9 @@ SUMMARY = {"allOf": [ref("Broadcast"), obj({
     "eta_seconds": {**nullable(NUMBER),
                     "description": "null while messages are open but none went out in the last 10 s."},
 })]}
-MESSAGE_STATUS = {**STRING, "enum": list(ALL_MESSAGE_STATUSES)}
+MESSAGE_STATUS = {**STRING, "enum": list(ALL_MESSAGE_STATUSES),
+                  "description": "unknown_delivery: the gateway took it, but no final delivery report came "
+                                 "within the report timeout; a late report still moves it on."}
 DELIVERY_FIELDS = {"carrier": nullable(STRING), "status": MESSAGE_STATUS, "attempts": INTEGER,
                    "provider_message_id": nullable(STRING), "segments": nullable(INTEGER),
                    "cost": nullable(MONEY), "currency": nullable(STRING), "error_code": nullable(STRING),

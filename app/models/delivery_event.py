@@ -15,7 +15,11 @@ class DeliveryEvent(db.Model):
         db.UniqueConstraint(
             "provider", "provider_message_id", "provider_status", name="uq_delivery_events_report"
         ),
-        db.Index("ix_delivery_events_unapplied", "id", postgresql_where=text("applied_at IS NULL")),
+        # The applier takes reports never looked at first, in arrival order...
+        db.Index("ix_delivery_events_fresh", "id", postgresql_where=text("applied_at IS NULL AND checks = 0")),
+        # ...then reports whose message was not found, once their backoff is due.
+        db.Index("ix_delivery_events_recheck", "next_check_at",
+                 postgresql_where=text("applied_at IS NULL AND checks > 0")),
     )
 
     id = db.Column(db.BigInteger, primary_key=True)
@@ -27,5 +31,8 @@ class DeliveryEvent(db.Model):
     network_code = db.Column(db.Text)
     payload = db.Column(JSONB, nullable=False, server_default="{}")
     received_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())
+    # Times the applier looked for this report's message without finding it, and when it looks next.
+    checks = db.Column(db.SmallInteger, nullable=False, server_default="0")
+    next_check_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())
     applied_at = db.Column(db.DateTime(timezone=True))
     outcome = db.Column(db.Text)

@@ -15,7 +15,7 @@ class Message(db.Model):
         # One broadcast never reaches one person twice, whatever is retried or re-posted.
         db.UniqueConstraint("broadcast_id", "recipient", name="uq_messages_broadcast_recipient"),
         db.CheckConstraint(
-            "status IN ('rejected','opted_out','pending','processing','sent','delivered',"
+            "status IN ('rejected','opted_out','pending','processing','sent','unknown_delivery','delivered',"
             "'failed','unreachable','cancelled')",
             name="ck_messages_status",
         ),
@@ -30,6 +30,8 @@ class Message(db.Model):
             "ix_messages_provider_message_id", "provider_message_id",
             postgresql_where=text("provider_message_id IS NOT NULL"),
         ),
+        # The unknown-delivery sweep: sent rows, oldest first; a row leaves it once settled.
+        db.Index("ix_messages_sent_at", "sent_at", postgresql_where=text("status = 'sent'")),
         # Keyset pages of one broadcast filtered by status.
         db.Index("ix_messages_broadcast_status_id", "broadcast_id", "status", "id"),
         # Transactional messages (no broadcast): one per Idempotency-Key per service.

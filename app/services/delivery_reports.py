@@ -1,20 +1,23 @@
 """Delivery reports: stored once each as they arrive, applied to messages in bulk.
 
-A report only ever moves a message forward (sent → delivered | failed |
-unreachable). A report that arrives before its message's `sent` is committed
-waits, unapplied, and is matched on a later pass.
+A report only ever moves a message forward (sent or unknown_delivery → delivered |
+failed | unreachable), through message_state. A report whose message is not found
+(not sent yet, or not ours: Africa's Talking posts a whole account's reports to one
+URL) is looked at again with backoff and closed as unmatched after
+HERALD_REPORT_UNMATCHED_SECONDS. The applier takes reports never looked at first,
+so unknown ones never stand in front of new ones.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
+from app.services import message_state
 from providers.base import DeliveryReport
-
-# A report whose message never appears within this long is closed as unmatched.
-UNMATCHED_AFTER_SECONDS = 3600
 
 _STORE = text("""
 INSERT INTO delivery_events (provider, provider_message_id, provider_status, status, failure_reason, network_code,
@@ -23,20 +26,17 @@ SELECT :provider, * FROM unnest(CAST(:pids AS text[]), CAST(:provider_statuses A
                                 CAST(:reasons AS text[]), CAST(:networks AS text[]), CAST(:payloads AS jsonb[]))
 ON CONFLICT ON CONSTRAINT uq_delivery_events_report DO NOTHING
 """)
-_TAKE = text("""
-SELECT id, provider, provider_message_id, status, failure_reason,
-       received_at < now() - make_interval(secs => :stale) AS stale
-  FROM delivery_events WHERE applied_at IS NULL
+_COLUMNS = """id, provider, provider_message_id, status, failure_reason,
+       received_at < now() - make_interval(secs => :stale) AS stale"""
+_TAKE_FRESH = text(f"""
+SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks = 0
  ORDER BY id LIMIT :limit
    FOR UPDATE SKIP LOCKED
 """)
-_APPLY = text("""
-UPDATE messages m
-   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
-  FROM unnest(CAST(:pids AS text[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) AS v(pid, status, reason),
-       broadcasts b
- WHERE m.provider_message_id = v.pid AND m.status = 'sent'
-   AND b.id = m.broadcast_id AND b.provider = :provider
+_TAKE_DUE = text(f"""
+SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 AND next_check_at <= now()
+ ORDER BY next_check_at LIMIT :limit
+   FOR UPDATE SKIP LOCKED
 """)
 _KNOWN = text("SELECT provider_message_id FROM messages WHERE provider_message_id = ANY(CAST(:pids AS text[]))")
 _CLOSE = text("""
@@ -44,6 +44,24 @@ UPDATE delivery_events e SET applied_at = now(), outcome = v.outcome
   FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[])) AS v(id, outcome)
  WHERE e.id = v.id
 """)
+# Doubling waits, capped, and never past the moment the report is due to close as unmatched.
+_RECHECK = text("""
+UPDATE delivery_events
+   SET checks = LEAST(checks + 1, 32000),
+       next_check_at = LEAST(received_at + make_interval(secs => :stale),
+                             now() + make_interval(secs => LEAST(CAST(:cap AS float8),
+                                                                 CAST(:base AS float8) * power(2, LEAST(checks, 30)))))
+ WHERE id = ANY(CAST(:ids AS bigint[]))
+""")
+
+
+@dataclass
+class ReportPass:
+    """What one applier pass did: reports taken, closed, and messages moved."""
+
+    taken: int = 0
+    closed: int = 0
+    moved: int = 0
 
 
 def store_reports(provider: str, reports: list[DeliveryReport]) -> int:
@@ -60,6 +78,16 @@ def store_reports(provider: str, reports: list[DeliveryReport]) -> int:
     return created
 
 
+def _take(limit: int, stale_seconds: int) -> list:
+    """Up to `limit` reports, locked: never-checked ones first, then rechecks whose time has come."""
+    params = {"limit": limit, "stale": stale_seconds}
+    events = db.session.execute(_TAKE_FRESH, params).all()
+    if len(events) < limit:
+        params["limit"] = limit - len(events)
+        events += db.session.execute(_TAKE_DUE, params).all()
+    return sorted(events, key=lambda event: event.id)
+
+
 def _first_final(events: list) -> dict[tuple[str, str], tuple]:
     """Per (provider, message id), the earliest final report in this pass."""
     chosen: dict[tuple[str, str], tuple] = {}
@@ -69,32 +97,43 @@ def _first_final(events: list) -> dict[tuple[str, str], tuple]:
     return chosen
 
 
-def apply_pending_reports(limit: int) -> int:
-    """Apply up to `limit` unapplied reports in bulk; return how many were closed."""
-    events = db.session.execute(_TAKE, {"limit": limit, "stale": UNMATCHED_AFTER_SECONDS}).all()
+def _outcome(event, chosen: dict, known: set) -> str | None:
+    """How a taken report closes; None when its message is not found yet and it should be checked again."""
+    if event.provider_message_id in known:
+        if event.status is None:
+            return "informational"
+        return "applied" if chosen.get((event.provider, event.provider_message_id)) is event else "superseded"
+    return "unmatched" if event.stale else None
+
+
+def apply_pending_reports(limit: int) -> ReportPass:
+    """Apply up to `limit` due reports in bulk, close the settled ones, back off the rest; commit."""
+    cfg = current_app.config
+    stale = cfg["HERALD_REPORT_UNMATCHED_SECONDS"]
+    events = _take(limit, stale)
     if not events:
         db.session.rollback()
-        return 0
+        return ReportPass()
     chosen = _first_final(events)
-    for provider in {key[0] for key in chosen}:
-        picked = [e for key, e in chosen.items() if key[0] == provider]
-        db.session.execute(_APPLY, {"provider": provider, "pids": [e.provider_message_id for e in picked],
-                                    "statuses": [e.status for e in picked],
-                                    "reasons": [e.failure_reason for e in picked]})
-    pids = list({e.provider_message_id for e in events})
-    known = set(db.session.execute(_KNOWN, {"pids": pids}).scalars())
-    ids, outcomes = [], []
+    moved = message_state.apply_delivery_outcomes(
+        [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
+    known = set(db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events})}).scalars())
+    closed, later = [], []
     for event in events:
-        if event.provider_message_id in known:
-            outcome = "applied" if chosen.get((event.provider, event.provider_message_id)) is event else "superseded"
-            outcome = "informational" if event.status is None else outcome
-        elif event.stale:
-            outcome = "unmatched"
+        outcome = _outcome(event, chosen, known)
+        if outcome is None:
+            later.append(event.id)
         else:
-            continue
-        ids.append(event.id)
-        outcomes.append(outcome)
-    if ids:
-        db.session.execute(_CLOSE, {"ids": ids, "outcomes": outcomes})
+            closed.append((event.id, outcome))
+    if closed:
+        db.session.execute(_CLOSE, {"ids": [c[0] for c in closed], "outcomes": [c[1] for c in closed]})
+    if later:
+        db.session.execute(_RECHECK, {"ids": later, "stale": stale, "base": cfg["HERALD_REPORT_RECHECK_BASE_SECONDS"],
+                                      "cap": cfg["HERALD_REPORT_RECHECK_MAX_SECONDS"]})
     db.session.commit()
-    return len(ids)
+    return ReportPass(taken=len(events), closed=len(closed), moved=moved)
+
+
+def mark_unknown_deliveries(limit: int) -> int:
+    """Move sent messages whose final report is overdue to unknown_delivery; return how many moved."""
+    return message_state.mark_unknown_delivery(current_app.config["HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS"], limit)

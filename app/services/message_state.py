@@ -207,6 +207,7 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
         ids, pids, costs, currencies, segments = _columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
                                         "currencies": currencies, "segments": segments})
+        apply_waiting_reports(ids)
     if outcome.retry:
         ids, delays, codes, details = _columns(outcome.retry, 4)
         not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays,
@@ -288,3 +289,67 @@ def due_transactional(grace_seconds: float, limit: int = 1000) -> list[int]:
     ids = list(db.session.execute(_DUE_TRANSACTIONAL, {"grace": grace_seconds, "limit": limit}).scalars())
     db.session.rollback()
     return ids
+
+
+# Delivery reports. A final report moves a row out of `sent` or `unknown_delivery` only, and only when it
+# comes from the provider that sent the row: its own (transactional rows) or its broadcast's.
+_ROW_PROVIDER = "COALESCE(m.provider, (SELECT b.provider FROM broadcasts b WHERE b.id = m.broadcast_id))"
+
+_APPLY_REPORTS = text(f"""
+UPDATE messages m
+   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
+  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:statuses AS text[]),
+              CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
+ WHERE m.provider_message_id = v.pid AND m.status IN ('sent', 'unknown_delivery')
+   AND {_ROW_PROVIDER} = v.provider
+""")
+
+# Reports that raced the worker (stored while the row was still `processing`) settle the row the moment
+# it becomes `sent`: the earliest final report per message, read in the same transaction.
+_APPLY_WAITING_REPORTS = text(f"""
+WITH sent AS (
+  SELECT m.id, m.provider_message_id AS pid, {_ROW_PROVIDER} AS provider
+    FROM messages m WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'sent'
+), waiting AS (
+  SELECT s.id, r.status, r.failure_reason
+    FROM sent s CROSS JOIN LATERAL (
+         SELECT e.status, e.failure_reason FROM delivery_events e
+          WHERE e.provider = s.provider AND e.provider_message_id = s.pid
+            AND e.applied_at IS NULL AND e.status IS NOT NULL
+          ORDER BY e.id LIMIT 1) r
+)
+UPDATE messages m
+   SET status = w.status, error_code = w.failure_reason, finished_at = now(), updated_at = now()
+  FROM waiting w
+ WHERE m.id = w.id AND m.status = 'sent'
+""")
+
+_MARK_UNKNOWN_DELIVERY = text("""
+UPDATE messages m SET status = 'unknown_delivery', updated_at = now()
+  FROM (SELECT id FROM messages
+         WHERE status = 'sent' AND sent_at < now() - make_interval(secs => :timeout)
+         ORDER BY sent_at LIMIT :limit
+           FOR UPDATE SKIP LOCKED) due
+ WHERE m.id = due.id AND m.status = 'sent'
+""")
+
+
+def apply_delivery_outcomes(reports: list[tuple[str, str, str, str | None]]) -> int:
+    """Move rows to the final status of (provider, provider id, status, reason) reports. Caller commits."""
+    if not reports:
+        return 0
+    providers, pids, statuses, reasons = _columns(reports, 4)
+    return db.session.execute(_APPLY_REPORTS, {"providers": providers, "pids": pids, "statuses": statuses,
+                                               "reasons": reasons}).rowcount
+
+
+def apply_waiting_reports(message_ids: list[int]) -> int:
+    """Settle just-sent rows whose final report is already stored, in one statement. Caller commits."""
+    return db.session.execute(_APPLY_WAITING_REPORTS, {"ids": message_ids}).rowcount
+
+
+def mark_unknown_delivery(timeout_seconds: float, limit: int) -> int:
+    """Move up to `limit` rows sent longer than `timeout_seconds` ago, with no final report, and commit."""
+    moved = db.session.execute(_MARK_UNKNOWN_DELIVERY, {"timeout": float(timeout_seconds), "limit": limit}).rowcount
+    db.session.commit()
+    return moved

@@ -7,10 +7,10 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 // Mirrors the server's transitions so buttons that cannot apply are disabled; the server still decides.
 const ALLOWED = {pause: ["running"], resume: ["paused"], cancel: ["scheduled", "running", "paused"]};
 // Progress bar segments in drawing order; open rows (pending, processing) are the unfilled rest.
-const SEGMENTS = [["delivered", ["delivered"]], ["sent", ["sent"]], ["failed", ["failed", "unreachable"]],
-  ["skipped", ["rejected", "opted_out", "cancelled"]]];
+const SEGMENTS = [["delivered", ["delivered"]], ["sent", ["sent"]], ["unknown", ["unknown_delivery"]],
+  ["failed", ["failed", "unreachable"]], ["skipped", ["rejected", "opted_out", "cancelled"]]];
 // Legend words where a segment gathers several statuses.
-const LEGEND = {failed: "failed or unreachable", skipped: "rejected, opted out or cancelled"};
+const LEGEND = {unknown: "sent, no delivery report", failed: "failed or unreachable", skipped: "rejected, opted out or cancelled"};
 const state = {key: null, selected: null, timers: {}, generations: {}};
 const numbers = new Intl.NumberFormat();
 const $ = (id) => document.getElementById(id);

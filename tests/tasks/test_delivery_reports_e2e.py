@@ -6,14 +6,18 @@ still be right, and each distinct report stored once.
 """
 from __future__ import annotations
 
+import time
+
 import requests
 from herald_testing import wait_until
-from pipeline_checks import start_broadcast, wait_completed
+from pipeline_checks import start_broadcast, summary, wait_completed
 from scripts.testbed import WEBHOOK_SECRET
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import DeliveryEvent
+from app.models import DeliveryEvent, Message
+from app.services import delivery_reports
+from providers.base import DeliveryReport
 
 COUNT = 90
 # What each message's final report says, and the status Herald must settle on.
@@ -69,3 +73,45 @@ def test_duplicate_and_reversed_reports_leave_the_right_final_statuses(gateway, 
     wait_until(lambda: report_counts(app) == (COUNT * 4 + 1, 0), 60, 0.3, "every report stored and applied")
     final = {m["id"]: m["status"] for m in sent_messages(client, service, broadcast_id)}
     assert final == expected
+
+
+def sandbox_posts_reports(gateway, delay_ms: int = 100) -> None:
+    """Have the sandbox post each accepted message's report to the API `delay_ms` after acceptance, as AT does."""
+    gateway.sandbox("POST", "/_sandbox/config", json={
+        "dlr_url": f"{gateway.api_url}/webhooks/africastalking/{WEBHOOK_SECRET}", "dlr_delay_ms": delay_ms})
+
+
+def statuses_of(app, message_ids: list[int]) -> dict[int, str]:
+    """Each message's status now."""
+    with app.app_context():
+        rows = db.session.execute(select(Message.id, Message.status).where(Message.id.in_(message_ids))).all()
+        db.session.rollback()
+    return dict(rows)
+
+
+def test_transactional_messages_are_settled_by_their_reports(gateway, client, service, app):
+    sandbox_posts_reports(gateway)
+    # The sandbox's scripted outcomes by number: delivered, DeliveryFailure, AbsentSubscriber.
+    expected_by_number = {"+260961234001": "delivered", "+260977888888": "failed", "+260955777777": "unreachable"}
+    expected = {}
+    for number, status in expected_by_number.items():
+        created = client.post("/v1/messages", headers=service.headers, json={"to": number, "body": "Your code: 4821"})
+        assert created.status_code == 202, created.json
+        expected[created.json["id"]] = status
+    wait_until(lambda: statuses_of(app, list(expected)) == expected, 30, 0.2, "transactional reports applied")
+
+
+def test_unknown_ids_never_hold_back_a_broadcasts_reports(gateway, client, service, app):
+    # Late enough that every report finds its message `sent`: the applier, not the send path, settles them.
+    sandbox_posts_reports(gateway, delay_ms=2000)
+    # More of another system's reports on the same account, already waiting, than the control worker's two
+    # processes take in one batch each (5,000): taking the oldest first would never reach the broadcast's.
+    with app.app_context():
+        strays = [DeliveryReport(f"ATXid_not_ours_{n}", "delivered", "Success", None, "64502", {})
+                  for n in range(2 * app.config["HERALD_REPORT_BATCH"] + 1)]
+        assert delivery_reports.store_reports("africastalking", strays) == len(strays)
+    started = time.monotonic()
+    broadcast_id = start_broadcast(client, service, 200)
+    wait_until(lambda: summary(client, service, broadcast_id)["counts"]["delivered"] == 200, 30, 0.3,
+               "all 200 reports applied")
+    assert time.monotonic() - started < 30

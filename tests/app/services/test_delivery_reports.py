@@ -1,12 +1,15 @@
 """Delivery reports through the real webhook and the bulk applier: duplicates, reverse order, early arrival."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from herald_testing import recipients
 from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import DeliveryEvent, Message
-from app.services import delivery_reports
+from app.services import delivery_reports, message_state
+from providers.base import DeliveryReport
 
 URL = "/webhooks/africastalking/test-secret"
 
@@ -36,10 +39,18 @@ def status_of(app, message_id: int) -> str:
         return db.session.get(Message, message_id).status
 
 
+def time_passes(app, seconds: int = 0) -> None:
+    """Make every waiting report due for its next look, and `seconds` older."""
+    with app.app_context():
+        db.session.execute(text("UPDATE delivery_events SET next_check_at = now(), "
+                                "received_at = received_at - make_interval(secs => :s)"), {"s": seconds})
+        db.session.commit()
+
+
 def apply_all(app) -> int:
     """Run the applier as the webhook task would."""
     with app.app_context():
-        return delivery_reports.apply_pending_reports(1000)
+        return delivery_reports.apply_pending_reports(1000).closed
 
 
 def test_wrong_secret_is_404_and_changes_nothing(app, client, service):
@@ -90,5 +101,87 @@ def test_report_before_sent_is_committed_waits_and_applies_later(app, client, se
         db.session.execute(text("UPDATE messages SET status = 'sent', provider_message_id = 'ATXid_early'"))
         db.session.commit()
         mid = db.session.scalar(select(Message.id))
+    # Not found on the first look, so it is looked at again after its backoff; let that time pass.
+    assert apply_all(app) == 0
+    time_passes(app)
     assert apply_all(app) == 1
     assert status_of(app, mid) == "failed"
+
+
+def test_transactional_message_is_settled_by_its_report(app, client, service):
+    created = client.post("/v1/messages", headers=service.headers, json={"to": "+260961234567", "body": "code 1"})
+    mid = created.json["id"]
+    with app.app_context():
+        db.session.execute(text("UPDATE messages SET status = 'sent', provider_message_id = 'ATXid_tx', "
+                                "sent_at = now() WHERE id = :mid"), {"mid": mid})
+        db.session.commit()
+    report(client, "ATXid_tx", "Success")
+    assert apply_all(app) == 1
+    assert status_of(app, mid) == "delivered"
+
+
+def test_unknown_ids_never_stand_in_front_of_new_reports_and_close_as_unmatched(app, client, service):
+    (mid, pid), _ = sent_message(app, client, service)
+    with app.app_context():
+        stray = [DeliveryReport(f"ATXid_other_{n}", "delivered", "Success", None, "64502", {}) for n in range(30)]
+        delivery_reports.store_reports("africastalking", stray)
+        first = delivery_reports.apply_pending_reports(10)
+        assert (first.taken, first.closed) == (10, 0)
+    report(client, pid, "Success")
+    with app.app_context():
+        # Twenty never-checked strays remain, but a fresh report's turn comes in arrival order: the
+        # twenty, then ours, ahead of the ten that were already looked at.
+        assert delivery_reports.apply_pending_reports(21).moved == 1
+    assert status_of(app, mid) == "delivered"
+    time_passes(app, seconds=app.config["HERALD_REPORT_UNMATCHED_SECONDS"] + 1)
+    apply_all(app)
+    with app.app_context():
+        outcomes = dict(db.session.execute(text("SELECT outcome, count(*) FROM delivery_events GROUP BY 1")).all())
+        assert outcomes == {"unmatched": 30, "applied": 1}
+
+
+def test_unknown_reports_back_off_and_only_due_ones_are_taken(app, client, service):
+    with app.app_context():
+        stray = [DeliveryReport(f"ATXid_other_{n}", "delivered", "Success", None, "64502", {}) for n in range(5)]
+        delivery_reports.store_reports("africastalking", stray)
+        assert delivery_reports.apply_pending_reports(100).taken == 5
+        # Not due again for a second (the first backoff), so the next pass finds nothing to do.
+        assert delivery_reports.apply_pending_reports(100).taken == 0
+        waits = db.session.execute(text("SELECT checks, next_check_at - now() FROM delivery_events")).all()
+        assert all(checks == 1 and 0 < wait.total_seconds() <= 1.0 for checks, wait in waits)
+
+
+def test_report_stored_while_processing_is_applied_when_sent_is_recorded(app, client, service):
+    created = client.post("/v1/broadcasts", headers=service.headers,
+                          json={"channel": "sms", "body": "hello", "recipients": recipients(3)})
+    with app.app_context():
+        claim = message_state.claim_batch(created.json["id"], 10, 60)
+        ids = [row.id for row in claim.rows]
+    # The gateway answered and its report raced the worker's write of the outcome.
+    report(client, "ATXid_race_0", "Success")
+    report(client, "ATXid_race_1", "Sent")
+    report(client, "ATXid_race_1", "Failed", "AbsentSubscriber")
+    assert apply_all(app) == 0
+    with app.app_context():
+        sent = [(mid, f"ATXid_race_{n}", Decimal("0.5"), "ZMW", 1) for n, mid in enumerate(ids)]
+        message_state.record_outcome(message_state.BatchOutcome(claim.token, sent=sent))
+    assert [status_of(app, mid) for mid in ids] == ["delivered", "unreachable", "sent"]
+
+
+def test_sent_without_a_report_becomes_unknown_delivery_and_a_late_report_settles_it(app, client, service):
+    (old, old_pid), (recent, _) = sent_message(app, client, service)
+    timeout = app.config["HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS"]
+    with app.app_context():
+        db.session.execute(text("UPDATE messages SET sent_at = now() - make_interval(secs => :s) WHERE id = :mid"),
+                           {"s": timeout + 60, "mid": old})
+        db.session.commit()
+        assert delivery_reports.mark_unknown_deliveries(100) == 1
+    assert (status_of(app, old), status_of(app, recent)) == ("unknown_delivery", "sent")
+    broadcast_id = client.get("/v1/broadcasts", headers=service.headers).json["broadcasts"][0]["id"]
+    counts = client.get(f"/v1/broadcasts/{broadcast_id}", headers=service.headers).json["counts"]
+    assert (counts["unknown_delivery"], counts["sent"], counts["failed"]) == (1, 1, 0)
+    csv_rows = client.get(f"/v1/broadcasts/{broadcast_id}/report.csv", headers=service.headers).text.splitlines()
+    assert sorted(row.split(",")[3] for row in csv_rows[1:]) == ["sent", "unknown_delivery"]
+    report(client, old_pid, "Success")
+    assert apply_all(app) == 1
+    assert status_of(app, old) == "delivered"
