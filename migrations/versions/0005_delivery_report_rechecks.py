@@ -4,15 +4,15 @@ Reports whose message is not found get a recheck time with backoff, so the appli
 reports first instead of the oldest unapplied ones; `unknown_delivery` joins the message statuses,
 with an index for the sweep that finds sent rows past the report timeout.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
