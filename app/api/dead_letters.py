@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from app.api.auth import require_service
-from app.api.params import broadcast_uuid, int_arg
+from app.api.params import BIGINT_MAX, broadcast_uuid, int_arg
 from app.queueing import enqueue
 from app.services import dead_letters
 
@@ -31,7 +31,7 @@ def list_open():
                     "next_after": rows[-1].id if len(rows) == limit else None})
 
 
-@bp.post("/<int:dead_letter_id>/requeue")
+@bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/requeue")
 @require_service
 def requeue(dead_letter_id: int):
     """Send the message again, with fresh attempts."""
@@ -41,7 +41,7 @@ def requeue(dead_letter_id: int):
     return jsonify({"id": dead_letter_id, "resolution": "requeued"})
 
 
-@bp.post("/<int:dead_letter_id>/discard")
+@bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/discard")
 @require_service
 def discard(dead_letter_id: int):
     """Close the entry; the message stays failed."""
