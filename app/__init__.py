@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from app.config import Config
+from app.config import Config, check_config
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -16,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    check_config(app.config)
 
     from app import cli, errors, queueing, redis_store
     from app.api import register_blueprints

@@ -30,6 +30,25 @@ def create_key(service_id: int, name: str) -> None:
     click.echo(auth.create_api_key(service_id, name))
 
 
+@herald.command("list-keys")
+@click.argument("service_id", type=int)
+def list_keys(service_id: int) -> None:
+    """List a service's API keys by id and name (never their secrets)."""
+    for key in auth.list_api_keys(service_id):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+        click.echo(f"{key.id}\t{key.name}\tcreated {key.created_at:%Y-%m-%d %H:%M}\t{state}")
+
+
+@herald.command("revoke-key")
+@click.argument("key_id", type=int)
+def revoke_key(key_id: int) -> None:
+    """Revoke an API key: every request with it answers 401 from now on."""
+    revoked = auth.revoke_api_key(key_id)
+    if revoked is None:
+        raise click.ClickException(f"no API key with id {key_id}")
+    click.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")
+
+
 def init_app(app: Flask) -> None:
     """Register the command group."""
     app.cli.add_command(herald)

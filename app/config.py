@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name: str, default: str) -> str:
@@ -122,6 +123,31 @@ class Config:
     AT_READ_TIMEOUT = _float("AT_READ_TIMEOUT", 15.0)
     # Secret path segment of the delivery-report URL given to Africa's Talking.
     HERALD_WEBHOOK_SECRET = _env("HERALD_WEBHOOK_SECRET", "")
+    # Bearer token a Prometheus on another host scrapes /metrics with (queue depths and volumes are
+    # business data); empty means only scrapes from this host (loopback) are answered.
+    HERALD_METRICS_TOKEN = _env("HERALD_METRICS_TOKEN", "")
+
+
+class ConfigurationError(RuntimeError):
+    """A combination of settings Herald refuses to start with."""
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when a URL points at this host (the sandbox gateway), not at a real one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def check_config(config) -> None:
+    """Refuse settings that would run insecurely; raises ConfigurationError naming the variable."""
+    if not is_loopback_url(config["AT_BASE_URL"]) and not config["HERALD_WEBHOOK_SECRET"]:
+        raise ConfigurationError(
+            f"HERALD_WEBHOOK_SECRET is empty while AT_BASE_URL ({config['AT_BASE_URL']}) is a real gateway: "
+            "delivery reports need a secret URL (/webhooks/africastalking/<secret>); set HERALD_WEBHOOK_SECRET "
+            "to a long random value")
 
 
 def provider_settings(config) -> dict:

@@ -10,6 +10,7 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    headers: dict = {}
 
     def __init__(self, message: str, details: dict | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -38,6 +39,8 @@ class Unauthorized(ApiError):
 
     status = 401
     code = "unauthorized"
+    # RFC 9110: a 401 names the scheme the client should authenticate with.
+    headers = {"WWW-Authenticate": 'Bearer realm="herald"'}
 
 
 class NotFound(ApiError):
@@ -71,7 +74,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
+        return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,6 +12,8 @@ import sys
 import time
 
 import requests
+from stack_env import flower_auth
+from stack_layout import Stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -136,7 +138,7 @@ def main() -> None:
     print(f"API        {API}  (Authorization: Bearer {key})")
     print(f"Broadcast  {API}/v1/broadcasts/{created['id']}")
     print(f"Dead letters {API}/v1/dead-letters")
-    print(f"Flower     {FLOWER}")
+    print(f"Flower     {FLOWER}  (basic auth {flower_auth(Stack())})")
     print(f"Sandbox    {SANDBOX}/_sandbox/ledger?detail=0")
     print("The stack stays up; `make down` stops it.")
     json.dump({"api_key": key, "broadcast_id": created["id"]}, open(os.path.join(ROOT, ".data", "demo.json"), "w"))

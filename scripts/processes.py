@@ -5,9 +5,10 @@ Every process runs from the repo root; a relative argv[0] resolves against it.
   - an http(s) URL that must answer GET with a 2xx status,
   - an int TCP port on 127.0.0.1 that must accept connections,
   - None: the process only has to stay up.
-Strings in `argv` and `env` may use {webhook_secret}, {data_dir} (absolute
-.data path) and any name from the common stack environment, e.g. {DATABASE_URL};
-other braces are left as they are.
+Strings in `argv` and `env` may use {webhook_secret}, {flower_auth} (user:password),
+{data_dir} (absolute .data path) and any name from the common stack environment,
+e.g. {DATABASE_URL}; other braces are left as they are. Secrets go in `env`, never
+in `argv`, which is logged and visible to every user in `ps`.
 """
 from __future__ import annotations
 
@@ -61,9 +62,12 @@ PROCESSES = [
         name="beat",
         argv=[*CELERY, "beat", "--schedule", "{data_dir}/run/celerybeat-schedule", "--loglevel", "INFO"],
     ),
+    # Flower can revoke tasks and shut workers down: basic auth even on loopback, with a
+    # password generated once into .data/stack.json (`make demo` prints it).
     Process(
         name="flower",
         argv=[*CELERY, "flower", "--address=127.0.0.1", "--port=5555"],
         health=5555,
+        env={"FLOWER_BASIC_AUTH": "{flower_auth}"},
     ),
 ]

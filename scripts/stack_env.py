@@ -19,19 +19,26 @@ DEFAULT_SETTINGS_ENV = {
 }
 
 
+# Secrets generated once per data dir and kept in stack.json: the webhook path, Flower's password.
+GENERATED_SECRETS = ("webhook_secret", "flower_password")
+FLOWER_USER = "herald"
+
+
 def load_settings(stack: Stack) -> dict:
-    """Read .data/stack.json, creating it with a fresh webhook secret on first use."""
+    """Read .data/stack.json, creating it with fresh secrets on first use."""
     path = stack.data_dir / "stack.json"
     if not path.exists():
-        fresh = {"webhook_secret": secrets.token_urlsafe(32), "env": dict(DEFAULT_SETTINGS_ENV)}
+        fresh = {**{name: secrets.token_urlsafe(32) for name in GENERATED_SECRETS}, "env": dict(DEFAULT_SETTINGS_ENV)}
         _write_private(path, json.dumps(fresh, indent=2) + "\n", replace=False)
     try:
         settings = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise SystemExit(f"{path} is not valid JSON ({exc}); fix or delete it")
     before = json.dumps(settings, sort_keys=True)
-    if not settings.get("webhook_secret"):
-        settings["webhook_secret"] = secrets.token_urlsafe(32)
+    for name in GENERATED_SECRETS:
+        # A data dir from before a secret existed gets one now, kept from then on.
+        if not settings.get(name):
+            settings[name] = secrets.token_urlsafe(32)
     env = settings.setdefault("env", {})
     for name, value in DEFAULT_SETTINGS_ENV.items():
         env.setdefault(name, value)
@@ -77,7 +84,12 @@ def common_env(stack: Stack) -> dict[str, str]:
 def placeholders(stack: Stack, common: dict[str, str]) -> dict[str, str]:
     """Values a process's argv and env may refer to as {name}."""
     return {**common, "webhook_secret": common["HERALD_WEBHOOK_SECRET"],
-            "data_dir": str(stack.data_dir)}
+            "flower_auth": flower_auth(stack), "data_dir": str(stack.data_dir)}
+
+
+def flower_auth(stack: Stack) -> str:
+    """user:password for Flower's basic auth (token_urlsafe never contains the ',' Flower splits on)."""
+    return f"{FLOWER_USER}:{load_settings(stack)['flower_password']}"
 
 
 def fill(template: str, fields: dict[str, str]) -> str:

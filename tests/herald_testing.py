@@ -79,6 +79,31 @@ def recipients(count: int, start: int = 0, prefixes=("96", "97", "95", "76", "77
     return [{"to": f"+260{prefixes[i % len(prefixes)]}{1000000 + i:07d}"} for i in range(start, start + count)]
 
 
+def count_rows(app) -> tuple[int, int]:
+    """(broadcasts, messages) in the database."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Broadcast, Message
+
+    with app.app_context():
+        return (db.session.scalar(select(func.count()).select_from(Broadcast)),
+                db.session.scalar(select(func.count()).select_from(Message)))
+
+
+def post_json(client, service, path: str, payload, **headers):
+    """POST a JSON body (a str is sent as is) with the service's key."""
+    import json
+
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return client.post(path, data=data, headers={**service.headers, "Content-Type": "application/json", **headers})
+
+
+def sms(recipient_list: list[dict], body: str = "Rain expected tomorrow") -> dict:
+    """A minimal valid SMS broadcast payload."""
+    return {"channel": "sms", "body": body, "recipients": recipient_list}
+
+
 @contextmanager
 def serving(server):
     """Run a socketserver in a thread for the block, then shut it down and close it."""

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import g, request
 
 from app.errors import Unauthorized
-from app.services.auth import service_for_key
+from app.services.auth import caller_for_key
 
 
 def require_service(view):
@@ -17,11 +17,11 @@ def require_service(view):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send 'Authorization: Bearer <api key>'")
-        service_id = service_for_key(token.strip())
-        if service_id is None:
+        caller = caller_for_key(token.strip())
+        if caller is None:
             raise Unauthorized("unknown or revoked API key")
-        g.service_id = service_id
-        g.actor = f"api_key:{token.strip()[:10]}"
+        g.service_id = caller.service_id
+        g.actor = caller.actor
         return view(*args, **kwargs)
 
     return wrapper

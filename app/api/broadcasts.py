@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.api import responses
 from app.api.auth import require_service
+from app.api.json_body import parse_json
 from app.api.params import broadcast_uuid, int_arg
 from app.api.uploads import read_broadcast_request
 from app.errors import ValidationFailed
@@ -16,7 +17,8 @@ from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
 from app.services import intake, lifecycle, reporting
-from app.services.broadcast_request import parse_spec
+from app.services.broadcast_request import parse_lifecycle, parse_spec
+from app.services.idempotency import parse_key
 from app.statuses import ALL_MESSAGE_STATUSES
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
@@ -35,12 +37,10 @@ def create():
     cfg = current_app.config
     payload, items, fingerprint = read_broadcast_request(cfg["HERALD_MAX_RECIPIENTS"])
     spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"])
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key.strip()) <= 255):
-        raise ValidationFailed("Idempotency-Key must be 1-255 characters", {"field": "Idempotency-Key"})
     result = intake.create_broadcast(
         g.service_id, spec, items, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
-        actor=g.actor, idempotency_key=key.strip() if key else None, fingerprint=fingerprint,
+        actor=g.actor, idempotency_key=parse_key(request.headers.get("Idempotency-Key")), fingerprint=fingerprint,
+        max_chars=cfg["HERALD_MAX_BODY_CHARS"],
     )
     if result.created and result.broadcast.status == "running":
         wake(result.broadcast.id)
@@ -118,7 +118,9 @@ def audit(broadcast_id: str):
 def _lifecycle(broadcast_id: str, action: str):
     """Apply an operator's lifecycle verb and answer with the broadcast."""
     bid = broadcast_uuid(broadcast_id)
-    reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
+    raw = request.get_data(cache=False)
+    # No body, or one that is not JSON, carries no reason; a JSON body must be a valid one.
+    reason = parse_lifecycle(parse_json(raw)) if raw.strip() and request.is_json else None
     lifecycle.operator_move(bid, action, g.actor, g.service_id, reason)
     if action == "resume":
         wake(bid)

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from app.api.auth import require_service
-from app.api.params import broadcast_uuid, int_arg
-from app.errors import MalformedRequest, ValidationFailed
+from app.api.params import BIGINT_MAX, broadcast_uuid, int_arg
+from app.api.json_body import parse_json_object
+from app.errors import ValidationFailed
 from app.queueing import enqueue
 from app.services import dead_letters
 
@@ -37,11 +38,10 @@ REASONS = ("permanent_error", "attempts_exhausted", "outcome_unknown")
 
 def _options(allowed: tuple[str, ...]) -> dict:
     """The optional JSON object of a dead-letter action, checked field by field (400/422 naming the field)."""
-    if not request.get_data():
+    raw = request.get_data(cache=False)
+    if not raw.strip():
         return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise MalformedRequest("the body must be a JSON object", {"field": "body"})
+    body = parse_json_object(raw)
     for name in body:
         if name not in allowed:
             raise ValidationFailed(f"unknown field {name!r}", {"field": name})
@@ -81,7 +81,7 @@ def discard_many():
     return jsonify(dead_letters.discard_many(g.service_id, g.actor, body.get("broadcast_id"), body.get("reason")))
 
 
-@bp.post("/<int:dead_letter_id>/requeue")
+@bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/requeue")
 @require_service
 def requeue(dead_letter_id: int):
     """Send the message again, with fresh attempts (force=true for an outcome_unknown one)."""
@@ -92,7 +92,7 @@ def requeue(dead_letter_id: int):
     return jsonify({"id": dead_letter_id, "resolution": "requeued"})
 
 
-@bp.post("/<int:dead_letter_id>/discard")
+@bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/discard")
 @require_service
 def discard(dead_letter_id: int):
     """Close the entry; the message stays failed."""

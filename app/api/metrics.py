@@ -1,7 +1,9 @@
 """GET /metrics: Prometheus gauges computed at scrape time from PostgreSQL and Redis."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import hmac
+
+from flask import Blueprint, Response, current_app, request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from redis.exceptions import RedisError
@@ -9,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import celeryconfig
+from app.errors import Unauthorized
 from app.extensions import db
 from app.redis_store import get_redis
 from app.statuses import BroadcastStatus, OPEN_MESSAGE_STATUSES
@@ -106,7 +109,29 @@ class ScrapeCollector:
         yield up
 
 
+LOOPBACK = {"127.0.0.1", "::1"}
+# Headers a reverse proxy adds: through one, the peer address is the proxy's, not the client's.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def _from_loopback() -> bool:
+    """True when the request came straight from this host, not through a proxy."""
+    return request.remote_addr in LOOPBACK and not any(name in request.headers for name in PROXY_HEADERS)
+
+
+def require_scrape_token() -> None:
+    """Let loopback scrapes through; anyone else needs `Authorization: Bearer <HERALD_METRICS_TOKEN>`."""
+    if _from_loopback():
+        return
+    expected = current_app.config["HERALD_METRICS_TOKEN"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                                              expected.encode()):
+        raise Unauthorized("/metrics from another host needs 'Authorization: Bearer <HERALD_METRICS_TOKEN>'")
+
+
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text exposition format 0.0.4 (no auth: counts only, no message content)."""
+    """Prometheus text exposition format 0.0.4: counts only, no message content; a token unless on loopback."""
+    require_scrape_token()
     return Response(generate_latest(ScrapeCollector()), content_type=CONTENT_TYPE_PLAIN_0_0_4)

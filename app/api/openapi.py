@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.services.broadcast_request import MAX_REASON_CHARS
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
 
 bp = Blueprint("openapi", __name__)
@@ -12,12 +13,14 @@ TIME = {"type": "string", "format": "date-time"}
 # Money travels as a fixed 4-decimal string because JSON numbers lose cents.
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "examples": ["12.5000"]}
 ERRORS = {
-    "BadRequest": (400, "The body cannot be read: bad JSON, not an object, or an unsupported content type."),
-    "Unauthorized": (401, "Missing, unknown or revoked API key."),
+    "BadRequest": (400, "The body cannot be read or stored: bad JSON, not an object, an unsupported content type, "
+                        "an unreadable CSV line (`details.line`), or a NUL character (`details.field` names it)."),
+    "Unauthorized": (401, "Missing, unknown or revoked API key (or metrics token)."),
     "NotFound": (404, "No such resource for this service."),
     "Conflict": (409, "The resource's current state does not allow this action."),
     "PayloadTooLarge": (413, "The body or the recipient list is over its configured limit."),
-    "Unprocessable": (422, "A field is wrong; `details.field` names it."),
+    "Unprocessable": (422, "A field is wrong; `details.field` names it. An Idempotency-Key reused with another "
+                           "body is `idempotency_key_reused`."),
 }
 
 
@@ -154,7 +157,8 @@ SCHEMAS = {
     "AuditLog": obj({"audit": array(obj({
         "at": TIME, "actor": STRING, "action": STRING, "from_status": nullable(STRING),
         "to_status": nullable(STRING), "reason": nullable(STRING), "details": nullable(OBJECT)}))}),
-    "LifecycleRequest": obj({"reason": STRING}, "Optional note kept in the audit log.", required=[]),
+    "LifecycleRequest": obj({"reason": {**nullable(STRING), "maxLength": MAX_REASON_CHARS}},
+                            "Optional note kept in the audit log.", required=[]),
     "DeadLetter": obj({"id": INTEGER, "message_id": INTEGER, "broadcast_id": nullable({**STRING, "format": "uuid"}),
                        "recipient": STRING, "carrier": nullable(STRING), "reason": STRING,
                        "error_code": nullable(STRING), "error_detail": nullable(STRING),
@@ -200,6 +204,8 @@ PARAMETERS = {
 LOCATION = {"Location": {"schema": STRING, "description": "Where to read the created resource."},
             "Idempotent-Replayed": {"schema": {**STRING, "enum": ["true"]},
                                     "description": "Present when the answer replays an earlier request."}}
+CHALLENGE = {"WWW-Authenticate": {"schema": {**STRING, "examples": ['Bearer realm="herald"']},
+                                  "description": "The scheme to authenticate with."}}
 LIFECYCLE_BODY = {"required": False, "content": json_content(ref("LifecycleRequest"))}
 
 
@@ -207,7 +213,8 @@ def lifecycle(verb: str, summary: str) -> dict:
     """POST /v1/broadcasts/{id}/<verb>: 200 with the broadcast, 409 when its status forbids it."""
     return {"parameters": [param("BroadcastId")], "post": op(
         f"{verb}Broadcast", "broadcasts", summary, {"200": reply("The broadcast after the move.", ref("Broadcast")),
-                                                     **fails("NotFound", "Conflict")}, requestBody=LIFECYCLE_BODY)}
+                                                     **fails("BadRequest", "NotFound", "Conflict", "Unprocessable")},
+        requestBody=LIFECYCLE_BODY)}
 
 
 def resolve(verb: str, summary: str) -> dict:
@@ -292,9 +299,12 @@ PATHS = {
     "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
         "200": reply("Both stores answer.", ref("Health")),
         "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},
-    "/metrics": {"get": op("metrics", "operations", "Prometheus metrics, computed at scrape time", {
+    "/metrics": {"get": {**op("metrics", "operations", "Prometheus metrics, computed at scrape time", {
         "200": {"description": "Prometheus text exposition format 0.0.4.",
-                "content": {"text/plain; version=0.0.4": {"schema": STRING}}}}, public=True)},
+                "content": {"text/plain; version=0.0.4": {"schema": STRING}}}, **fails("Unauthorized")}),
+        "description": "No key from this host (loopback, not through a proxy); from anywhere else the "
+                       "HERALD_METRICS_TOKEN as a bearer token, else 401.",
+        "security": [{}, {"metricsToken": []}]}},
 }
 
 
@@ -312,10 +322,13 @@ def document() -> dict:
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "description": "An API key from `flask herald create-service`."}},
+                                               "description": "An API key from `flask herald create-service`."},
+                                "metricsToken": {"type": "http", "scheme": "bearer",
+                                                 "description": "HERALD_METRICS_TOKEN, for scrapes from another host."}},
             "schemas": SCHEMAS,
             "parameters": PARAMETERS,
-            "responses": {name: reply(text, ref("Error")) for name, (_, text) in ERRORS.items()},
+            "responses": {name: reply(text, ref("Error"), CHALLENGE if status == 401 else None)
+                          for name, (status, text) in ERRORS.items()},
         },
     }
 

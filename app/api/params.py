@@ -7,6 +7,9 @@ from flask import request
 
 from app.errors import NotFound, ValidationFailed
 
+# Ids are PostgreSQL bigints: a larger path id names nothing (404), rather than overflowing the query.
+BIGINT_MAX = 2**63 - 1
+
 
 def broadcast_uuid(value: str) -> uuid.UUID:
     """A path id that is not a UUID names no broadcast: 404."""

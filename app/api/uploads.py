@@ -7,9 +7,11 @@ import json
 
 from flask import request
 
+from app.api.json_body import parse_json_object
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services.broadcast_request import check_recipient_list
-from app.services.intake import request_fingerprint
+from app.services.idempotency import request_fingerprint
+from app.services.storable_text import NUL
 
 ADDRESS_COLUMNS = ("to", "phone number", "phone_number", "phone", "msisdn", "mobile")
 FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_for", "rate_limit_per_second")
@@ -18,12 +20,7 @@ FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_f
 def read_json_request(max_recipients: int) -> tuple[dict, list, str]:
     """(payload, recipients, fingerprint) from a JSON body."""
     raw = request.get_data(cache=False)
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"body is not valid JSON: {exc}", {"field": "body"}) from None
-    if not isinstance(payload, dict):
-        raise MalformedRequest("body must be a JSON object", {"field": "body"})
+    payload = parse_json_object(raw)
     if "recipients" not in payload:
         raise ValidationFailed("recipients is required", {"field": "recipients"})
     recipients = check_recipient_list(payload["recipients"], max_recipients)
@@ -39,9 +36,27 @@ def _address_column(header: list[str]) -> int:
     raise ValidationFailed(f"the CSV needs a column named one of {list(ADDRESS_COLUMNS)}", {"field": "file"})
 
 
+def _unreadable(line: int, why: str) -> MalformedRequest:
+    """400 naming the CSV line that cannot be read."""
+    return MalformedRequest(f"the CSV file cannot be read at line {line}: {why}", {"field": "file", "line": line},
+                            code="unreadable_csv")
+
+
 def _csv_items(text: str, max_recipients: int) -> list[dict]:
-    """Rows of a CSV as {to, personalisation} items; other columns personalise."""
+    """Rows of a CSV as {to, personalisation} items, or 400 naming the line that cannot be read."""
+    if NUL in text:
+        # PostgreSQL text cannot hold NUL; name the line rather than let csv fail on it.
+        raise _unreadable(text.count("\n", 0, text.index(NUL)) + 1, "it contains a NUL character (U+0000)")
     reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _csv_rows(reader, max_recipients)
+    except csv.Error as exc:
+        # e.g. a field over csv.field_size_limit() (131,072 characters).
+        raise _unreadable(reader.line_num, str(exc)) from None
+
+
+def _csv_rows(reader, max_recipients: int) -> list[dict]:
+    """Rows of a CSV as {to, personalisation} items; other columns personalise."""
     header = next(reader, None)
     if not header:
         raise ValidationFailed("the CSV file is empty", {"field": "file"})

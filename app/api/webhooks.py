@@ -10,6 +10,7 @@ from app.queueing import enqueue
 from app.redis_store import get_redis
 from app.services import delivery_reports
 from app.services.gateways import gateway
+from app.services.storable_text import check_text
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
@@ -29,8 +30,9 @@ def africastalking(secret: str):
     expected = current_app.config["HERALD_WEBHOOK_SECRET"]
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise NotFound("no such webhook")
+    form = {name: check_text(name, value) for name, value in request.form.items()}
     try:
-        report = gateway("africastalking").parse_delivery_report(request.form.to_dict())
+        report = gateway("africastalking").parse_delivery_report(form)
     except ValueError as exc:
         raise MalformedRequest(str(exc), {"field": "body"}) from None
     created = delivery_reports.store_reports("africastalking", [report])

@@ -53,6 +53,8 @@ class Message(db.Model):
     body = db.Column(db.Text)
     provider = db.Column(db.Text)
     idempotency_key = db.Column(db.Text)
+    # SHA-256 of a transactional request sent with an Idempotency-Key: a reused key with another body is refused.
+    request_hash = db.Column(db.Text)
     carrier = db.Column(db.Text)
     status = db.Column(db.Text, nullable=False)
     attempts = db.Column(db.SmallInteger, nullable=False, server_default="0")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import ApiKey, Service
@@ -33,11 +34,41 @@ def create_api_key(service_id: int, name: str = "default") -> str:
     return plaintext
 
 
-def service_for_key(plaintext: str) -> int | None:
-    """The service a live key belongs to, or None."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a live key speaks for, and how the audit log names the key (never by its secret)."""
+
+    service_id: int
+    key_id: int
+    key_name: str
+
+    @property
+    def actor(self) -> str:
+        """The audit log's name for this key: its id and name."""
+        return f"api_key:{self.key_id}:{self.key_name}"
+
+
+def caller_for_key(plaintext: str) -> Caller | None:
+    """The service and key a live key is, or None (unknown or revoked: checked on every request)."""
     if not plaintext.startswith(KEY_PREFIX):
         return None
     row = db.session.execute(
-        select(ApiKey.service_id).where(ApiKey.key_hash == hash_key(plaintext), ApiKey.revoked_at.is_(None))
+        select(ApiKey.service_id, ApiKey.id, ApiKey.name)
+        .where(ApiKey.key_hash == hash_key(plaintext), ApiKey.revoked_at.is_(None))
     ).first()
-    return row[0] if row else None
+    return Caller(*row) if row else None
+
+
+def list_api_keys(service_id: int) -> list[ApiKey]:
+    """A service's keys, oldest first (their hashes stay in the database)."""
+    return list(db.session.scalars(select(ApiKey).where(ApiKey.service_id == service_id).order_by(ApiKey.id)))
+
+
+def revoke_api_key(key_id: int) -> bool | None:
+    """Revoke a key at once; True if revoked now, False if it already was, None if no such key."""
+    revoked = db.session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                                 .values(revoked_at=func.now()).returning(ApiKey.id)).first()
+    db.session.commit()
+    if revoked:
+        return True
+    return False if db.session.get(ApiKey, key_id) is not None else None

@@ -5,14 +5,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from app.errors import PayloadTooLarge, ValidationFailed
+from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services.send_windows import parse_window
+from app.services.storable_text import check_text
 
 SUPPORTED_CHANNELS = {"sms"}
 KNOWN_CHANNELS = {"sms", "whatsapp", "email", "inbox", "webhook"}
 BROADCAST_PRIORITIES = {"normal"}
 # No gateway account Herald speaks to allows more than this per second.
 MAX_RATE_PER_SECOND = Decimal(10_000)
+# An operator's note on a pause, resume or cancel: a sentence or two for the audit log, not a document.
+MAX_REASON_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def parse_body(payload: dict, max_chars: int) -> str:
         raise _fail(field, "body (or template) is required and must be a non-empty string")
     if len(value) > max_chars:
         raise _fail(field, f"body is {len(value)} characters; the limit is {max_chars}")
-    return value
+    return check_text(field, value)
 
 
 def parse_sender(value: object) -> str | None:
@@ -128,3 +131,19 @@ def check_recipient_list(recipients: object, max_recipients: int) -> list:
             f"{len(recipients)} recipients; the limit is {max_recipients}", {"field": "recipients"}
         )
     return recipients
+
+
+def parse_lifecycle(payload: object) -> str | None:
+    """The optional `reason` of a pause/resume/cancel body: a string of at most MAX_REASON_CHARS."""
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        raise MalformedRequest("the body must be a JSON object like {\"reason\": \"...\"}", {"field": "body"})
+    reason = payload.get("reason")
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise _fail("reason", "reason must be a string")
+    if len(reason) > MAX_REASON_CHARS:
+        raise _fail("reason", f"reason is {len(reason)} characters; the limit is {MAX_REASON_CHARS}")
+    return check_text("reason", reason).strip() or None

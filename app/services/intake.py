@@ -6,7 +6,6 @@ no trace; an Idempotency-Key replay returns the first broadcast and writes nothi
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid
@@ -21,9 +20,11 @@ from app.extensions import db
 from app.models import Broadcast
 from app.services import broadcast_state, guard
 from app.services.broadcast_request import BroadcastSpec
+from app.services.idempotency import check_replay
 from app.services.recipients import classify
 from app.services.send_windows import settle_zone
-from app.services.templates import compile_template
+from app.services.storable_text import NUL, NUL_IN_JSON, check_json, refuse_nul
+from app.services.templates import Template, compile_template
 
 _COPY_SQL = (
     "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)"
@@ -55,15 +56,6 @@ class _Tally:
     zones: set = field(default_factory=set)
 
 
-def request_fingerprint(*parts: bytes) -> str:
-    """A hash of the request body, to tell a true replay from a reused key."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
-        digest.update(b"\x00")
-    return digest.hexdigest()
-
-
 def find_replay(service_id: int, idempotency_key: str | None, fingerprint: str) -> Broadcast | None:
     """The broadcast an Idempotency-Key already made, or None; 422 if the body differs."""
     if not idempotency_key:
@@ -71,11 +63,8 @@ def find_replay(service_id: int, idempotency_key: str | None, fingerprint: str) 
     existing = db.session.execute(
         select(Broadcast).where(Broadcast.service_id == service_id, Broadcast.idempotency_key == idempotency_key)
     ).scalar()
-    if existing is not None and existing.request_hash != fingerprint:
-        raise ValidationFailed(
-            "Idempotency-Key was already used with a different request body",
-            {"field": "Idempotency-Key", "broadcast_id": str(existing.id)},
-        )
+    if existing is not None:
+        check_replay(idempotency_key, existing.request_hash, fingerprint, {"broadcast_id": str(existing.id)})
     return existing
 
 
@@ -91,6 +80,8 @@ def _item_fields(index: int, item: object) -> tuple[object, dict | None]:
     to = item.get("to")
     if type(to) is not str:
         raise ValidationFailed("'to' is required and must be a string", {"field": f"recipients[{index}].to"})
+    if NUL in to:
+        raise refuse_nul(f"recipients[{index}].to")
     personalisation = item.get("personalisation")
     if personalisation is not None and type(personalisation) is not dict:
         raise ValidationFailed("personalisation must be an object",
@@ -98,7 +89,34 @@ def _item_fields(index: int, item: object) -> tuple[object, dict | None]:
     return to, personalisation
 
 
-def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, tally: _Tally) -> list[str]:
+def _judge(template: Template, verdict, personalisation: dict | None, max_chars: int) -> tuple:
+    """(status, error code, error detail) of one recipient whose address has been judged."""
+    if not verdict.valid:
+        return "rejected", verdict.reason, None
+    if not template.fields:
+        return "pending", None, None
+    missing = template.missing(personalisation)
+    if missing:
+        return "rejected", "missing_personalisation", ",".join(missing)
+    length = template.rendered_length(personalisation)
+    if length > max_chars:
+        return "rejected", "message_too_long", f"{length} characters; the limit is {max_chars}"
+    return "pending", None, None
+
+
+def _personalisation_cell(index: int, personalisation: dict | None, dumps) -> str:
+    """The COPY field for one recipient's personalisation; 400 if it holds a NUL."""
+    if not personalisation:
+        return _NULL
+    data = dumps(personalisation)
+    if NUL_IN_JSON in data:
+        # Rare: only now walk the object to name the key or value at fault.
+        check_json(f"recipients[{index}].personalisation", personalisation)
+    return _cell(data)
+
+
+def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, tally: _Tally,
+               max_chars: int) -> list[str]:
     """Judge every recipient and return COPY lines (without the broadcast columns' values)."""
     template = compile_template(spec.body)
     seen: set[str] = set()
@@ -113,17 +131,13 @@ def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, t
             tally.duplicates += 1
             continue
         seen.add(address)
-        status, code, detail = "pending", None, None
-        if not verdict.valid:
-            status, code = "rejected", verdict.reason
-        elif template.fields and (missing := template.missing(personalisation)):
-            status, code, detail = "rejected", "missing_personalisation", ",".join(missing)
+        status, code, detail = _judge(template, verdict, personalisation, max_chars)
         if status == "pending":
             tally.accepted += 1
             tally.zones.add(verdict.zone)
         else:
             tally.rejected += 1
-        data = _cell(dumps(personalisation)) if personalisation else _NULL
+        data = _personalisation_cell(index, personalisation, dumps)
         # Normalised numbers and carrier names never need COPY escaping; raw rejects might.
         lines.append(f"{prefix}{address if number else _cell(address)}\t{data}\t{verdict.carrier or _NULL}"
                      f"\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
@@ -141,14 +155,14 @@ def _copy(lines: list[str]) -> None:
 
 
 def create_broadcast(service_id: int, spec: BroadcastSpec, items: Iterable, *, provider: str, region: str,
-                     actor: str, idempotency_key: str | None, fingerprint: str) -> IntakeResult:
+                     actor: str, idempotency_key: str | None, fingerprint: str, max_chars: int) -> IntakeResult:
     """Write a broadcast and its messages atomically; replay if the key was seen."""
     replay = find_replay(service_id, idempotency_key, fingerprint)
     if replay is not None:
         return IntakeResult(replay, created=False)
     broadcast_id = uuid.uuid4()
     tally = _Tally()
-    lines = build_rows(spec, items, region, f"{broadcast_id}\t{service_id}\t", tally)
+    lines = build_rows(spec, items, region, f"{broadcast_id}\t{service_id}\t", tally, max_chars)
     if tally.total == 0:
         raise ValidationFailed("recipients is empty", {"field": "recipients"})
     window = settle_zone(spec.send_window, {zone for zone in tally.zones if zone})

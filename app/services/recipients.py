@@ -7,6 +7,7 @@ PREFIX_DIGITS digits and its length; each such class is asked once and cached.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,9 +71,25 @@ def _judge(sample: str) -> Verdict:
     return Verdict(True, carrier_names.name_for_number(parsed, "en") or None, None, zone)
 
 
+def ascii_digits(raw: str) -> str:
+    """Digits of any script (full-width ２, Arabic-Indic ٢, ...) as ASCII; invisible marks dropped.
+
+    NFKC folds full-width forms (digits and ＋); decimal digits of other scripts have no
+    compatibility form, so each is mapped by its digit value. Direction marks (category Cf),
+    common around numbers typed in right-to-left text, are removed.
+    """
+    folded = unicodedata.normalize("NFKC", raw)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                   for ch in folded if unicodedata.category(ch) != "Cf")
+
+
 def to_e164_digits(raw: str, region: str) -> str | None:
     """Cheap syntactic normalisation to '+digits'; None if it cannot be a number."""
-    if raw[:1] == "+" and raw[1:].isdigit() and 8 <= len(raw) - 1 <= 15:
+    if not raw.isascii():
+        # Rare, and checked in O(1): only such addresses pay for Unicode normalisation, so one
+        # person written in two scripts is one recipient (a duplicate), not two messages.
+        raw = ascii_digits(raw)
+    if raw[:1] == "+" and raw[1:].isdigit() and 8 <= len(raw) - 1 <= 15 and raw.isascii():
         return raw  # already E.164: the common case, and the cheapest
     text = raw.strip().translate(_PUNCTUATION)
     if text.startswith("+"):
@@ -85,7 +102,7 @@ def to_e164_digits(raw: str, region: str) -> str | None:
             return None
         country_code, trunk = plan
         digits = country_code + (text[len(trunk):] if trunk and text.startswith(trunk) else text)
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+    if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 15:
         return None
     return "+" + digits
 

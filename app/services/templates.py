@@ -13,6 +13,8 @@ class Template:
 
     literals: tuple[str, ...]
     fields: tuple[str, ...]
+    # Characters every recipient gets whatever the personalisation: counted once, not per recipient.
+    literal_chars: int = 0
 
     @property
     def is_static(self) -> bool:
@@ -25,6 +27,13 @@ class Template:
             return []
         values = values or {}
         return [name for name in self.fields if values.get(name) in (None, "")]
+
+    def rendered_length(self, values: dict | None) -> int:
+        """Characters of render(values), without building the text."""
+        if not self.fields:
+            return self.literal_chars
+        values = values or {}
+        return self.literal_chars + sum(len(str(values.get(name, ""))) for name in self.fields)
 
     def render(self, values: dict | None) -> str:
         """The text one recipient receives."""
@@ -41,4 +50,5 @@ class Template:
 def compile_template(body: str) -> Template:
     """Split a body into literals and placeholders."""
     parts = _PLACEHOLDER.split(body)
-    return Template(literals=tuple(parts[0::2]), fields=tuple(parts[1::2]))
+    literals = tuple(parts[0::2])
+    return Template(literals=literals, fields=tuple(parts[1::2]), literal_chars=sum(map(len, literals)))

@@ -11,7 +11,10 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Message
 from app.services.broadcast_request import parse_body, parse_channel
+from app.services import idempotency
+from app.services.idempotency import check_replay
 from app.services.recipients import classify
+from app.services.storable_text import check_json, check_text
 from app.services.templates import compile_template
 
 PRIORITIES = {"asap"}
@@ -30,8 +33,26 @@ class Accepted:
     queue_position: int
 
 
+def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
+    """The personalisation, checked to fill the body's placeholders within the length limit."""
+    personalisation = payload.get("personalisation")
+    if personalisation is not None and not isinstance(personalisation, dict):
+        raise ValidationFailed("personalisation must be an object", {"field": "personalisation"})
+    check_json("personalisation", personalisation)
+    template = compile_template(body)
+    missing = template.missing(personalisation)
+    if missing:
+        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
+    length = template.rendered_length(personalisation)
+    if length > max_chars:
+        raise ValidationFailed(f"the personalised message is {length} characters; the limit is {max_chars}",
+                               {"field": "personalisation", "length": length, "limit": max_chars},
+                               code="message_too_long")
+    return personalisation
+
+
 def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str | None, dict | None]:
-    """(E.164 number, carrier, body, personalisation) from a request, or 422 naming the field."""
+    """(E.164 number, carrier, body, personalisation) from a request, or 4xx naming the field."""
     parse_channel(payload.get("channel", "sms"))
     body = parse_body(payload, max_chars)
     priority = payload.get("priority", "asap")
@@ -40,16 +61,10 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
     to = payload.get("to")
     if not isinstance(to, str):
         raise ValidationFailed("'to' is required and must be a string", {"field": "to"})
-    personalisation = payload.get("personalisation")
-    if personalisation is not None and not isinstance(personalisation, dict):
-        raise ValidationFailed("personalisation must be an object", {"field": "personalisation"})
-    number, verdict = classify(to, region)
+    number, verdict = classify(check_text("to", to), region)
     if not verdict.valid:
         raise ValidationFailed(f"'to' is not a valid mobile number ({verdict.reason})", {"field": "to"})
-    missing = compile_template(body).missing(personalisation)
-    if missing:
-        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
-    return number, verdict.carrier, body, personalisation
+    return number, verdict.carrier, body, _personalisation(payload, body, max_chars)
 
 
 def queue_position(message_id: int) -> int:
@@ -57,26 +72,45 @@ def queue_position(message_id: int) -> int:
     return db.session.execute(_POSITION, {"mid": message_id}).scalar()
 
 
+def request_fingerprint(payload: dict) -> str:
+    """A hash of the request as JSON with sorted keys: key order and spacing do not make another request."""
+    return idempotency.request_fingerprint(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _replay(service_id: int, idempotency_key: str | None, fingerprint: str) -> Accepted | None:
+    """The message an Idempotency-Key already made, or None; 422 if the request differs."""
+    if not idempotency_key:
+        return None
+    existing = db.session.scalar(select(Message).where(Message.service_id == service_id,
+                                                       Message.idempotency_key == idempotency_key))
+    if existing is None:
+        return None
+    check_replay(idempotency_key, existing.request_hash, fingerprint, {"message_id": existing.id})
+    return Accepted(existing, False, queue_position(existing.id))
+
+
 def create_message(service_id: int, payload: dict, *, provider: str, region: str, max_chars: int,
                    idempotency_key: str | None) -> Accepted:
     """Store one message for the fast lane; replay the first one for a repeated Idempotency-Key."""
     number, carrier, body, personalisation = _validate(payload, region, max_chars)
-    if idempotency_key:
-        existing = db.session.scalar(select(Message).where(Message.service_id == service_id,
-                                                           Message.idempotency_key == idempotency_key))
-        if existing is not None:
-            return Accepted(existing, False, queue_position(existing.id))
+    fingerprint = request_fingerprint(payload)
+    replay = _replay(service_id, idempotency_key, fingerprint)
+    if replay is not None:
+        return replay
     message = Message(service_id=service_id, recipient=number, carrier=carrier, status="pending", body=body,
                       provider=provider, idempotency_key=idempotency_key,
+                      request_hash=fingerprint if idempotency_key else None,
                       personalisation=json.loads(json.dumps(personalisation)) if personalisation else None)
     try:
         db.session.add(message)
         db.session.commit()
     except IntegrityError:
+        # Two requests raced on one Idempotency-Key: the first one's message is the answer.
         db.session.rollback()
-        existing = db.session.scalar(select(Message).where(Message.service_id == service_id,
-                                                           Message.idempotency_key == idempotency_key))
-        return Accepted(existing, False, queue_position(existing.id))
+        replay = _replay(service_id, idempotency_key, fingerprint)
+        if replay is None:
+            raise
+        return replay
     return Accepted(message, True, queue_position(message.id))
 
 

@@ -15,7 +15,7 @@ import sys
 from stack_testing import REPO, STAND_IN_DB, STAND_IN_REDIS
 
 import stack_env
-from processes import Process
+from processes import PROCESSES, Process
 
 
 def exports(text: str) -> dict[str, str]:
@@ -87,3 +87,27 @@ def test_placeholders_fill_env_and_leave_other_braces(stack):
     assert env["JSON"] == '{"a": {unknown}}'
     assert env["REDIS_URL"] == "r"
     assert stack_env.fill("{data_dir}/run/x", fields) == f"{stack.data_dir}/run/x"
+
+
+def test_flower_gets_basic_auth_with_a_password_generated_once(stack, cli, capsys):
+    assert cli("env") == 0
+    settings = json.loads((stack.data_dir / "stack.json").read_text())
+    password = settings["flower_password"]
+    assert len(password) >= 32 and password != settings["webhook_secret"]
+    flower = next(spec for spec in PROCESSES if spec.name == "flower")
+    common = {"DATABASE_URL": "db", "REDIS_URL": "r", "HERALD_WEBHOOK_SECRET": "s"}
+    env = stack_env.process_env(common, flower, stack_env.placeholders(stack, common))
+    assert env["FLOWER_BASIC_AUTH"] == f"herald:{password}"
+    assert not any(password in arg or "{flower_auth}" in arg for arg in flower.argv)
+    assert cli("env") == 0
+    assert json.loads((stack.data_dir / "stack.json").read_text())["flower_password"] == password
+
+
+def test_a_data_dir_from_before_flower_auth_gets_a_password(stack, cli):
+    stack.data_dir.mkdir(parents=True)
+    old = {"webhook_secret": "kept-secret", "env": {}}
+    (stack.data_dir / "stack.json").write_text(json.dumps(old))
+    assert cli("env") == 0
+    settings = json.loads((stack.data_dir / "stack.json").read_text())
+    assert settings["webhook_secret"] == "kept-secret" and len(settings["flower_password"]) >= 32
+    assert stat.S_IMODE((stack.data_dir / "stack.json").stat().st_mode) == 0o600

@@ -1,6 +1,7 @@
 """GET /metrics against the real database and Redis: every gauge counts what is really there."""
 from __future__ import annotations
 
+import pytest
 import redis
 from herald_testing import free_port, recipients
 from prometheus_client.parser import text_string_to_metric_families
@@ -121,7 +122,39 @@ def test_open_message_count_reads_the_partial_indexes(app, clean):
     assert "ix_messages_pending" in plan and "ix_messages_processing_lease" in plan
 
 
-def test_metrics_need_no_key_and_expose_no_message_text(client, service):
+def test_metrics_from_loopback_need_no_key_and_expose_no_message_text(client, service):
     broadcast(client, service, 2)
     body = client.get("/metrics").get_data(as_text=True)
     assert "Rain expected" not in body and "+260" not in body
+
+
+REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic c2NyYXBl"},
+                                     {"Authorization": "Bearer "}])
+def test_a_remote_scrape_without_the_token_is_401(client, app, monkeypatch, headers):
+    monkeypatch.setitem(app.config, "HERALD_METRICS_TOKEN", "scrape-token")
+    response = client.get("/metrics", headers=headers, environ_base=REMOTE)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_remote_scrape_with_the_token_is_answered(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "HERALD_METRICS_TOKEN", "scrape-token")
+    response = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}, environ_base=REMOTE)
+    assert response.status_code == 200 and "herald_broadcasts" in response.get_data(as_text=True)
+
+
+def test_without_a_configured_token_only_loopback_is_answered(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "HERALD_METRICS_TOKEN", "")
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}, environ_base=REMOTE).status_code == 401
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_loopback_through_a_reverse_proxy_counts_as_remote(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "HERALD_METRICS_TOKEN", "scrape-token")
+    assert client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 401
+    proxied = client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.9", "Authorization": "Bearer scrape-token"})
+    assert proxied.status_code == 200

@@ -114,15 +114,19 @@ def test_document_declares_bearer_auth_errors_uploads_and_idempotency(spec):
     assert {deref(spec, p)["name"] for p in create["parameters"]} == {"Idempotency-Key"}
     assert "409" in spec["paths"]["/v1/broadcasts/{broadcast_id}/pause"]["post"]["responses"]
     assert "404" in spec["paths"]["/v1/broadcasts/{broadcast_id}"]["get"]["responses"]
-    assert spec["paths"]["/metrics"]["get"]["security"] == []
+    # /metrics: no key from loopback, the metrics token from anywhere else.
+    assert spec["paths"]["/metrics"]["get"]["security"] == [{}, {"metricsToken": []}]
+    assert spec["components"]["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"]
 
 
 def test_authenticated_operations_document_401_and_public_ones_do_not_need_a_key(spec):
-    public = {("/healthz", "get"), ("/metrics", "get"), ("/webhooks/africastalking/{secret}", "post")}
+    public = {("/healthz", "get"), ("/webhooks/africastalking/{secret}", "post")}
     for path, methods in documented_operations(spec).items():
         for method in methods:
             operation = spec["paths"][path][method]
-            if (path, method) in public:
+            if (path, method) == ("/metrics", "get"):
+                assert {} in operation["security"] and "401" in operation["responses"]
+            elif (path, method) in public:
                 assert operation["security"] == []
             else:
                 assert "security" not in operation and "401" in operation["responses"], (path, method)
