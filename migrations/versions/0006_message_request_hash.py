@@ -1,15 +1,15 @@
 """A transactional message remembers the hash of the request its Idempotency-Key came with, so the
 same key with a different body is refused instead of silently replaying the first message.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
