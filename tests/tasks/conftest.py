@@ -26,14 +26,13 @@ def gateway(stack, clean):
     return stack
 
 
-@pytest.fixture(scope="module")
-def fault_stack(request, tmp_path_factory):
+@pytest.fixture(scope="session")
+def fault_stack(tmp_path_factory):
     """A stack on PostgreSQL and Redis of its own (a test may stop them), against a gateway that
-    does not honour idempotency keys, as most real ones do not."""
+    does not honour idempotency keys, as most real ones do not; shared by every fault module."""
     from fault_stack import Operator, start_fault_stack
 
-    settings = {"AT_HONOURS_IDEMPOTENCY_KEY": "0", **getattr(request.module, "STACK_SETTINGS", {})}
-    servers, running = start_fault_stack(str(tmp_path_factory.mktemp("faults")), **settings)
+    servers, running = start_fault_stack(str(tmp_path_factory.mktemp("faults")), AT_HONOURS_IDEMPOTENCY_KEY="0")
     try:
         yield servers, running, Operator(running)
     finally:

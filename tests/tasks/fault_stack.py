@@ -99,12 +99,12 @@ class Operator:
         """One API call."""
         return requests.request(method, f"{self.url}{path}", headers=self.headers, timeout=30, **kwargs)
 
-    def broadcast(self, count: int, body: str = "Planting advisory: rains from Monday") -> str:
+    def broadcast(self, count: int, body: str = "Planting advisory: rains from Monday", **extra) -> str:
         """POST a broadcast of `count` recipients; return its id."""
         from herald_testing import recipients
 
         response = self.call("POST", "/v1/broadcasts", json={"channel": "sms", "body": body,
-                                                               "recipients": recipients(count)})
+                                                               "recipients": recipients(count), **extra})
         assert response.status_code == 202, response.text
         return response.json()["id"]
 
@@ -135,6 +135,17 @@ def start_fault_stack(tmp_dir: str, **settings) -> tuple[PrivateServers, Stack]:
     stack = Stack(servers.database_url, servers.redis_url, tmp_dir, **settings)
     stack.start_all()
     return servers, stack
+
+
+SEND_MODES = {"per_message": "0", "bulk": "100"}
+
+
+def use_mode(stack: Stack, mode: str) -> None:
+    """Restart the workers sending one request per message, or bulk requests of 100, if not already."""
+    if stack.env.get("AT_BULK_MAX", "0") != SEND_MODES[mode]:
+        stack.env["AT_BULK_MAX"] = SEND_MODES[mode]
+        stack.stop_workers()
+        stack.start_workers()
 
 
 def wait_ledger(stack: Stack, accepted: int, timeout: float = 60) -> dict:

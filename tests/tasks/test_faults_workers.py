@@ -11,13 +11,13 @@ import time
 
 import psycopg2
 import requests
-from fault_stack import redis_flag, wait_ledger
+from fault_stack import redis_flag, use_mode, wait_ledger
 from herald_testing import recipients, wait_until
 
 from scripts.testbed import CONTROL_QUEUES
 
 KILLS = 10
-KILL_COUNT = 4000
+KILL_COUNT = 3000
 
 
 def _restart(stack, name: str) -> None:
@@ -30,9 +30,10 @@ def _restart(stack, name: str) -> None:
 
 def test_ten_sigkills_across_bulk_and_control_workers(faulty):
     _servers, stack, operator = faulty
-    # Each call stays in flight at the gateway for 250 ms, so every kill cuts live calls, and the
+    use_mode(stack, "per_message")
+    # Each call stays in flight at the gateway for 150 ms, so every kill cuts live calls, and the
     # gateway's count of held answers read just before and just after the kill is what was cut.
-    stack.sandbox("POST", "/_sandbox/config", json={"latency_ms": 250})
+    stack.sandbox("POST", "/_sandbox/config", json={"latency_ms": 150})
     broadcast_id = operator.broadcast(KILL_COUNT)
     in_flight_at_kills = 0
     for kill in range(KILLS):
