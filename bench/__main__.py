@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=50_000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-rate-limit", action="store_true")
-    parser.add_argument("--reports", type=int, default=50_000, help="delivery reports in the dlr phase")
+    parser.add_argument("--reports", type=int, default=20_000, help="delivery reports in the dlr phase")
     parser.add_argument("--only", choices=["dlr"], help="run one phase alone (results go to <phase>.json)")
     args = parser.parse_args()
     database_url, redis_url = scratch_database_url("herald_bench"), scratch_redis_url(8)

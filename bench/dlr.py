@@ -137,8 +137,9 @@ def _message_ids(database_url: str, broadcast_id: str) -> list[int]:
         conn.close()
 
 
-def run_dlr(stack: Stack, database_url: str, key: str, count: int) -> dict:
-    """Reports per second from first POST to last row applied, through the API as the stack runs it."""
+def _measure(stack: Stack, database_url: str, key: str, count: int, group_commit: bool) -> tuple[float, float]:
+    """One pass: API (as the stack runs it) and control worker started fresh; (answered, applied) per second."""
+    stack.env["HERALD_REPORT_GROUP_COMMIT"] = "1" if group_commit else "0"
     stack.kill("api")
     stack._start("api", api_argv(stack.api_port))
     wait_until(lambda: _answers(f"{stack.api_url}/healthz"), 30, 0.2, "the API")
@@ -147,10 +148,19 @@ def run_dlr(stack: Stack, database_url: str, key: str, count: int) -> dict:
     time.sleep(3)
     answered, elapsed = post_and_time(stack, database_url, broadcast_id, count)
     stack.kill("worker-control")
-    rate = count / elapsed
-    print(f"delivery reports: {count:,} POSTed by {CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS} keep-alive "
-          f"connections, all answered in {answered:.2f}s, all applied in {elapsed:.2f}s = {rate:,.0f} reports/s")
-    return {"dlr_reports": count, "dlr_per_s": round(rate, 1), "dlr_answered_per_s": round(count / answered, 1)}
+    label = "group commit" if group_commit else "baseline, one commit per report"
+    print(f"delivery reports ({label}): {count:,} POSTed by {CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS} keep-alive "
+          f"connections, all answered in {answered:.2f}s, all applied in {elapsed:.2f}s = {count / elapsed:,.0f}/s")
+    return count / answered, count / elapsed
+
+
+def run_dlr(stack: Stack, database_url: str, key: str, count: int) -> dict:
+    """Reports per second from first POST to last row applied: the old per-report commit, then group commit."""
+    _, baseline = _measure(stack, database_url, key, count, group_commit=False)
+    answered, rate = _measure(stack, database_url, key, count, group_commit=True)
+    stack.env.pop("HERALD_REPORT_GROUP_COMMIT", None)
+    return {"dlr_reports": count, "dlr_per_s": round(rate, 1), "dlr_answered_per_s": round(answered, 1),
+            "dlr_baseline_per_s": round(baseline, 1), "dlr_vs_baseline": round(rate / baseline, 2)}
 
 
 def _answers(url: str) -> bool:
