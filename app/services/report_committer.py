@@ -89,8 +89,8 @@ class ReportCommitter:
         try:
             created = delivery_reports.store_mixed([(p.provider, p.report) for p in batch])
         except Exception as exc:  # noqa: BLE001 - any failure must reach the waiting requests, never kill the loop
-            db.session.rollback()
             log.exception("storing %d delivery reports failed", len(batch))
+            self._discard_transaction()
             for pending in batch:
                 pending.error = exc
                 pending.done.set()
@@ -100,6 +100,14 @@ class ReportCommitter:
             pending.done.set()
         if any(created):
             self._wake()
+
+    @staticmethod
+    def _discard_transaction() -> None:
+        """Roll back after a failed flush; a dead connection is replaced by the pool on the next one."""
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the next flush starts a fresh transaction either way
+            log.exception("rollback after a failed flush failed")
 
     def _wake(self) -> None:
         """Wake the applier; the reports are safe already, so a failure here is only logged."""
