@@ -64,6 +64,13 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class Unavailable(ApiError):
+    """Something the request needs is down; the caller should retry later (503)."""
+
+    status = 503
+    code = "unavailable"
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     """The one JSON shape every error takes."""
     return {"error": {"code": code, "message": message, "details": details or {}}}

@@ -18,6 +18,7 @@ import time
 import psycopg2
 import requests
 
+from bench.dlr import run_dlr
 from bench.memory import RssSampler
 from bench.naive import TABLE_DDL
 from scripts.testbed import ROOT, Stack, reset_database, scratch_database_url, scratch_redis_url, wait_until
@@ -207,12 +208,42 @@ def run_rate_limited(stack: Stack, key: str, rate: int = 200, seconds: int = 30)
     return measured, ledger["rate_limited"]
 
 
+def run_send_phases(stack: Stack, database_url: str, key: str, args) -> dict:
+    """Intake, the naive baseline, Herald per message and in bulk, the rate limit: their figures."""
+    results = {"intake_seconds_50k": round(measure_intake(stack, key, 50_000), 3)}
+    baseline_n = min(args.recipients, BASELINE_MAX)
+    if not args.skip_baseline:
+        results["baseline_msgs_per_s"] = round(run_baseline(stack, database_url, baseline_n), 1)
+    probe: list = []
+    single, single_mem = run_herald(stack, database_url, key, args.recipients, 0, "one request per message",
+                                    probe=probe)
+    results["transactional_p95_seconds"] = round(fast_lane_p95(database_url, probe), 3)
+    results["transactional_probes"] = len(probe)
+    print(f"fast lane during the broadcast: {len(probe)} transactional messages, POST → sent p95 "
+          f"{results['transactional_p95_seconds']:.3f}s")
+    bulk, bulk_mem = run_herald(stack, database_url, key, args.recipients, 100, "bulk (100 per request)")
+    if not args.skip_rate_limit:
+        measured, refusals = run_rate_limited(stack, key)
+        results.update(rate_limit_target_per_s=200, rate_limited_msgs_per_s=round(measured, 1),
+                       rate_limit_429s=refusals)
+    results.update(single_msgs_per_s=round(single, 1), bulk_msgs_per_s=round(bulk, 1),
+                   peak_worker_rss_mb=round(max(single_mem.peak_process_mb, bulk_mem.peak_process_mb), 1),
+                   peak_worker_tree_rss_mb=round(max(single_mem.peak_total_mb, bulk_mem.peak_total_mb), 1),
+                   single_worker_rss_trend_mb=single_mem.trend(), bulk_worker_rss_trend_mb=bulk_mem.trend())
+    if "baseline_msgs_per_s" in results:
+        results["single_vs_baseline"] = round(single / results["baseline_msgs_per_s"], 2)
+        results["bulk_vs_baseline"] = round(bulk / results["baseline_msgs_per_s"], 2)
+    return results
+
+
 def main() -> None:
-    """Run every phase and write the results."""
+    """Run every phase (or the one asked for) and write the results."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--recipients", type=int, default=50_000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-rate-limit", action="store_true")
+    parser.add_argument("--reports", type=int, default=20_000, help="delivery reports in the dlr phase")
+    parser.add_argument("--only", choices=["dlr"], help="run one phase alone (results go to <phase>.json)")
     args = parser.parse_args()
     database_url, redis_url = scratch_database_url("herald_bench"), scratch_redis_url(8)
     reset_database(database_url)
@@ -223,34 +254,15 @@ def main() -> None:
     try:
         stack.start_sandbox()
         stack.start_api()
-        results["intake_seconds_50k"] = round(measure_intake(stack, key, 50_000), 3)
-        baseline_n = min(args.recipients, BASELINE_MAX)
-        if not args.skip_baseline:
-            results["baseline_msgs_per_s"] = round(run_baseline(stack, database_url, baseline_n), 1)
-        probe: list = []
-        single, single_mem = run_herald(stack, database_url, key, args.recipients, 0, "one request per message",
-                                        probe=probe)
-        results["transactional_p95_seconds"] = round(fast_lane_p95(database_url, probe), 3)
-        results["transactional_probes"] = len(probe)
-        print(f"fast lane during the broadcast: {len(probe)} transactional messages, POST → sent p95 "
-              f"{results['transactional_p95_seconds']:.3f}s")
-        bulk, bulk_mem = run_herald(stack, database_url, key, args.recipients, 100, "bulk (100 per request)")
-        if not args.skip_rate_limit:
-            measured, refusals = run_rate_limited(stack, key)
-            results.update(rate_limit_target_per_s=200, rate_limited_msgs_per_s=round(measured, 1),
-                           rate_limit_429s=refusals)
-        results.update(single_msgs_per_s=round(single, 1), bulk_msgs_per_s=round(bulk, 1),
-                       peak_worker_rss_mb=round(max(single_mem.peak_process_mb, bulk_mem.peak_process_mb), 1),
-                       peak_worker_tree_rss_mb=round(max(single_mem.peak_total_mb, bulk_mem.peak_total_mb), 1),
-                       single_worker_rss_trend_mb=single_mem.trend(), bulk_worker_rss_trend_mb=bulk_mem.trend())
-        if "baseline_msgs_per_s" in results:
-            results["single_vs_baseline"] = round(single / results["baseline_msgs_per_s"], 2)
-            results["bulk_vs_baseline"] = round(bulk / results["baseline_msgs_per_s"], 2)
+        if args.only is None:
+            results.update(run_send_phases(stack, database_url, key, args))
+        results.update(run_dlr(stack, database_url, key, args.reports))
     finally:
         stack.stop()
+    names = [f"{args.only}.json"] if args.only else ["latest.json", f"run-{args.recipients}.json"]
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    for path in (RESULTS, os.path.join(os.path.dirname(RESULTS), f"run-{args.recipients}.json")):
-        with open(path, "w") as handle:
+    for name in names:
+        with open(os.path.join(os.path.dirname(RESULTS), name), "w") as handle:
             json.dump(results, handle, indent=2)
     print(json.dumps(results, indent=2))
 

@@ -18,6 +18,7 @@ _SWEEP_CHUNK = 5000
 def apply_delivery_reports() -> int:
     """Apply due reports in chunks until a chunk comes back short or time is up; return how many closed."""
     chunk = current_app.config["HERALD_REPORT_BATCH"]
+    delivery_reports.release_wake_up()
     stop_at = time.monotonic() + _RUN_SECONDS
     closed = 0
     while time.monotonic() < stop_at:

@@ -16,15 +16,18 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
+from app.redis_store import get_redis
 from app.services import message_state
 from providers.base import DeliveryReport
 
 _STORE = text("""
 INSERT INTO delivery_events (provider, provider_message_id, provider_status, status, failure_reason, network_code,
                              payload)
-SELECT :provider, * FROM unnest(CAST(:pids AS text[]), CAST(:provider_statuses AS text[]), CAST(:statuses AS text[]),
-                                CAST(:reasons AS text[]), CAST(:networks AS text[]), CAST(:payloads AS jsonb[]))
+SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:provider_statuses AS text[]),
+                     CAST(:statuses AS text[]), CAST(:reasons AS text[]), CAST(:networks AS text[]),
+                     CAST(:payloads AS jsonb[]))
 ON CONFLICT ON CONSTRAINT uq_delivery_events_report DO NOTHING
+RETURNING provider, provider_message_id, provider_status
 """)
 _COLUMNS = """id, provider, provider_message_id, status, failure_reason,
        received_at < now() - make_interval(secs => :stale) AS stale"""
@@ -55,6 +58,12 @@ UPDATE delivery_events
 """)
 
 
+# Stands while an apply run is queued; the run deletes it before taking reports, so a report stored
+# after that wakes another run and none is stranded. It expires in case the queued run is lost.
+_WAKE_KEY = "herald:wake:apply_reports"
+_WAKE_TTL_MS = 10_000
+
+
 @dataclass
 class ReportPass:
     """What one applier pass did: reports taken, closed, and messages moved."""
@@ -65,17 +74,40 @@ class ReportPass:
 
 
 def store_reports(provider: str, reports: list[DeliveryReport]) -> int:
-    """Insert reports in one statement, ignoring exact repeats; return how many were new."""
-    if not reports:
-        return 0
-    created = db.session.execute(_STORE, {
-        "provider": provider, "pids": [r.provider_message_id for r in reports],
+    """Insert one provider's reports in one statement, ignoring exact repeats; commit; return how many were new."""
+    return sum(store_mixed([(provider, report) for report in reports]))
+
+
+def store_mixed(items: list[tuple[str, DeliveryReport]]) -> list[bool]:
+    """Insert (provider, report) pairs in one statement and commit; per item, whether it was new."""
+    if not items:
+        return []
+    reports = [report for _, report in items]
+    rows = db.session.execute(_STORE, {
+        "providers": [provider for provider, _ in items], "pids": [r.provider_message_id for r in reports],
         "provider_statuses": [r.provider_status for r in reports], "statuses": [r.status for r in reports],
         "reasons": [r.failure_reason for r in reports], "networks": [r.network_code for r in reports],
         "payloads": [json.dumps(dict(r.raw)) for r in reports],
-    }).rowcount
+    }).all()
     db.session.commit()
-    return created
+    new = {tuple(row) for row in rows}
+    answers = []
+    for provider, report in items:
+        key = (provider, report.provider_message_id, report.provider_status)
+        answers.append(key in new)
+        # The same report twice in one batch: only the first is new.
+        new.discard(key)
+    return answers
+
+
+def claim_wake_up() -> bool:
+    """True when no apply run is queued yet: the caller should enqueue one."""
+    return bool(get_redis().set(_WAKE_KEY, "1", nx=True, px=_WAKE_TTL_MS))
+
+
+def release_wake_up() -> None:
+    """An apply run is starting: reports stored from now on must wake another."""
+    get_redis().delete(_WAKE_KEY)
 
 
 def _take(limit: int, stale_seconds: int) -> list:
