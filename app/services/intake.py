@@ -95,10 +95,9 @@ def _judge(template: Template, verdict, personalisation: dict | None, max_chars:
         return "rejected", verdict.reason, None
     if not template.fields:
         return "pending", None, None
-    missing = template.missing(personalisation)
+    missing, length = template.fill(personalisation)
     if missing:
         return "rejected", "missing_personalisation", ",".join(missing)
-    length = template.rendered_length(personalisation)
     if length > max_chars:
         return "rejected", "message_too_long", f"{length} characters; the limit is {max_chars}"
     return "pending", None, None

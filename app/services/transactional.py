@@ -39,11 +39,9 @@ def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
     if personalisation is not None and not isinstance(personalisation, dict):
         raise ValidationFailed("personalisation must be an object", {"field": "personalisation"})
     check_json("personalisation", personalisation)
-    template = compile_template(body)
-    missing = template.missing(personalisation)
+    missing, length = compile_template(body).fill(personalisation)
     if missing:
         raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
-    length = template.rendered_length(personalisation)
     if length > max_chars:
         raise ValidationFailed(f"the personalised message is {length} characters; the limit is {max_chars}",
                                {"field": "personalisation", "length": length, "limit": max_chars},
