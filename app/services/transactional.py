@@ -54,7 +54,7 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
     parse_channel(payload.get("channel", "sms"))
     body = parse_body(payload, max_chars)
     priority = payload.get("priority", "asap")
-    if priority not in PRIORITIES:
+    if not isinstance(priority, str) or priority not in PRIORITIES:
         raise ValidationFailed("priority must be 'asap' for /v1/messages", {"field": "priority"})
     to = payload.get("to")
     if not isinstance(to, str):
