@@ -14,6 +14,8 @@ KNOWN_CHANNELS = {"sms", "whatsapp", "email", "inbox", "webhook"}
 BROADCAST_PRIORITIES = {"normal"}
 # No gateway account Herald speaks to allows more than this per second.
 MAX_RATE_PER_SECOND = Decimal(10_000)
+# The column keeps three decimals: anything smaller would be stored as a rate of 0.
+MIN_RATE_PER_SECOND = Decimal("0.001")
 # An operator's note on a pause, resume or cancel: a sentence or two for the audit log, not a document.
 MAX_REASON_CHARS = 500
 
@@ -62,15 +64,16 @@ def parse_sender(value: object) -> str | None:
     """An optional alphanumeric sender id (11 characters at most, as carriers allow)."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value.isalnum() or len(value) > 11:
-        raise _fail("sender", "sender must be 1-11 letters or digits")
+    # isascii: str.isalnum() also accepts letters and digits of every other script, which carriers refuse.
+    if not isinstance(value, str) or not (value.isascii() and value.isalnum()) or len(value) > 11:
+        raise _fail("sender", "sender must be 1-11 ASCII letters or digits")
     return value
 
 
 def parse_priority(value: object) -> str:
     """Broadcasts ride the bulk lane; one-off messages go to /v1/messages."""
     value = "normal" if value is None else value
-    if value not in BROADCAST_PRIORITIES:
+    if not isinstance(value, str) or value not in BROADCAST_PRIORITIES:
         raise _fail("priority", "broadcasts use priority 'normal'; send one-off urgent messages to /v1/messages")
     return value
 
@@ -85,8 +88,9 @@ def parse_rate(value: object) -> Decimal | None:
         rate = Decimal(str(value))
     except InvalidOperation:
         raise _fail("rate_limit_per_second", "rate_limit_per_second must be a number") from None
-    if not rate.is_finite() or rate <= 0 or rate > MAX_RATE_PER_SECOND:
-        raise _fail("rate_limit_per_second", f"rate_limit_per_second must be above 0 and at most {MAX_RATE_PER_SECOND}")
+    if not rate.is_finite() or rate < MIN_RATE_PER_SECOND or rate > MAX_RATE_PER_SECOND:
+        raise _fail("rate_limit_per_second",
+                    f"rate_limit_per_second must be between {MIN_RATE_PER_SECOND} and {MAX_RATE_PER_SECOND}")
     return rate
 
 

@@ -23,7 +23,7 @@ from app.services.broadcast_request import BroadcastSpec
 from app.services.idempotency import check_replay
 from app.services.recipients import classify
 from app.services.send_windows import settle_zone
-from app.services.storable_text import NUL, NUL_IN_JSON, check_json, refuse_nul
+from app.services.storable_text import NUL, check_json, check_text, json_needs_check
 from app.services.templates import Template, compile_template
 
 _COPY_SQL = (
@@ -80,8 +80,8 @@ def _item_fields(index: int, item: object) -> tuple[object, dict | None]:
     to = item.get("to")
     if type(to) is not str:
         raise ValidationFailed("'to' is required and must be a string", {"field": f"recipients[{index}].to"})
-    if NUL in to:
-        raise refuse_nul(f"recipients[{index}].to")
+    if NUL in to or not to.isascii():
+        check_text(f"recipients[{index}].to", to)
     personalisation = item.get("personalisation")
     if personalisation is not None and type(personalisation) is not dict:
         raise ValidationFailed("personalisation must be an object",
@@ -95,21 +95,20 @@ def _judge(template: Template, verdict, personalisation: dict | None, max_chars:
         return "rejected", verdict.reason, None
     if not template.fields:
         return "pending", None, None
-    missing = template.missing(personalisation)
+    missing, length = template.fill(personalisation)
     if missing:
         return "rejected", "missing_personalisation", ",".join(missing)
-    length = template.rendered_length(personalisation)
     if length > max_chars:
         return "rejected", "message_too_long", f"{length} characters; the limit is {max_chars}"
     return "pending", None, None
 
 
 def _personalisation_cell(index: int, personalisation: dict | None, dumps) -> str:
-    """The COPY field for one recipient's personalisation; 400 if it holds a NUL."""
+    """The COPY field for one recipient's personalisation; 400 if it holds text PostgreSQL cannot store."""
     if not personalisation:
         return _NULL
     data = dumps(personalisation)
-    if NUL_IN_JSON in data:
+    if json_needs_check(data):
         # Rare: only now walk the object to name the key or value at fault.
         check_json(f"recipients[{index}].personalisation", personalisation)
     return _cell(data)

@@ -28,12 +28,21 @@ class Template:
         values = values or {}
         return [name for name in self.fields if values.get(name) in (None, "")]
 
-    def rendered_length(self, values: dict | None) -> int:
-        """Characters of render(values), without building the text."""
-        if not self.fields:
-            return self.literal_chars
+    def fill(self, values: dict | None) -> tuple[list[str], int]:
+        """(placeholders left unfilled, characters of render(values)) in one pass, building no text.
+
+        Intake calls this once per personalised recipient, so it is one loop with no per-field calls
+        beyond len() for the common case of string values.
+        """
         values = values or {}
-        return self.literal_chars + sum(len(str(values.get(name, ""))) for name in self.fields)
+        missing, length = [], self.literal_chars
+        for name in self.fields:
+            value = values.get(name)
+            if value is None or value == "":
+                missing.append(name)
+            else:
+                length += len(value) if type(value) is str else len(str(value))
+        return missing, length
 
     def render(self, values: dict | None) -> str:
         """The text one recipient receives."""

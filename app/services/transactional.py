@@ -39,11 +39,9 @@ def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
     if personalisation is not None and not isinstance(personalisation, dict):
         raise ValidationFailed("personalisation must be an object", {"field": "personalisation"})
     check_json("personalisation", personalisation)
-    template = compile_template(body)
-    missing = template.missing(personalisation)
+    missing, length = compile_template(body).fill(personalisation)
     if missing:
         raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
-    length = template.rendered_length(personalisation)
     if length > max_chars:
         raise ValidationFailed(f"the personalised message is {length} characters; the limit is {max_chars}",
                                {"field": "personalisation", "length": length, "limit": max_chars},
@@ -56,7 +54,7 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
     parse_channel(payload.get("channel", "sms"))
     body = parse_body(payload, max_chars)
     priority = payload.get("priority", "asap")
-    if priority not in PRIORITIES:
+    if not isinstance(priority, str) or priority not in PRIORITIES:
         raise ValidationFailed("priority must be 'asap' for /v1/messages", {"field": "priority"})
     to = payload.get("to")
     if not isinstance(to, str):

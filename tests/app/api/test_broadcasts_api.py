@@ -99,6 +99,17 @@ def test_idempotency_key_replays_and_refuses_a_different_body(client, service, a
      "rate_limit_per_second", 422),
     ({"channel": "sms", "body": "x", "rate_limit_per_second": "fast", "recipients": [{"to": "+260961000001"}]},
      "rate_limit_per_second", 422),
+    # Stored with three decimals, this would become a rate of 0.
+    ({"channel": "sms", "body": "x", "rate_limit_per_second": 1e-10, "recipients": [{"to": "+260961000001"}]},
+     "rate_limit_per_second", 422),
+    # Unhashable values used to reach a set lookup and answer 500.
+    ({"channel": "sms", "body": "x", "priority": ["normal"], "recipients": [{"to": "+260961000001"}]},
+     "priority", 422),
+    ({"channel": "sms", "body": "x", "priority": {"a": 1}, "recipients": [{"to": "+260961000001"}]},
+     "priority", 422),
+    # str.isalnum() is true for Arabic-Indic digits, which no carrier takes as a sender id.
+    ({"channel": "sms", "body": "x", "sender": "\u0661\u0662\u0663", "recipients": [{"to": "+260961000001"}]},
+     "sender", 422),
 ])
 def test_bad_input_is_a_json_error_naming_the_field_and_writes_nothing(client, service, app, payload, field, status):
     data = payload if isinstance(payload, str) else json.dumps(payload)

@@ -37,9 +37,11 @@ def test_thirty_segments_of_personalisation_cannot_slip_through(client, service,
     assert row.error_code == "message_too_long" and f"the limit is {limit}" in row.error_detail
 
 
-def test_rendered_length_matches_render():
+def test_fill_measures_what_render_builds_and_names_what_is_missing():
     template = compile_template("Dear ((name)), ((n)) bags at ((depot)).")
-    for values in ({"name": "Chanda", "n": 3, "depot": "Mkushi"}, {"name": "", "n": None}, None):
-        assert template.rendered_length(values) == len(template.render(values))
-    assert compile_template("static").rendered_length({"x": "y" * 99}) == len("static")
+    for values in ({"name": "Chanda", "n": 3, "depot": "Mkushi"}, {"name": "Ada", "n": [1, 2], "depot": "é" * 40}):
+        assert template.fill(values) == ([], len(template.render(values)))
+    assert template.fill({"name": "", "n": None})[0] == ["name", "n", "depot"]
+    assert template.fill(None)[0] == ["name", "n", "depot"]
+    assert compile_template("static").fill({"x": "y" * 99}) == ([], len("static"))
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from herald_testing import count_rows, post_json, recipients, sms
 
-from app.services.storable_text import nul_path
+from app.services.storable_text import flaw_path
 
 GOOD = "+260961000001"
 
@@ -77,7 +77,40 @@ def test_delivery_report_with_a_nul_is_400(client):
     assert_refused(response, "id")
 
 
-def test_nul_path_names_keys_and_values():
-    assert nul_path({"a": [1, {"b": "x\x00"}]}, "p") == ("p.a[1].b", False)
-    assert nul_path({"a": {"\x00": 1}}, "p") == ("p.a", True)
-    assert nul_path({"a": "fine", "n": 3.5, "z": None}, "p") is None
+def test_flaw_path_names_keys_and_values():
+    assert flaw_path({"a": [1, {"b": "x\x00"}]}, "p") == ("p.a[1].b", "nul_character", False)
+    assert flaw_path({"a": {"\x00": 1}}, "p") == ("p.a", "nul_character", True)
+    assert flaw_path({"a": ["é", {"b": "\ud800"}]}, "p") == ("p.a[1].b", "lone_surrogate", False)
+    assert flaw_path({"a": "fine", "n": 3.5, "z": None, "e": "😀"}, "p") is None
+
+
+def test_flaw_path_survives_the_deepest_nesting_the_parser_allows():
+    deep: object = "x\x00"
+    for _ in range(5000):
+        deep = [deep]
+    assert flaw_path(deep, "p")[1] == "nul_character"
+
+
+# JSON carries lone surrogates as \ud800 escapes; valid pairs (emoji) are one character and fine.
+@pytest.mark.parametrize("path,payload,field", [
+    ("/v1/broadcasts", '{"channel": "sms", "body": "Rain \\ud800", "recipients": [{"to": "+260961000001"}]}', "body"),
+    ("/v1/broadcasts", '{"channel": "sms", "body": "Rain", "recipients": [{"to": "+26096\\udc001"}]}',
+     "recipients[0].to"),
+    ("/v1/broadcasts", '{"channel": "sms", "body": "Hi ((n))", "recipients": [{"to": "+260961000001", '
+                       '"personalisation": {"n": "\\ud83d"}}]}', "recipients[0].personalisation.n"),
+    ("/v1/messages", '{"to": "+260961000001", "body": "Hi", "personalisation": {"\\udfff": 1}}', "personalisation"),
+    ("/v1/messages", '{"to": "+260961000001", "body": "Code \\ud800"}', "body"),
+])
+def test_a_lone_surrogate_is_400_and_writes_nothing(client, service, app, path, payload, field):
+    response = post_json(client, service, path, payload)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "lone_surrogate"
+    assert response.json["error"]["details"]["field"] == field
+    assert count_rows(app) == (0, 0)
+
+
+def test_emoji_written_as_a_surrogate_pair_are_kept(client, service, app):
+    payload = ('{"channel": "sms", "body": "Rain \\ud83c\\udf27 ((n))", '
+               '"recipients": [{"to": "+260961000001", "personalisation": {"n": "\\ud83d\\ude00"}}]}')
+    assert post_json(client, service, "/v1/broadcasts", payload).status_code == 202
+    assert count_rows(app) == (1, 1)

@@ -20,3 +20,10 @@ def test_a_personalised_message_at_the_limit_is_accepted(client, service, app):
     payload = {"to": "+260961000001", "body": "Dear ((name))", "personalisation": {"name": "x" * (limit - 5)}}
     assert post_json(client, service, "/v1/messages", payload).status_code == 202
     assert count_rows(app) == (0, 1)
+
+
+def test_an_unhashable_priority_is_422_not_500(client, service, app):
+    for priority in (["asap"], {"a": 1}):
+        response = post_json(client, service, "/v1/messages", {"to": "+260961000001", "body": "x", "priority": priority})
+        assert response.status_code == 422 and response.json["error"]["details"]["field"] == "priority"
+    assert count_rows(app) == (0, 0)
