@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Sequence
 
 from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejected, OutboundMessage,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.errors import ApiError, MalformedRequest, NotFound, PayloadTooLarge
+from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge
 from app.queueing import enqueue
 from app.redis_store import get_redis
 from app.services import delivery_reports
@@ -15,13 +15,6 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
 # Many reports per second share one applier run: wake it at most this often.
 _WAKE_DEBOUNCE_MS = 200
-
-
-class Forbidden(ApiError):
-    """The callback failed its provider's verification (signature or secret) (403)."""
-
-    status = 403
-    code = "forbidden"
 
 
 def _wake_applier() -> None:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 from herald_testing import truncate_all
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeliveryEvent
