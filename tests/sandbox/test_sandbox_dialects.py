@@ -4,7 +4,8 @@ from __future__ import annotations
 import base64
 import json
 
-from conftest import API_KEY
+# The key tests/sandbox/conftest.py starts the sandbox with.
+API_KEY = "test-key"
 
 TWILIO_PATH = "/2010-04-01/Accounts/ACsandbox/Messages.json"
 
