@@ -1,8 +1,12 @@
 """Every tunable of Herald in one place, read once from the environment."""
 from __future__ import annotations
 
+import json
 import os
 from urllib.parse import urlsplit
+
+from providers.base import ProviderConfigError
+from providers.registry import check_account, provider_class
 
 
 def _env(name: str, default: str) -> str:
@@ -112,6 +116,15 @@ class Config:
     # How often one process's good answers clear the shared fault count (its own faults clear at once).
     HERALD_BREAKER_RESET_SECONDS = _float("HERALD_BREAKER_RESET_SECONDS", 0.2)
 
+    # Named gateway accounts: JSON {"<account>": {"provider": "africastalking"|"twilio"|"infobip", settings...}},
+    # or the path of a file holding it. Unset: one account "africastalking" built from the AT_* variables.
+    HERALD_ACCOUNTS = _env("HERALD_ACCOUNTS", "")
+    # Proxies for real gateways, as curl and urllib3's ProxyManager read them; loopback gateways bypass them.
+    HTTPS_PROXY = _env("HTTPS_PROXY", "") or _env("https_proxy", "")
+    HTTP_PROXY = _env("HTTP_PROXY", "") or _env("http_proxy", "")
+    NO_PROXY = _env("NO_PROXY", "") or _env("no_proxy", "")
+    # Largest delivery-report body accepted (an Infobip bulk report of 1,000 results is ~500 KB).
+    HERALD_WEBHOOK_MAX_BYTES = _int("HERALD_WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)
     # Gateway account used for SMS (the sandbox gateway by default).
     HERALD_SMS_PROVIDER = _env("HERALD_SMS_PROVIDER", "africastalking")
     AT_BASE_URL = _env("AT_BASE_URL", "http://127.0.0.1:8025")
@@ -145,12 +158,103 @@ def is_loopback_url(url: str) -> bool:
 
 
 def check_config(config) -> None:
-    """Refuse settings that would run insecurely; raises ConfigurationError naming the variable."""
-    if not is_loopback_url(config["AT_BASE_URL"]) and not config["HERALD_WEBHOOK_SECRET"]:
+    """Refuse insecure or broken settings (ConfigurationError naming the variable); build the account table."""
+    if not config["HERALD_ACCOUNTS"] and not is_loopback_url(config["AT_BASE_URL"]) and not config["HERALD_WEBHOOK_SECRET"]:
         raise ConfigurationError(
             f"HERALD_WEBHOOK_SECRET is empty while AT_BASE_URL ({config['AT_BASE_URL']}) is a real gateway: "
             "delivery reports need a secret URL (/webhooks/africastalking/<secret>); set HERALD_WEBHOOK_SECRET "
             "to a long random value")
+    accounts = load_accounts(config)
+    for name, account in accounts.items():
+        try:
+            check_account(name, account["provider"], account["settings"])
+        except ProviderConfigError as exc:
+            raise ConfigurationError(f"HERALD_ACCOUNTS: {exc}") from None
+        _check_report_secret(name, account)
+    if config["HERALD_SMS_PROVIDER"] not in accounts:
+        raise ConfigurationError(f"HERALD_SMS_PROVIDER names account {config['HERALD_SMS_PROVIDER']!r}, which is "
+                                 f"not configured; accounts: {', '.join(sorted(accounts))}")
+    config["HERALD_ACCOUNT_TABLE"] = accounts
+
+
+def load_accounts(config) -> dict[str, dict]:
+    """Every named account as {"provider", "settings"}, proxies filled in; ConfigurationError if unreadable."""
+    raw = config["HERALD_ACCOUNTS"].strip()
+    if not raw:
+        accounts = {"africastalking": {"provider": "africastalking", "settings": default_account_settings(config)}}
+    else:
+        accounts = _parse_accounts(_read_accounts_json(raw))
+    for account in accounts.values():
+        _fill_proxy(config, account)
+    return accounts
+
+
+def _read_accounts_json(raw: str) -> object:
+    """HERALD_ACCOUNTS as JSON: inline when it starts with '{', else read from that file."""
+    try:
+        if raw.startswith("{"):
+            return json.loads(raw)
+        with open(raw, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"HERALD_ACCOUNTS is neither a JSON object nor a readable JSON file: {exc}") from None
+
+
+def _parse_accounts(data: object) -> dict[str, dict]:
+    """Split each account's provider from its settings; ConfigurationError naming a bad account."""
+    if not isinstance(data, dict) or not data:
+        raise ConfigurationError("HERALD_ACCOUNTS must be a non-empty JSON object of named accounts")
+    accounts = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("provider"), str):
+            raise ConfigurationError(f"HERALD_ACCOUNTS: account {name!r} needs a \"provider\" name")
+        if not name or "/" in name:
+            raise ConfigurationError(f"HERALD_ACCOUNTS: account name {name!r} must be non-empty, without '/'")
+        settings = {key: value for key, value in entry.items() if key != "provider"}
+        accounts[name] = {"provider": entry["provider"], "settings": settings}
+    return accounts
+
+
+def _fill_proxy(config, account: dict) -> None:
+    """Give an HTTP account the proxy the environment names for its scheme, unless it set one or bypasses it."""
+    settings = account["settings"]
+    try:
+        takes_proxy = any(s.name == "proxy_url" for s in provider_class(account["provider"]).settings_schema)
+    except ProviderConfigError:
+        return  # check_account names the unknown provider
+    url = settings.get("base_url")
+    if not takes_proxy or settings.get("proxy_url") or not isinstance(url, str) or not url:
+        return
+    host = (urlsplit(url).hostname or "").lower()
+    if is_loopback_url(url) or _bypasses_proxy(host, config["NO_PROXY"]):
+        return
+    proxy = config["HTTPS_PROXY"] if url.startswith("https:") else config["HTTP_PROXY"]
+    if proxy:
+        settings["proxy_url"] = proxy
+
+
+def _bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """NO_PROXY as curl reads it: '*', or host names and domain suffixes, comma-separated."""
+    for entry in (item.strip().lower().lstrip(".") for item in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
+
+
+def _check_report_secret(name: str, account: dict) -> None:
+    """An account whose reports are checked by a URL secret must have one when it talks to a real gateway."""
+    settings = account["settings"]
+    schema = provider_class(account["provider"]).settings_schema
+    if any(s.name == "webhook_secret" for s in schema) and not settings.get("webhook_secret"):
+        url = str(settings.get("base_url") or "")
+        if url and not is_loopback_url(url):
+            raise ConfigurationError(f"HERALD_ACCOUNTS: account {name!r} talks to {url} but has no webhook_secret: "
+                                     f"its reports need a secret URL (/webhooks/{name}/<secret>)")
+
+
+def default_account_settings(config) -> dict:
+    """The settings of the default account, "africastalking", read from the AT_* variables."""
+    return {**provider_settings(config), "webhook_secret": config["HERALD_WEBHOOK_SECRET"]}
 
 
 def provider_settings(config) -> dict:

@@ -43,6 +43,13 @@ class Unauthorized(ApiError):
     headers = {"WWW-Authenticate": 'Bearer realm="herald"'}
 
 
+class Forbidden(ApiError):
+    """The caller is known but refused: a callback whose signature or secret does not match (403)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ApiError):
     """No such resource for this service (404)."""
 

@@ -6,15 +6,14 @@ in providers/africastalking_wire.py.
 """
 from __future__ import annotations
 
-import os
+import hmac
 from typing import Mapping, Sequence
 from urllib.parse import quote_plus
-
-from urllib3.connection import HTTPConnection
 
 from providers import http_exchange, keepalive
 from providers.africastalking_settings import (
     MESSAGING_PATH,
+    SETTINGS,
     USER_PATH,
     _as_bool,
     _as_count,
@@ -23,8 +22,8 @@ from providers.africastalking_settings import (
     _constant_headers,
     _form_prefix,
     _required_text,
-    _split_base_url,
 )
+from providers.http_transport import HttpTransport
 from providers.africastalking_wire import (
     DELIVERY_STATUSES,
     _form_text,
@@ -33,8 +32,6 @@ from providers.africastalking_wire import (
     _raise_for_http_status,
     _recipients,
     _user_data,
-    _unanswered_error,
-    _unsent_error,
 )
 from providers.base import (
     Accepted,
@@ -43,8 +40,8 @@ from providers.base import (
     Provider,
     SendError,
     SendResult,
+    WebhookRequest,
 )
-
 
 
 class AfricasTalkingSMS(Provider):
@@ -52,6 +49,7 @@ class AfricasTalkingSMS(Provider):
 
     name = "africastalking"
     channel = "sms"
+    settings_schema = SETTINGS
 
     def __init__(
         self,
@@ -65,6 +63,8 @@ class AfricasTalkingSMS(Provider):
         connect_timeout: float | str = 3.0,
         read_timeout: float | str = 15.0,
         pool_maxsize: int | str = 16,
+        webhook_secret: str | None = "",
+        proxy_url: str | None = "",
     ) -> None:
         """Validate settings and pre-build the constant headers and form prefix."""
         self.username = _required_text("username", username)
@@ -74,20 +74,17 @@ class AfricasTalkingSMS(Provider):
         self.connect_timeout = _as_seconds("connect_timeout", connect_timeout)
         self.read_timeout = _as_seconds("read_timeout", read_timeout)
         self.pool_maxsize = _as_count("pool_maxsize", pool_maxsize)
-        self.base_url, self._scheme, self._host, self._port, prefix = _split_base_url(base_url)
+        # AT does not sign its callbacks: the report URL carries this secret instead.
+        self._webhook_secret = (webhook_secret or "").encode()
+        self._transport = HttpTransport(
+            self.name, base_url, connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+            pool_maxsize=self.pool_maxsize, proxy_url=proxy_url or "")
+        self.base_url = self._transport.base_url
         api_key = _required_text("api_key", api_key)
-        self._head = http_exchange.request_head("POST", prefix + MESSAGING_PATH, self._host_header(),
-                                                _constant_headers(api_key))
-        self._probe_head = http_exchange.request_head(
-            "GET", f"{prefix}{USER_PATH}?username={quote_plus(self.username)}", self._host_header(),
-            _auth_headers(api_key))
+        self._head = self._transport.request_head("POST", MESSAGING_PATH, _constant_headers(api_key))
+        self._probe_head = self._transport.request_head(
+            "GET", f"{USER_PATH}?username={quote_plus(self.username)}", _auth_headers(api_key))
         self._form_prefix = _form_prefix(self.username, self.sender_id)
-        self._stack_state: tuple[int, keepalive.ConnectionStack] | None = None
-
-    def _host_header(self) -> str:
-        """The Host field: the port only when it is not the scheme's default."""
-        default = 443 if self._scheme == "https" else 80
-        return self._host if self._port in (None, default) else f"{self._host}:{self._port}"
 
     def __repr__(self) -> str:
         """Describe the adapter without its API key."""
@@ -119,10 +116,7 @@ class AfricasTalkingSMS(Provider):
 
     def close(self) -> None:
         """Close this process's idle connections; the next send opens fresh ones."""
-        with keepalive.stack_lock():
-            state, self._stack_state = self._stack_state, None
-        if state is not None and state[0] == os.getpid():
-            state[1].close()
+        self._transport.close()
 
     def _check_bulk(self, messages: Sequence[OutboundMessage]) -> None:
         """Refuse a batch AT cannot carry in one request."""
@@ -162,71 +156,28 @@ class AfricasTalkingSMS(Provider):
         return b"%sIdempotency-Key: %s\r\n" % (self._head, idempotency_key.encode("latin-1"))
 
     def _exchange(self, form: bytes, head: bytes) -> http_exchange.WireResponse:
-        """Run one HTTP exchange on a kept-alive connection, mapping transport failures to typed errors."""
-        stack = self._connections()
-        conn = stack.take()
-        fresh = conn.sock is None
-        try:
-            response = http_exchange.exchange(conn, head, form, self.connect_timeout, self.read_timeout)
-        except http_exchange.RequestNotSent as exc:
-            conn.close()
-            raise _unsent_error(exc.__cause__ or exc, fresh) from exc
-        except http_exchange.AnswerLost as exc:
-            # A connection in an unknown state must never carry another request.
-            conn.close()
-            raise _unanswered_error(exc.__cause__ or exc) from exc
-        except BaseException:
-            conn.close()
-            raise
-        if response.will_close:
-            conn.close()
-        else:
-            stack.give_back(conn)
-        return response
+        """Run one HTTP exchange on a kept-alive connection (typed errors from the transport)."""
+        return self._transport.exchange(head, form)
 
     def probe(self) -> None:
         """GET AT's user data on a fresh connection; raise the SendError a send would have met."""
-        conn = self._new_connection()
-        try:
-            # A fresh connection each time: the probe asks whether AT accepts connections now. The
-            # user-data endpoint answers at once, so a slow answer counts as a failed probe.
-            timeout = self.connect_timeout
-            response = http_exchange.exchange(conn, self._probe_head, b"", timeout, timeout)
-        except http_exchange.RequestNotSent as exc:
-            raise _unsent_error(exc.__cause__ or exc, fresh=True) from exc
-        except http_exchange.AnswerLost as exc:
-            raise _unanswered_error(exc.__cause__ or exc) from exc
-        finally:
-            conn.close()
+        # The user-data endpoint answers at once, so a slow answer counts as a failed probe.
+        response = self._transport.probe_exchange(self._probe_head)
         _raise_for_http_status(response)
         _user_data(response.data)
 
-    # ---- connections -----------------------------------------------------------
-
     def _connections(self) -> keepalive.ConnectionStack:
-        """This process's connection stack, created on first use and again after a fork."""
-        state = self._stack_state
-        pid = os.getpid()
-        if state is not None and state[0] == pid:
-            return state[1]
-        return self._replace_stack(pid)
-
-    def _replace_stack(self, pid: int) -> keepalive.ConnectionStack:
-        """Create the stack for `pid` once, however many threads ask at the same moment."""
-        with keepalive.stack_lock():
-            state = self._stack_state
-            if state is None or state[0] != pid:
-                # Connections inherited through fork are abandoned, never used or closed
-                # here: the parent still owns those sockets and keeps talking on them.
-                state = (pid, keepalive.ConnectionStack(self._new_connection, self.pool_maxsize))
-                self._stack_state = state
-            return state[1]
-
-    def _new_connection(self) -> HTTPConnection:
-        """An unconnected connection that writes each request in one piece."""
-        return keepalive.new_connection(self._scheme, self._host, self._port, self.connect_timeout)
+        """This process's connection stack (kept for tests that look inside it)."""
+        return self._transport.connections()
 
     # ---- delivery reports ------------------------------------------------------
+
+    def verify(self, request: WebhookRequest) -> bool:
+        """The URL's secret (path segment, or `secret` query field) matches this account's, in constant time."""
+        given = request.path_secret if request.path_secret is not None else request.query.get("secret", "")
+        if not self._webhook_secret:
+            return False
+        return hmac.compare_digest(given.encode(), self._webhook_secret)
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """Turn one AT delivery-report callback into a DeliveryReport; raise ValueError if malformed."""

@@ -2,13 +2,28 @@
 from __future__ import annotations
 
 import math
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 from providers.base import ProviderConfigError
+from providers.settings_schema import Setting
 
 MESSAGING_PATH = "/version1/messaging"
 # AT's user-data endpoint: answers the account's balance, so it proves URL and credentials.
 USER_PATH = "/version1/user"
+# What an account of provider "africastalking" takes (HERALD_ACCOUNTS); defaults match the constructor's.
+SETTINGS = (
+    Setting("base_url", str, required=True, help="https://api.africastalking.com, or the sandbox"),
+    Setting("username", str, required=True, help="the AT application's username"),
+    Setting("api_key", str, required=True, help="the AT application's API key"),
+    Setting("sender_id", str, help="alphanumeric sender id or short code; unset uses AT's default"),
+    Setting("honours_idempotency_key", bool, default=False, help="true only for the sandbox"),
+    Setting("max_bulk_recipients", int, default=100, help="recipients per bulk request; 1 = one per request"),
+    Setting("connect_timeout", float, default=3.0, help="seconds to connect"),
+    Setting("read_timeout", float, default=15.0, help="seconds to wait for an answer"),
+    Setting("pool_maxsize", int, default=16, help="idle kept-alive connections per process"),
+    Setting("webhook_secret", str, default="", help="secret of /webhooks/<account>/<secret>; AT does not sign"),
+    Setting("proxy_url", str, default="", help="http(s) proxy; filled from HTTPS_PROXY/HTTP_PROXY"),
+)
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -53,21 +68,6 @@ def _as_seconds(name: str, value: object) -> float:
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ProviderConfigError(f"africastalking: {name} must be a positive number, got {value!r}")
     return seconds
-
-
-def _split_base_url(base_url: object) -> tuple[str, str, str, int | None, str]:
-    """Normalised base URL, its scheme, host, port, and the path prefix the endpoints go under."""
-    url = _required_text("base_url", base_url).rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderConfigError(f"africastalking: base_url must be an http(s) URL, got {url!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ProviderConfigError(f"africastalking: base_url must be scheme://host[:port][/path], got {url!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ProviderConfigError(f"africastalking: base_url has an invalid port, got {url!r}") from None
-    return url, parts.scheme, parts.hostname, port, parts.path
 
 
 def _constant_headers(api_key: str) -> dict[str, str]:

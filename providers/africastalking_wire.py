@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import deque
-import math
-import ssl
-import time
-from datetime import timezone
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from http.client import HTTPException
 from typing import Mapping, Sequence
 
-from urllib3 import BaseHTTPResponse
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
+from providers.http_exchange import WireResponse
+from providers.http_transport import excerpt, retry_after
 
 from providers.base import (
     GATEWAY_DOWN,
     Accepted,
     GatewayRejected,
-    NotSent,
     OutboundMessage,
     PermanentError,
     RateLimited,
@@ -77,107 +70,32 @@ UNREACHABLE_REASONS = frozenset(
     {"UserIsInactive", "UserDoesNotExist", "NotNetworkSubscriber", "UserAccountSuspended", "AbsentSubscriber"}
 )
 
-_BODY_EXCERPT_BYTES = 200
-
-# What a failed exchange can raise: urllib3's own errors, socket/TLS errors, http.client parse errors.
-_TRANSPORT_ERRORS = (HTTPError, OSError, HTTPException)
-
 # Bulk sends and single sends of the same campaign repeat one body many times.
 _segments_for = lru_cache(maxsize=1024)(count_segments)
 
 
 
-def _unsent_error(exc: BaseException, fresh: bool) -> TemporaryError:
-    """A failure before the whole request was written: AT cannot have acted on it."""
-    if _is_certificate_failure(exc):
-        return NotSent("tls_failed", _describe(exc))
-    if fresh or isinstance(exc, (NewConnectionError, ConnectTimeoutError)):
-        # Refused, unreachable, timed out, or the TLS handshake failed: nothing reached AT.
-        return NotSent("connect_failed", _describe(exc))
-    # A kept-alive connection broke mid-write; a request cut short is never processed. It says
-    # nothing about AT as a whole (idle connections get closed), so it counts as a plain retry.
-    return TemporaryError("send_failed", _describe(exc))
-
-
-def _unanswered_error(exc: BaseException) -> UnknownOutcome:
-    """A failure after the request was written: AT may or may not have acted on it."""
-    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
-        return UnknownOutcome("read_timeout", _describe(exc))
-    return UnknownOutcome("connection_lost", _describe(exc))
-
-
-def _is_certificate_failure(exc: BaseException) -> bool:
-    """Tell whether a failure is the server's certificate being refused."""
-    return isinstance(exc, ssl.SSLCertVerificationError) or isinstance(exc.__cause__, ssl.SSLCertVerificationError)
-
-
-def _describe(exc: BaseException) -> str:
-    """Exception type and message, for error details."""
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _raise_for_http_status(response: BaseHTTPResponse) -> None:
+def _raise_for_http_status(response: WireResponse) -> None:
     """Raise the typed error a non-2xx answer means for every message of the request."""
     status = response.status
     if 200 <= status < 300:
         return
     if status == 429:
-        raise RateLimited("rate_limited", _excerpt(response.data), retry_after=_retry_after(response.headers))
+        raise RateLimited("rate_limited", excerpt(response.data), retry_after=retry_after(response.headers))
     if status in (401, 403):
         # Bad credentials are an operator's problem; the messages themselves are fine.
-        raise GatewayRejected("gateway_auth", _excerpt(response.data))
+        raise GatewayRejected("gateway_auth", excerpt(response.data))
     if status == 404 or 300 <= status < 400:
         # No such endpoint, or a redirect: base_url is wrong for every message alike.
-        raise GatewayRejected(f"gateway_http_{status}", _excerpt(response.data))
+        raise GatewayRejected(f"gateway_http_{status}", excerpt(response.data))
     if status in (502, 504):
         # A proxy in front of AT lost its answer: AT may have taken the request.
-        raise UnknownOutcome(f"gateway_http_{status}", _excerpt(response.data), gateway_fault=GATEWAY_DOWN)
+        raise UnknownOutcome(f"gateway_http_{status}", excerpt(response.data), gateway_fault=GATEWAY_DOWN)
     if 400 <= status < 500 and status != 408:
-        raise PermanentError(f"gateway_http_{status}", _excerpt(response.data))
+        raise PermanentError(f"gateway_http_{status}", excerpt(response.data))
     # 5xx: AT failing as a whole; 408: AT gave up reading the request (nothing taken).
     fault = GATEWAY_DOWN if status >= 500 else None
-    raise TemporaryError(f"gateway_http_{status}", _excerpt(response.data), gateway_fault=fault)
-
-
-def _excerpt(data: bytes) -> str:
-    """The start of a response body, for error details."""
-    return data[:_BODY_EXCERPT_BYTES].decode("utf-8", "replace").strip()
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from X-Retry-After-Ms (precise) or Retry-After (seconds or HTTP date)."""
-    millis = _finite_float(headers.get("X-Retry-After-Ms"))
-    if millis is not None:
-        return max(0.0, millis / 1000.0)
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    seconds = _finite_float(value)
-    if seconds is not None:
-        return max(0.0, seconds)
-    return _seconds_until(value)
-
-
-def _finite_float(value: str | None) -> float | None:
-    """Parse a finite float, or None."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _seconds_until(http_date: str) -> float | None:
-    """Seconds from now until an HTTP date, or None if it does not parse."""
-    try:
-        when = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - time.time())
+    raise TemporaryError(f"gateway_http_{status}", excerpt(response.data), gateway_fault=fault)
 
 
 def _recipients(data: bytes) -> list[dict]:
@@ -185,11 +103,11 @@ def _recipients(data: bytes) -> list[dict]:
     try:
         payload = json.loads(data)
     except ValueError:
-        raise UnknownOutcome("unparseable_response", _excerpt(data)) from None
+        raise UnknownOutcome("unparseable_response", excerpt(data)) from None
     message_data = payload.get("SMSMessageData") if isinstance(payload, dict) else None
     recipients = message_data.get("Recipients") if isinstance(message_data, dict) else None
     if not isinstance(recipients, list):
-        raise UnknownOutcome("unparseable_response", _excerpt(data))
+        raise UnknownOutcome("unparseable_response", excerpt(data))
     if not recipients:
         _raise_for_refusal(message_data.get("Message"))
     return recipients
@@ -200,10 +118,10 @@ def _user_data(data: bytes) -> dict:
     try:
         payload = json.loads(data)
     except ValueError:
-        raise UnknownOutcome("unparseable_response", _excerpt(data)) from None
+        raise UnknownOutcome("unparseable_response", excerpt(data)) from None
     user = payload.get("UserData") if isinstance(payload, dict) else None
     if not isinstance(user, dict):
-        raise UnknownOutcome("unparseable_response", _excerpt(data))
+        raise UnknownOutcome("unparseable_response", excerpt(data))
     return user
 
 

@@ -75,18 +75,6 @@ class TemporaryError(SendError):
         self.retry_after = retry_after
 
 
-class NotSent(TemporaryError):
-    """The request never reached the gateway (refused, timed out connecting, TLS failed): no attempt spent."""
-
-    gateway_fault = GATEWAY_DOWN
-
-
-class GatewayRejected(SendError):
-    """The gateway refused the request as a whole (bad credentials, wrong URL): not the message's fault."""
-
-    gateway_fault = GATEWAY_REJECTED
-
-
 class RateLimited(TemporaryError):
     """The gateway refused for rate (HTTP 429); slow down, then retry."""
 
@@ -94,14 +82,14 @@ class RateLimited(TemporaryError):
 class NotSent(TemporaryError):
     """The request never reached the gateway (refused, unreachable, cut mid-write): no attempt spent."""
 
-    gateway_fault = "down"
+    gateway_fault = GATEWAY_DOWN
 
 
 class GatewayRejected(SendError):
     """The gateway refused the request as a whole (credentials, endpoint): the account's fault, not the message's."""
 
     retryable = False
-    gateway_fault = "rejected"
+    gateway_fault = GATEWAY_REJECTED
 
 
 class PermanentError(SendError):
@@ -120,6 +108,24 @@ class ProviderConfigError(Exception):
     """The adapter is missing configuration it needs (credentials, base URL)."""
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """What an adapter sees of a report callback: plain data, so adapters never import a web framework."""
+
+    method: str
+    #: the full URL the gateway posted to, query string included
+    url: str
+    #: header fields by lower-case name
+    headers: Mapping[str, str]
+    #: form fields (first value of each) when the body was form-encoded, else empty
+    form: Mapping[str, str]
+    body: bytes
+    #: the path segment after the account name (/webhooks/<account>/<secret>), if any
+    path_secret: str | None = None
+    #: query-string fields (first value of each)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
 SendResult = Accepted | SendError
 
 
@@ -132,6 +138,10 @@ class Provider:
     honours_idempotency_key: bool = False
     #: most recipients one bulk request may carry (1 = no bulk mode)
     max_bulk_recipients: int = 1
+    #: whether one bulk request may carry different bodies (personalised messages)
+    bulk_bodies_may_differ: bool = False
+    #: the settings an account of this provider takes (providers.settings_schema.Setting)
+    settings_schema: tuple = ()
 
     def send(self, message: OutboundMessage) -> Accepted:
         """Send one message; return Accepted or raise a SendError subclass."""
@@ -151,6 +161,14 @@ class Provider:
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """Turn one webhook payload into a DeliveryReport; raise ValueError if malformed."""
         raise NotImplementedError
+
+    def verify(self, request: WebhookRequest) -> bool:
+        """Whether a report callback really comes from this account's gateway (constant-time checks)."""
+        raise NotImplementedError
+
+    def parse_reports(self, request: WebhookRequest) -> list[DeliveryReport]:
+        """Every delivery report one verified callback carries; raise ValueError if malformed."""
+        return [self.parse_delivery_report(request.form)]
 
     def probe(self) -> None:
         """Ask the gateway, without sending anything, whether it answers this account; raise a SendError if not."""

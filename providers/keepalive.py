@@ -71,8 +71,9 @@ class ConnectionStack:
 
 
 
-def new_connection(scheme: str, host: str, port: int | None, timeout: float) -> HTTPConnection:
+def new_connection(scheme: str, host: str, port: int | None, timeout: float,
+                   ca_certs: str | None = None) -> HTTPConnection:
     """An unconnected connection; it connects, with `timeout`, on first write."""
     if scheme == "https":
-        return HTTPSConnection(host, port, timeout=timeout)
+        return HTTPSConnection(host, port, timeout=timeout, ca_certs=ca_certs)
     return HTTPConnection(host, port, timeout=timeout)

@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import threading
 from typing import Mapping
 
 from providers.africastalking import AfricasTalkingSMS
 from providers.base import Provider, ProviderConfigError
+from providers.infobip import InfobipSMS
+from providers.settings_schema import check_settings
+from providers.twilio import TwilioSMS
 
 # Explicit on purpose: adding a gateway is a reviewed one-line change here, never a scan.
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
     "africastalking": AfricasTalkingSMS,
+    "infobip": InfobipSMS,
+    "twilio": TwilioSMS,
 }
 
 _instances: dict[str, Provider] = {}
@@ -43,16 +49,44 @@ def build_provider(name: str, settings: Mapping[str, object]) -> Provider:
     return cls(**dict(settings))
 
 
+def build_account(account: str, provider: str, settings: Mapping[str, object]) -> Provider:
+    """A new adapter for one named account; ProviderConfigError names the account and the setting."""
+    cls = provider_class(provider)
+    return cls(**check_settings(account, provider, cls.settings_schema, settings))
+
+
+def check_account(account: str, provider: str, settings: Mapping[str, object]) -> None:
+    """Refuse an account whose provider is unknown or whose settings are missing or mistyped."""
+    try:
+        build_account(account, provider, settings)
+    except ProviderConfigError as exc:
+        message = str(exc)
+        raise ProviderConfigError(message if account in message else f"account {account!r}: {message}") from None
+
+
 def get_provider(name: str, settings: Mapping[str, object]) -> Provider:
     """The process's shared adapter for `name`; `settings` only matter on the first call."""
-    provider = _instances.get(name)
+    return _cached(name, lambda: build_provider(name, settings))
+
+
+def get_account(account: str, provider: str, settings: Mapping[str, object]) -> Provider:
+    """The process's shared adapter for one named account and these exact settings."""
+    # The settings are part of the key: two apps in one process (tests, a CLI beside a worker)
+    # may configure one account name differently, and must never share an adapter.
+    key = f"{account}\0{provider}\0{json.dumps(settings, sort_keys=True, default=str)}"
+    return _cached(key, lambda: build_account(account, provider, settings))
+
+
+def _cached(key: str, build) -> Provider:
+    """The adapter cached under `key`, built once however many threads ask; failures are not cached."""
+    provider = _instances.get(key)
     if provider is not None:
         return provider
     with _instances_lock:
-        provider = _instances.get(name)
+        provider = _instances.get(key)
         if provider is None:
-            provider = build_provider(name, settings)
-            _instances[name] = provider
+            provider = build()
+            _instances[key] = provider
         return provider
 
 

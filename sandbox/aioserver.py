@@ -14,9 +14,8 @@ import io
 import logging
 import signal
 
-from sandbox import messaging
 from sandbox import responses as r
-from sandbox.wsgi import ROUTES, gateway
+from sandbox.wsgi import SEND_ANSWERS, gateway, route
 
 log = logging.getLogger("sandbox")
 MAX_HEAD_BYTES = 64 * 1024
@@ -43,11 +42,11 @@ def _environ(method: str, target: str, headers: dict[str, str], body: bytes) -> 
 def dispatch(method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[r.Response, float]:
     """Run the route's handler; return its response and how long to hold it back."""
     environ = _environ(method, target, headers, body)
-    handler = ROUTES.get((method, environ["PATH_INFO"]))
+    handler = route(method, environ["PATH_INFO"])
     if handler is None:
         return r.error(404, "not found"), 0.0
-    if handler is messaging.handle:
-        return messaging.answer(environ, gateway), gateway.settings.latency_ms / 1000.0
+    if handler in SEND_ANSWERS:
+        return SEND_ANSWERS[handler](environ, gateway), gateway.settings.latency_ms / 1000.0
     return handler(environ, gateway), 0.0
 
 

@@ -84,8 +84,13 @@ class Gateway:
                 self.events.add(self.events.stamp(), number, key, ev.RATE_LIMITED)
         return ("rate_limited", wait_s)
 
-    def submit(self, numbers: list[str], keys: list[str | None], message: str) -> Sent:
-        """Apply the recipient rules in order, record the outcomes, queue delivery reports."""
+    def submit(self, numbers: list[str], keys: list[str | None], message: str,
+               on_accepted: Callable[[list[tuple[str, str, str]]], None] | None = None) -> Sent:
+        """Apply the recipient rules in order, record the outcomes, queue delivery reports.
+
+        `on_accepted` takes the fresh acceptances (message id, number, network code) instead of
+        AT's report sender: another dialect posts its own reports to the URL its request named.
+        """
         parts = count_parts(message)
         plans = [self._plan(number, key, parts) for number, key in zip(numbers, keys)]
         honour = self.settings.honour_idempotency
@@ -100,7 +105,10 @@ class Gateway:
                     cost += units
                 if accepted:
                     to_report.append((plan.message_id, plan.number, plan.network_code))
-        self._queue_reports(to_report)
+        if on_accepted is None:
+            self._queue_reports(to_report)
+        elif to_report:
+            on_accepted(to_report)
         return Sent(entries, sent, cost)
 
     def _plan(self, number: str, key: str | None, parts: int) -> _Plan:

@@ -39,15 +39,15 @@ class FormPoster:
         self._timeout_s = timeout_s
         self._connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
 
-    def post(self, url: str, body: str) -> bool:
-        """POST a form body; True on a 2xx answer, False on any error or other status."""
+    def post(self, url: str, body: str | bytes, headers: dict | None = None) -> bool:
+        """POST a body (a form unless `headers` say otherwise); True on a 2xx answer, False otherwise."""
         try:
             key, target = _route(url)
         except ValueError:
             return False
         try:
             connection = self._connection(key)
-            connection.request("POST", target, body=body, headers=_FORM_HEADERS)
+            connection.request("POST", target, body=body, headers=headers or _FORM_HEADERS)
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):

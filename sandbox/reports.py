@@ -22,14 +22,15 @@ IDLE_WAIT_S = 1.0
 class _Job:
     """One report on its way: where it goes, what it says, how often it failed."""
 
-    __slots__ = ("url", "body", "attempt", "generation")
+    __slots__ = ("url", "body", "attempt", "generation", "headers")
 
-    def __init__(self, url: str, body: str, generation: int) -> None:
+    def __init__(self, url: str, body: str | bytes, generation: int, headers: dict | None = None) -> None:
         """A first attempt of `body` to `url`, tagged with the reset generation."""
         self.url = url
         self.body = body
         self.attempt = 0
         self.generation = generation
+        self.headers = headers
 
 
 def report_form(message_id: str, number: str, network_code: str) -> str | None:
@@ -78,13 +79,17 @@ class ReportSender:
         bodies = [body for body in bodies if body is not None]
         if not bodies:
             return
+        self.schedule_bodies(url, delay_s, [(body, None) for body in bodies])
+
+    def schedule_bodies(self, url: str, delay_s: float, bodies: list[tuple[str | bytes, dict | None]]) -> None:
+        """Queue ready-made report bodies, each with its own headers (None: a form), due after `delay_s`."""
         due = time.monotonic() + delay_s
         with self._cond:
             if self._stopping:
                 return
             self._start_threads()
-            for body in bodies:
-                job = _Job(url, body, self._generation)
+            for body, headers in bodies:
+                job = _Job(url, body, self._generation, headers)
                 heapq.heappush(self._heap, (due, next(self._order), job))
             self._cond.notify()
 
@@ -130,7 +135,7 @@ class ReportSender:
                 job = self._next_due()
                 if job is None:
                     return
-                self._settle(job, poster.post(job.url, job.body))
+                self._settle(job, poster.post(job.url, job.body, job.headers))
         finally:
             poster.close()
 

@@ -42,10 +42,12 @@ def plan_units(provider: Provider, messages: list[OutboundMessage]) -> list[list
     size = provider.max_bulk_recipients
     if size <= 1:
         return [[m] for m in messages]
-    # One request per (text, carrier): a carrier route may have its own rate limit.
+    # One request per (text, carrier): a carrier route may have its own rate limit. A gateway
+    # that takes personalised messages in one request needs only the carrier to agree.
+    shared_body = not provider.bulk_bodies_may_differ
     groups: dict[tuple, list[OutboundMessage]] = {}
     for message in messages:
-        groups.setdefault((message.body, message.carrier), []).append(message)
+        groups.setdefault((message.body if shared_body else None, message.carrier), []).append(message)
     return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 

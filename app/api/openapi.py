@@ -206,6 +206,11 @@ LOCATION = {"Location": {"schema": STRING, "description": "Where to read the cre
                                     "description": "Present when the answer replays an earlier request."}}
 CHALLENGE = {"WWW-Authenticate": {"schema": {**STRING, "examples": ['Bearer realm="herald"']},
                                   "description": "The scheme to authenticate with."}}
+ACCOUNT_PARAM = {"name": "account", "in": "path", "required": True, "schema": STRING,
+                 "description": "A configured gateway account (HERALD_ACCOUNTS); any other name is 404."}
+# Africa's Talking and Twilio post forms, Infobip posts JSON {"results": [...]}.
+WEBHOOK_CONTENT = {"application/x-www-form-urlencoded": {"schema": ref("DeliveryReport")},
+                   "application/json": {"schema": {"type": "object"}}}
 LIFECYCLE_BODY = {"required": False, "content": json_content(ref("LifecycleRequest"))}
 
 
@@ -288,14 +293,22 @@ PATHS = {
             "200": reply("The message.", ref("Message")), **fails("NotFound")})},
     "/v1/quotas": {"get": op("getQuotas", "quotas", "Limit, used, remaining and reset time of each quota", {
         "200": reply("Every quota the service sends under.", ref("Quotas"))})},
-    "/webhooks/africastalking/{secret}": {"post": op(
-        "africastalkingDeliveryReport", "webhooks", "Delivery report callback from Africa's Talking", {
-            "200": reply("Stored (false when it is a repeat).", obj({"stored": {"type": "boolean"}})),
-            **fails("BadRequest", "NotFound")}, public=True,
-        parameters=[{"name": "secret", "in": "path", "required": True, "schema": STRING,
-                     "description": "The configured webhook secret; any other value is 404."}],
-        requestBody={"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": ref("DeliveryReport")}}})},
+    "/webhooks/{account}": {"post": op(
+        "deliveryReport", "webhooks", "Delivery report callback of a signing gateway (Twilio)", {
+            "200": reply("Stored (false when every report is a repeat).", obj({"stored": {"type": "boolean"}})),
+            **fails("BadRequest", "NotFound", "PayloadTooLarge"),
+            "403": reply("The signature does not match the account.", ref("Error"))}, public=True,
+        parameters=[ACCOUNT_PARAM],
+        requestBody={"required": True, "content": WEBHOOK_CONTENT})},
+    "/webhooks/{account}/{secret}": {"post": op(
+        "deliveryReportWithSecret", "webhooks", "Delivery report callback of a gateway that does not sign "
+        "(Africa's Talking, Infobip)", {
+            "200": reply("Stored (false when every report is a repeat).", obj({"stored": {"type": "boolean"}})),
+            **fails("BadRequest", "NotFound", "PayloadTooLarge"),
+            "403": reply("The secret does not match the account's.", ref("Error"))}, public=True,
+        parameters=[ACCOUNT_PARAM, {"name": "secret", "in": "path", "required": True, "schema": STRING,
+                                    "description": "The account's webhook_secret; any other value is 403."}],
+        requestBody={"required": True, "content": WEBHOOK_CONTENT})},
     "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
         "200": reply("Both stores answer.", ref("Health")),
         "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},

@@ -1,22 +1,22 @@
-"""Gateway callbacks: check the secret, parse the report, store it durably, answer 200.
+"""Gateway callbacks: find the account, let its provider verify and parse, store durably, answer 200.
 
-The view stays thin because the whole account's reports arrive here, one request
-each: storing goes through the process's group committer (one INSERT and COMMIT
-for every report waiting at that moment), and only a committed report is answered
-200. A report that could not be stored is answered 503, so the gateway retries it.
+The view stays thin because a whole account's reports arrive here, often one request
+each: a single report goes through the process's group committer (one INSERT and
+COMMIT for every report waiting at that moment), a bulk callback is stored in one
+statement, and only a committed report is answered 200. A report that could not be
+stored is answered 503, so the gateway retries it.
 """
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, current_app, jsonify, request
 
-from app.errors import MalformedRequest, NotFound, Unavailable
+from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
 from app.services import delivery_reports
-from app.services.gateways import gateway
-from app.services.storable_text import check_text
+from app.services.gateways import find_gateway
 from app.services.report_committer import ReportCommitter, StoreFailed
+from app.services.storable_text import check_text, nul_path, refuse_nul
+from providers.base import DeliveryReport, WebhookRequest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
@@ -37,28 +37,54 @@ def _committer() -> ReportCommitter:
     return committer
 
 
-@bp.post("/africastalking/<secret>")
-def africastalking(secret: str):
-    """Africa's Talking delivery report (form-encoded, one per message)."""
-    expected = current_app.config["HERALD_WEBHOOK_SECRET"]
-    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+@bp.post("/<account>")
+@bp.post("/<account>/<secret>")
+def delivery_report(account: str, secret: str | None = None):
+    """A delivery-report callback for one named account, verified the way its provider signs."""
+    provider = find_gateway(account)
+    if provider is None:
         raise NotFound("no such webhook")
-    form = {name: check_text(name, value) for name, value in request.form.items()}
+    view = _request_view(secret)
+    if not provider.verify(view):
+        raise Forbidden("the callback's signature or secret does not match this account")
     try:
-        report = gateway("africastalking").parse_delivery_report(form)
+        reports = provider.parse_reports(view)
     except ValueError as exc:
         raise MalformedRequest(str(exc), {"field": "body"}) from None
-    return jsonify({"stored": _store("africastalking", report)}), 200
+    _refuse_nul(reports)
+    return jsonify({"stored": _store(account, reports)}), 200
 
 
-def _store(provider: str, report) -> bool:
-    """Store one report durably, grouped with concurrent ones unless group commit is off; True if new."""
-    if not current_app.config["HERALD_REPORT_GROUP_COMMIT"]:
-        created = delivery_reports.store_reports(provider, [report]) == 1
+def _store(account: str, reports: list[DeliveryReport]) -> bool:
+    """Store reports durably (grouped with concurrent single ones); True if any was new."""
+    if len(reports) != 1 or not current_app.config["HERALD_REPORT_GROUP_COMMIT"]:
+        created = delivery_reports.store_reports(account, reports) > 0
         if created:
-            _wake_applier(current_app)
+            _wake_applier(current_app._get_current_object())
         return created
     try:
-        return _committer().store(provider, report)
+        return _committer().store(account, reports[0])
     except StoreFailed as exc:
         raise Unavailable(f"report not stored: {exc}") from None
+
+
+def _request_view(secret: str | None) -> WebhookRequest:
+    """The plain view of this request a provider sees; 413 when the body is over the limit."""
+    limit = current_app.config["HERALD_WEBHOOK_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"a report body may be at most {limit} bytes", {"limit": limit})
+    body = request.get_data(cache=True)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"a report body may be at most {limit} bytes", {"limit": limit})
+    form = {name: check_text(name, value) for name, value in request.form.items()}
+    return WebhookRequest(
+        method=request.method, url=request.url, headers={k.lower(): v for k, v in request.headers.items()},
+        form=form, body=body, path_secret=secret, query=request.args.to_dict(flat=True))
+
+
+def _refuse_nul(reports: list[DeliveryReport]) -> None:
+    """400 when a parsed report holds a NUL, which PostgreSQL text and jsonb cannot store."""
+    for report in reports:
+        found = nul_path(dict(report.raw), "body") or nul_path(report.provider_message_id, "id")
+        if found:
+            raise refuse_nul(found[0])

@@ -1,19 +1,33 @@
-"""The configured gateway adapters, built once per process from app config."""
+"""The configured gateway accounts, each adapter built once per process from app config."""
 from __future__ import annotations
 
 from flask import current_app
 
-from app.config import provider_settings
-from providers.base import Provider
-from providers.registry import get_provider
+from providers.base import Provider, ProviderConfigError
+from providers.registry import get_account
 
 
-def gateway(name: str) -> Provider:
-    """The adapter for a provider name, configured from this app's settings."""
-    return get_provider(name, provider_settings(current_app.config))
+def accounts() -> dict[str, dict]:
+    """Every configured account by name: {"provider", "settings"} (built once by app.config.check_config)."""
+    return current_app.config["HERALD_ACCOUNT_TABLE"]
+
+
+def find_gateway(account: str) -> Provider | None:
+    """The adapter of a named account, or None when no such account is configured."""
+    entry = accounts().get(account)
+    if entry is None:
+        return None
+    return get_account(account, entry["provider"], entry["settings"])
+
+
+def gateway(account: str) -> Provider:
+    """The adapter of a named account; ProviderConfigError when it is not configured."""
+    provider = find_gateway(account)
+    if provider is None:
+        raise ProviderConfigError(f"no gateway account named {account!r}; accounts: {', '.join(sorted(accounts()))}")
+    return provider
 
 
 def resend_safe_providers() -> set[str]:
-    """Providers whose gateway deduplicates on our idempotency key, so a resend is safe."""
-    name = current_app.config["HERALD_SMS_PROVIDER"]
-    return {name} if gateway(name).honours_idempotency_key else set()
+    """Accounts whose gateway deduplicates on our idempotency key, so a resend is safe."""
+    return {name for name in accounts() if gateway(name).honours_idempotency_key}

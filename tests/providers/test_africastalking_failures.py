@@ -193,7 +193,7 @@ def _send_through(adapter: AfricasTalkingSMS, stub: _StubConnection) -> BaseExce
     if stub.sock is not None:
         adapter._connections().give_back(stub)
     else:
-        adapter._new_connection = lambda: stub
+        adapter._transport.new_connection = lambda: stub
     with pytest.raises(Exception) as caught:
         adapter.send(message())
     assert stub.closed

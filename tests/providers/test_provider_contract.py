@@ -1,4 +1,8 @@
-"""The contract every registered adapter keeps, checked table-driven over PROVIDER_CLASSES."""
+"""The contract every registered adapter keeps, checked table-driven over PROVIDER_CLASSES.
+
+Each provider's dialect (settings, answers, reports) is one row of tests/providers/dialects.py;
+the wire tests run every row against a scripted loopback gateway speaking that dialect.
+"""
 from __future__ import annotations
 
 import inspect
@@ -7,17 +11,19 @@ import socket
 import pytest
 
 import providers
+from at_gateway import Reply
+from dialects import DIALECTS, invalid_number_reply
 from providers import base, registry
-from providers.base import (GatewayRejected, NotSent, OutboundMessage, PermanentError, Provider, ProviderConfigError,
-                            RateLimited, SendError, TemporaryError, UnknownOutcome)
+from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage, PermanentError, Provider,
+                            ProviderConfigError, RateLimited, SendError, TemporaryError, UnknownOutcome)
 
 # Minimal working settings per registered adapter; a new adapter must add a row here.
 CONTRACT_SETTINGS: dict[str, dict[str, object]] = {
-    "africastalking": {"base_url": "http://127.0.0.1:8025", "username": "u", "api_key": "k"},
+    name: dialect.settings("http://127.0.0.1:8025") for name, dialect in DIALECTS.items()
 }
 # The same adapters aimed at a gateway that does not listen (`{url}` is a closed loopback port).
 UNREACHABLE_SETTINGS: dict[str, dict[str, object]] = {
-    "africastalking": {"base_url": "{url}", "username": "u", "api_key": "k", "connect_timeout": 0.5},
+    name: {**dialect.settings("{url}"), "connect_timeout": 0.5} for name, dialect in DIALECTS.items()
 }
 CHANNELS = {"sms", "whatsapp", "email", "voice"}
 # Each typed outcome: the family the retry policy sorts it by, and what it tells the circuit breaker.
@@ -93,7 +99,7 @@ def test_class_shape(name):
     assert issubclass(cls, Provider)
     assert cls.name == name
     assert cls.channel in CHANNELS
-    for verb in ("send", "parse_delivery_report", "probe"):
+    for verb in ("send", "parse_delivery_report", "probe", "verify"):
         assert getattr(cls, verb) is not getattr(Provider, verb), f"{name} must implement {verb}"
 
 
@@ -145,6 +151,128 @@ def test_unknown_provider_names_the_known_ones():
     assert "carrier-pigeon" in str(caught.value)
     for name in NAMES:
         assert name in str(caught.value)
+
+
+def test_every_adapter_declares_a_settings_schema_its_constructor_takes():
+    for name, cls in registry.PROVIDER_CLASSES.items():
+        declared = {setting.name for setting in cls.settings_schema}
+        assert declared and declared <= registry._keyword_names(cls), name
+        assert set(CONTRACT_SETTINGS[name]) <= declared, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_account_missing_a_required_setting_is_named(name):
+    required = [s.name for s in registry.PROVIDER_CLASSES[name].settings_schema if s.required]
+    settings = {k: v for k, v in CONTRACT_SETTINGS[name].items() if k != required[0]}
+
+    with pytest.raises(ProviderConfigError, match=rf"account 'acct_x'.*{required[0]}"):
+        registry.build_account("acct_x", name, settings)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_account_with_a_wrong_typed_setting_is_named(name):
+    with pytest.raises(ProviderConfigError, match=r"account 'acct_x'.*'connect_timeout' must be a number"):
+        registry.build_account("acct_x", name, {**CONTRACT_SETTINGS[name], "connect_timeout": "soon"})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_accounts_of_one_provider_are_two_adapters(name):
+    first = registry.get_account("one", name, CONTRACT_SETTINGS[name])
+    second = registry.get_account("two", name, CONTRACT_SETTINGS[name])
+
+    assert first is not second and registry.get_account("one", name, dict(CONTRACT_SETTINGS[name])) is first
+
+
+# ---- the wire, against a scripted gateway speaking each dialect --------------------------------
+
+OUTBOUND = OutboundMessage(message_id=7, to="+260971234567", body="Rain expected", idempotency_key="b1:7")
+
+
+@pytest.fixture
+def wire(gateway):
+    """Build adapter `name` aimed at the scripted gateway with short timeouts; closed afterwards."""
+    built: list[Provider] = []
+
+    def build(name: str) -> Provider:
+        settings = {**DIALECTS[name].settings(gateway.url), "connect_timeout": 1.0, "read_timeout": 0.5}
+        adapter = registry.build_account(f"{name}_test", name, settings)
+        built.append(adapter)
+        return adapter
+
+    yield build
+    for adapter in built:
+        adapter.close()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_accepted(name, gateway, wire):
+    gateway.reply = DIALECTS[name].accept
+
+    result = wire(name).send(OUTBOUND)
+
+    assert isinstance(result, Accepted) and result.provider_message_id and result.segments == 1
+    assert gateway.requests[0].method == "POST"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_server_error_is_temporary_and_says_the_gateway_is_down(name, gateway, wire):
+    gateway.answer(DIALECTS[name].server_error)
+
+    with pytest.raises(TemporaryError) as caught:
+        wire(name).send(OUTBOUND)
+    assert not isinstance(caught.value, UnknownOutcome) and caught.value.gateway_fault == "down"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_invalid_number_is_permanent_with_the_gateways_code(name, gateway, wire):
+    gateway.reply = invalid_number_reply(name)
+
+    with pytest.raises(PermanentError) as caught:
+        wire(name).send(OUTBOUND)
+    assert caught.value.code == DIALECTS[name].invalid_number_code and caught.value.gateway_fault is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_429_is_rate_limited_with_retry_after(name, gateway, wire):
+    gateway.answer(DIALECTS[name].rate_limited)
+
+    with pytest.raises(RateLimited) as caught:
+        wire(name).send(OUTBOUND)
+    assert caught.value.retry_after == 2.0 and caught.value.gateway_fault is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_request_whose_answer_is_late_is_an_unknown_outcome(name, gateway, wire):
+    gateway.answer(Reply(201, b"{}", delay=1.5))
+
+    with pytest.raises(UnknownOutcome) as caught:
+        wire(name).send(OUTBOUND)
+    assert caught.value.code == "read_timeout" and len(gateway.requests) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_request_whose_answer_is_lost_is_an_unknown_outcome(name, gateway, wire):
+    gateway.answer(Reply(drop=True))
+
+    with pytest.raises(UnknownOutcome) as caught:
+        wire(name).send(OUTBOUND)
+    assert caught.value.code == "connection_lost" and len(gateway.requests) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_real_shaped_reports_verify_and_parse(name, wire):
+    dialect, adapter = DIALECTS[name], wire(name)
+
+    for gateway_status, herald in ((dialect.delivered_status, "delivered"), (dialect.failed_status, "failed")):
+        request = dialect.report("MSG-1", gateway_status, False)
+        assert adapter.verify(request)
+        [report] = adapter.parse_reports(request)
+        assert (report.provider_message_id, report.status) == ("MSG-1", herald) and report.provider_status
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_report_with_a_bad_signature_is_refused(name, wire):
+    assert not wire(name).verify(DIALECTS[name].report("MSG-1", DIALECTS[name].delivered_status, True))
 
 
 def test_get_provider_does_not_cache_failures():

@@ -49,7 +49,7 @@ def existing_rows(client, service, app) -> dict:
         db.session.commit()
         dead_letter_id = entry.id
     return {"broadcast_id": broadcast["id"], "message_id": message["id"], "dead_letter_id": dead_letter_id,
-            "secret": app.config["HERALD_WEBHOOK_SECRET"]}
+            "account": "africastalking", "secret": app.config["HERALD_WEBHOOK_SECRET"]}
 
 
 def passes(operation, rows: dict):

@@ -53,10 +53,10 @@ def apply_all(app) -> int:
         return delivery_reports.apply_pending_reports(1000).closed
 
 
-def test_wrong_secret_is_404_and_changes_nothing(app, client, service):
+def test_wrong_secret_is_403_and_changes_nothing(app, client, service):
     (mid, pid), _ = sent_message(app, client, service)
     response = report(client, pid, "Success", secret_url="/webhooks/africastalking/guess")
-    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(DeliveryEvent)) == 0
     apply_all(app)
