@@ -8,10 +8,12 @@ from typing import Mapping
 
 from providers.africastalking import AfricasTalkingSMS
 from providers.base import Provider, ProviderConfigError
+from providers.smpp import SMPPTransceiver
 
 # Explicit on purpose: adding a gateway is a reviewed one-line change here, never a scan.
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
     "africastalking": AfricasTalkingSMS,
+    "smpp": SMPPTransceiver,
 }
 
 _instances: dict[str, Provider] = {}
