@@ -101,6 +101,8 @@ class Session:
     def wait(self, pending: Pending, timeout: float) -> bool:
         """Wait for the response (or the bind's loss); False if neither came in time."""
         answered = pending.done.wait(timeout)
+        # An answered request freed its slot already; an unanswered one frees it now, or the
+        # window would shrink for good each time the SMSC swallows a PDU.
         self._release(pending)
         return answered
 
@@ -144,6 +146,7 @@ class Session:
         for pending in lost:
             pending.lost = True
             pending.done.set()
+            self._release(pending)
 
     # ---- reading ------------------------------------------------------------
 
@@ -205,6 +208,8 @@ class Session:
         if pending is not None:
             pending.status, pending.body = item.status, item.body
             pending.done.set()
+            # Freed on arrival, not when the sender looks: a bulk send writes ahead of its reads.
+            self._release(pending)
 
     def _acknowledge(self, receipts: list[pdu.PDU]) -> list[bytes]:
         """Store receipts, then answer each: ROK if stored, else a temporary error so the SMSC resends."""

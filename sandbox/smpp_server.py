@@ -53,12 +53,13 @@ class SmppStats:
 
 
 class Receipt:
-    """A receipt owed to the ESME: which message, which number, how often offered."""
+    """A receipt owed to the ESME: which message, which number, how often offered, since which reset."""
 
-    __slots__ = ("message_id", "number", "submitted", "attempts")
+    __slots__ = ("message_id", "number", "submitted", "attempts", "generation")
 
-    def __init__(self, message_id: str, number: str, submitted: float) -> None:
+    def __init__(self, message_id: str, number: str, submitted: float, generation: int) -> None:
         self.message_id, self.number, self.submitted, self.attempts = message_id, number, submitted, 0
+        self.generation = generation
 
 
 class SmscServer:
@@ -69,7 +70,10 @@ class SmscServer:
         self.gateway = gateway
         self.settings = gateway.settings
         self.stats = SmppStats(self.settings.smpp_throttle_per_s)
-        gateway.smpp = self.stats
+        self.bucket = self.stats.bucket
+        gateway.smpp = self
+        # Bumped by a reset: receipts owed from before it are dropped, as the HTTP dialect's are.
+        self.generation = 0
         self.connections: set[SmscProtocol] = set()
         self.waiting: list[Receipt] = []
         self.rng = random.Random(self.settings.seed)
@@ -82,6 +86,18 @@ class SmscServer:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: SmscProtocol(self), host, port, reuse_address=True)
 
+    def snapshot(self) -> dict:
+        """The counters for /_sandbox/ledger."""
+        return self.stats.snapshot()
+
+    def clear(self) -> None:
+        """Zero the counters and forget every receipt still owed (POST /_sandbox/reset)."""
+        self.stats.clear()
+        self.generation += 1
+        self.waiting.clear()
+        for connection in self.connections:
+            connection.receipts.clear()
+
     def new_message_id(self) -> str:
         """A fresh SMSC message id."""
         return f"{self._prefix}{next(self._ids):010x}"
@@ -93,6 +109,8 @@ class SmscServer:
 
     def deliver(self, receipt: Receipt) -> None:
         """Offer a receipt over a bound connection, or keep it for the next bind."""
+        if receipt.generation != self.generation:
+            return
         bound = [c for c in self.connections if c.bound]
         if not bound:
             self.waiting.append(receipt)
@@ -241,7 +259,7 @@ class SmscProtocol(asyncio.Protocol):
                 return
             message_id = self.first_part_ids.pop(key, message_id)
         self.server.gateway.record(number, ev.ACCEPTED)
-        self.server.schedule_receipt(Receipt(message_id, number, time.time()))
+        self.server.schedule_receipt(Receipt(message_id, number, time.time(), self.server.generation))
 
     def _answer(self, answer: bytes) -> None:
         """Write a submit_sm_resp, unless the bind is gone."""
