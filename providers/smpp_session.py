@@ -24,6 +24,7 @@ class BindRefused(Exception):
     """The SMSC answered bind_transceiver with an error status."""
 
     def __init__(self, status: int) -> None:
+        """Keep the status so the adapter can map it."""
         super().__init__(f"bind refused with command_status 0x{status:08X}")
         self.status = status
 
@@ -38,6 +39,7 @@ class Pending:
     __slots__ = ("done", "status", "body", "lost", "released")
 
     def __init__(self) -> None:
+        """Not answered yet, holding one window slot."""
         self.done = threading.Event()
         self.status: int | None = None
         self.body = b""

@@ -58,6 +58,7 @@ class Receipt:
     __slots__ = ("message_id", "number", "submitted", "attempts", "generation")
 
     def __init__(self, message_id: str, number: str, submitted: float, generation: int) -> None:
+        """Not offered yet."""
         self.message_id, self.number, self.submitted, self.attempts = message_id, number, submitted, 0
         self.generation = generation
 
@@ -134,6 +135,7 @@ class SmscProtocol(asyncio.Protocol):
     """One ESME connection."""
 
     def __init__(self, server: SmscServer) -> None:
+        """Unbound, nothing buffered."""
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()

@@ -1,6 +1,7 @@
 """The SMPP adapter against the sandbox SMSC over loopback: outcomes, windowing, binds, receipts, long text."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -100,6 +101,30 @@ def test_threads_share_one_bind(smsc, adapter_for):
 
     assert len(results) == 40 and all(isinstance(r, Accepted) for r in results)
     assert smsc.ledger()["smpp"]["binds"] == 1
+
+
+def test_idle_bind_is_kept_alive_with_enquire_link(smsc, adapter_for):
+    adapter = adapter_for(enquire_link_s=0.2)
+    adapter.send(message())
+
+    assert poll_until(lambda: smsc.ledger()["smpp"]["enquire_links"] >= 2, 3.0)
+    adapter.probe()
+    assert isinstance(adapter.send(message("+260977654321", message_id=2)), Accepted)
+    assert smsc.ledger()["smpp"]["binds"] == 1
+
+
+def test_a_forked_process_opens_its_own_bind(smsc, adapter_for, monkeypatch):
+    adapter = adapter_for()
+    adapter.send(message())
+    parents = adapter._bind.state["session"]
+    parent_pid = os.getpid()
+    monkeypatch.setattr("providers.smpp.os.getpid", lambda: parent_pid + 1)
+
+    try:
+        assert isinstance(adapter.send(message("+260977654321", message_id=2)), Accepted)
+        assert smsc.ledger()["smpp"]["binds"] == 2 and not parents.closed
+    finally:
+        parents.close()  # the "parent's" bind: left alone by the child, closed here by the test
 
 
 def test_syserr_is_temporary(smsc, adapter_for):
