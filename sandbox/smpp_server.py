@@ -55,12 +55,12 @@ class SmppStats:
 class Receipt:
     """A receipt owed to the ESME: which message, which number, how often offered, since which reset."""
 
-    __slots__ = ("message_id", "number", "submitted", "attempts", "generation")
+    __slots__ = ("message_id", "number", "submitted", "attempts", "generation", "origin")
 
-    def __init__(self, message_id: str, number: str, submitted: float, generation: int) -> None:
-        """Not offered yet."""
+    def __init__(self, message_id: str, number: str, submitted: float, generation: int, origin) -> None:
+        """Not offered yet; `origin` is the connection that submitted the message."""
         self.message_id, self.number, self.submitted, self.attempts = message_id, number, submitted, 0
-        self.generation = generation
+        self.generation, self.origin = generation, origin
 
 
 class SmscServer:
@@ -112,11 +112,12 @@ class SmscServer:
         """Offer a receipt over a bound connection, or keep it for the next bind."""
         if receipt.generation != self.generation:
             return
+        # The submitting bind while it lives, as most SMSCs do; else any bind of the account.
         bound = [c for c in self.connections if c.bound]
         if not bound:
             self.waiting.append(receipt)
             return
-        bound[0].send_receipt(receipt)
+        (receipt.origin if receipt.origin in bound else bound[0]).send_receipt(receipt)
 
     def refused(self, receipt: Receipt) -> None:
         """The ESME answered a receipt with an error: offer it again later, a few times."""
@@ -261,7 +262,7 @@ class SmscProtocol(asyncio.Protocol):
                 return
             message_id = self.first_part_ids.pop(key, message_id)
         self.server.gateway.record(number, ev.ACCEPTED)
-        self.server.schedule_receipt(Receipt(message_id, number, time.time(), self.server.generation))
+        self.server.schedule_receipt(Receipt(message_id, number, time.time(), self.server.generation, self))
 
     def _answer(self, answer: bytes) -> None:
         """Write a submit_sm_resp, unless the bind is gone."""

@@ -124,6 +124,7 @@ def test_a_forked_process_opens_its_own_bind(smsc, adapter_for, monkeypatch):
         assert isinstance(adapter.send(message("+260977654321", message_id=2)), Accepted)
         assert smsc.ledger()["smpp"]["binds"] == 2 and not parents.closed
     finally:
+        adapter.close()  # the child's bind, while the pid is still the child's
         parents.close()  # the "parent's" bind: left alone by the child, closed here by the test
 
 
