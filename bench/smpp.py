@@ -9,9 +9,12 @@ the best row at latency 0; the latency rows show what the window buys on a real 
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import threading
 import time
+
+import psutil
 
 from providers.base import Accepted, OutboundMessage
 from providers.smpp import SMPPTransceiver
@@ -45,16 +48,28 @@ def measure(smsc, messages: int, window: int, latency_ms: float, threads: int) -
     accepted: list[int] = []
     workers = [threading.Thread(target=_send_share, args=(adapter, _messages(share, n * share), accepted))
                for n in range(threads)]
+    server = psutil.Process(smsc.pid)
+    server_cpu, client_cpu = _cpu(server), time.process_time()
     started = time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(600)
     elapsed = time.perf_counter() - started
+    client_cpu, server_cpu = time.process_time() - client_cpu, _cpu(server) - server_cpu
     adapter.close()
+    done = max(1, sum(accepted))
     return {"window": window, "latency_ms": latency_ms, "threads": threads, "messages": share * threads,
-            "accepted": sum(accepted), "seconds": round(elapsed, 3),
-            "msgs_per_s": round(sum(accepted) / elapsed, 1), "max_outstanding": smsc.ledger()["smpp"]["max_outstanding"]}
+            "accepted": sum(accepted), "seconds": round(elapsed, 3), "msgs_per_s": round(sum(accepted) / elapsed, 1),
+            "client_cpu_us_per_msg": round(client_cpu / done * 1e6, 1),
+            "smsc_cpu_us_per_msg": round(server_cpu / done * 1e6, 1),
+            "max_outstanding": smsc.ledger()["smpp"]["max_outstanding"], "load": round(os.getloadavg()[0], 1)}
+
+
+def _cpu(process: psutil.Process) -> float:
+    """User plus system CPU seconds a process has used."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -97,6 +97,7 @@ class SMPPTransceiver(Provider):
         except SendError as exc:
             return [exc] * len(messages)
         flights = [self._write(session, message) for message in messages]
+        session.flush()
         return [self._collect(session, flight) for flight in flights]
 
     def _write(self, session: Session, message: OutboundMessage) -> _Flight:
@@ -108,7 +109,7 @@ class SMPPTransceiver(Provider):
         for part in encoded.parts:
             body = pdu.submit_sm_body(pdu.Submit(source, message.to, esm_class, encoded.data_coding, part))
             try:
-                pending = session.submit(pdu.SUBMIT_SM, body, self.response_timeout)
+                pending = session.submit(pdu.SUBMIT_SM, body, self.response_timeout, flush=False)
             except BindLost as exc:
                 return _Flight(pendings, NotSent("bind_lost", str(exc)), len(encoded.parts))
             if pending is None:
@@ -135,6 +136,8 @@ class SMPPTransceiver(Provider):
         """The SMSC's message id for one part, or the typed error its response (or silence) means."""
         if not session.wait(pending, self.response_timeout):
             return UnknownOutcome("response_timeout", "no submit_sm_resp in time")
+        if pending.unsent:
+            return NotSent("bind_lost", "bind dropped before submit_sm was written")
         if pending.lost:
             return UnknownOutcome("bind_lost", "bind dropped after submit_sm was written", gateway_fault="down")
         if pending.status != pdu.ESME_ROK:

@@ -36,14 +36,15 @@ class BindLost(Exception):
 class Pending:
     """One written request waiting for its response."""
 
-    __slots__ = ("done", "status", "body", "lost", "released")
+    __slots__ = ("done", "status", "body", "lost", "unsent", "released")
 
     def __init__(self) -> None:
         """Not answered yet, holding one window slot."""
         self.done = threading.Event()
         self.status: int | None = None
         self.body = b""
-        self.lost = False
+        self.lost = False  # the bind died before an answer came
+        self.unsent = False  # ... and this request had certainly not reached the SMSC whole
         self.released = False
 
 
@@ -58,6 +59,7 @@ class Session:
         self._on_receipts = on_receipts
         self._write_lock = threading.Lock()
         self._pending: dict[int, Pending] = {}
+        self._outbox: list[tuple[bytes, Pending]] = []
         self._sequences = itertools.count(2)  # 1 went to the bind
         self.closed = False
         self._reader = threading.Thread(target=self._read_loop, name="smpp-reader", daemon=True)
@@ -81,10 +83,13 @@ class Session:
 
     # ---- sending ------------------------------------------------------------
 
-    def submit(self, command_id: int, body: bytes, window_timeout: float) -> Pending | None:
-        """Write one request inside the window; None if no slot freed in time; BindLost if not written."""
-        if not self._window.acquire(timeout=window_timeout):
-            return None
+    def submit(self, command_id: int, body: bytes, window_timeout: float, flush: bool = True) -> Pending | None:
+        """Write (or with flush=False queue for flush()) one request in the window; None if no slot came in time."""
+        # Queueing makes a bulk send one write per window; BindLost means certainly not written.
+        if not self._window.acquire(blocking=False):
+            self.flush()  # slots may be held by our own queued requests
+            if not self._window.acquire(timeout=window_timeout):
+                return None
         pending = Pending()
         try:
             with self._write_lock:
@@ -92,13 +97,36 @@ class Session:
                     raise BindLost("bind closed")
                 sequence = next(self._sequences) % 0x7FFFFFFF or 1
                 self._pending[sequence] = pending
-                self._sock.sendall(pdu.encode(command_id, sequence, body))
+                data = pdu.encode(command_id, sequence, body)
+                if not flush:
+                    self._outbox.append((data, pending))
+                    return pending
+                if not self._outbox:
+                    self._sock.sendall(data)
+                    return pending
+                self._outbox.append((data, pending))
         except (OSError, BindLost) as exc:
-            # sendall failing means the PDU never arrived whole, and an SMSC ignores a partial PDU.
+            # sendall failing means this lone PDU never arrived whole, and an SMSC ignores a partial PDU.
             self._release(pending)
             self._fail(exc)
             raise BindLost(str(exc)) from exc
+        self.flush()
         return pending
+
+    def flush(self) -> None:
+        """Write every queued request in one go; a failed write loses the bind (and them with it)."""
+        with self._write_lock:
+            batch, self._outbox = self._outbox, []
+            if not batch or self.closed:
+                return
+            try:
+                self._sock.sendall(b"".join(data for data, _ in batch))
+                return
+            except OSError:
+                # One PDU cut short never arrived whole; of several, the first ones may have.
+                if len(batch) == 1:
+                    batch[0][1].unsent = True
+        self._fail(None)
 
     def wait(self, pending: Pending, timeout: float) -> bool:
         """Wait for the response (or the bind's loss); False if neither came in time."""
@@ -141,6 +169,9 @@ class Session:
         with self._write_lock:
             self.closed = True
             lost, self._pending = list(self._pending.values()), {}
+            for _, queued in self._outbox:
+                queued.unsent = True
+            self._outbox = []
         try:
             self._sock.close()
         except OSError:

@@ -18,7 +18,7 @@ from sandbox import events as ev
 from sandbox import recipients
 from sandbox import smpp_wire as w
 from sandbox.gateway import Gateway
-from sandbox.ratelimit import TokenBucket
+from sandbox.smpp_state import Receipt, SmppStats
 
 log = logging.getLogger("sandbox.smpp")
 # A refused receipt (deliver_sm_resp with an error) is offered again this often at most.
@@ -29,38 +29,6 @@ _RECEIPT_STATES = {
     recipients.FAILED: ("UNDELIV", "001", 5),
     recipients.ABSENT: ("EXPIRED", "027", 3),
 }
-_COUNTERS = ("binds", "bind_failures", "submits", "max_outstanding", "drops", "enquire_links",
-             "receipts_sent", "receipts_acked", "receipts_refused")
-
-
-class SmppStats:
-    """Counters the tests read at /_sandbox/ledger under "smpp", and the throttle's bucket."""
-
-    def __init__(self, throttle_per_s: float) -> None:
-        """All counters at zero."""
-        self.bucket = TokenBucket(throttle_per_s)
-        self.clear()
-
-    def clear(self) -> None:
-        """Zero every counter (the bucket keeps its rate)."""
-        for name in _COUNTERS:
-            setattr(self, name, 0)
-        self.bucket.set_rate(self.bucket.rate)
-
-    def snapshot(self) -> dict:
-        """The counters as a dict."""
-        return {name: getattr(self, name) for name in _COUNTERS}
-
-
-class Receipt:
-    """A receipt owed to the ESME: which message, which number, how often offered, since which reset."""
-
-    __slots__ = ("message_id", "number", "submitted", "attempts", "generation", "origin")
-
-    def __init__(self, message_id: str, number: str, submitted: float, generation: int, origin) -> None:
-        """Not offered yet; `origin` is the connection that submitted the message."""
-        self.message_id, self.number, self.submitted, self.attempts = message_id, number, submitted, 0
-        self.generation, self.origin = generation, origin
 
 
 class SmscServer:
@@ -145,6 +113,9 @@ class SmscProtocol(asyncio.Protocol):
         self.receipts: dict[int, Receipt] = {}
         self.first_part_ids: dict[tuple[str, int], str] = {}
         self._sequences = itertools.count(1)
+        # While one read's PDUs are handled, answers are gathered and written once at the end.
+        self.corked = False
+        self.outbox: list[bytes] = []
 
     def connection_made(self, transport) -> None:
         """Remember the transport."""
@@ -164,12 +135,34 @@ class SmscProtocol(asyncio.Protocol):
         try:
             pdus = w.take_pdus(self.buffer)
         except ValueError:
-            self.transport.close()
+            self._close()
             return
+        self.corked = True
         for pdu in pdus:
             if self.transport.is_closing():
-                return
+                break
             self.dispatch(pdu)
+        self.corked = False
+        self._flush()
+
+    def _send(self, data: bytes) -> None:
+        """Write now, or gather while a read's PDUs are being handled."""
+        if self.corked:
+            self.outbox.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _flush(self) -> None:
+        """Write the gathered answers in one go."""
+        data, self.outbox = b"".join(self.outbox), []
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        """Write what was answered so far, then close."""
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
 
     def dispatch(self, pdu: w.Pdu) -> None:
         """Route one PDU by command id."""
@@ -181,12 +174,12 @@ class SmscProtocol(asyncio.Protocol):
             self._submit(pdu)
         elif pdu.command_id == w.ENQUIRE_LINK:
             self.server.stats.enquire_links += 1
-            self.transport.write(w.frame(w.ENQUIRE_LINK_RESP, pdu.sequence))
+            self._send(w.frame(w.ENQUIRE_LINK_RESP, pdu.sequence))
         elif pdu.command_id == w.UNBIND:
-            self.transport.write(w.frame(w.UNBIND_RESP, pdu.sequence))
-            self.transport.close()
+            self._send(w.frame(w.UNBIND_RESP, pdu.sequence))
+            self._close()
         elif not pdu.command_id & 0x80000000:
-            self.transport.write(w.frame(w.GENERIC_NACK, pdu.sequence, status=w.RINVCMDID))
+            self._send(w.frame(w.GENERIC_NACK, pdu.sequence, status=w.RINVCMDID))
 
     def _bind(self, pdu: w.Pdu) -> None:
         """Check the credentials; answer, and close after a refusal."""
@@ -195,10 +188,10 @@ class SmscProtocol(asyncio.Protocol):
         status = (w.RINVSYSID if system_id != settings.smpp_system_id
                   else w.RINVPASWD if password != settings.smpp_password else w.ROK)
         body = b"SANDBOX\x00" if status == w.ROK else b""
-        self.transport.write(w.frame(w.BIND_TRANSCEIVER_RESP, pdu.sequence, body, status))
+        self._send(w.frame(w.BIND_TRANSCEIVER_RESP, pdu.sequence, body, status))
         if status != w.ROK:
             self.server.stats.bind_failures += 1
-            self.transport.close()
+            self._close()
             return
         self.bound = True
         self.server.stats.binds += 1
@@ -207,13 +200,13 @@ class SmscProtocol(asyncio.Protocol):
     def _submit(self, pdu: w.Pdu) -> None:
         """Decide one submit_sm (or drop the bind unanswered) and answer after the latency."""
         if not self.bound:
-            self.transport.write(w.frame(w.SUBMIT_SM_RESP, pdu.sequence, status=w.RINVBNDSTS))
+            self._send(w.frame(w.SUBMIT_SM_RESP, pdu.sequence, status=w.RINVBNDSTS))
             return
         stats, settings = self.server.stats, self.server.settings
         stats.submits += 1
         if self._drop_now(stats.submits):
             stats.drops += 1
-            self.transport.close()
+            self._close()
             return
         status, message_id = self._decide(w.parse_submit(pdu.body))
         body = message_id.encode("ascii") + b"\x00" if status == w.ROK else b""
@@ -267,8 +260,7 @@ class SmscProtocol(asyncio.Protocol):
     def _answer(self, answer: bytes) -> None:
         """Write a submit_sm_resp, unless the bind is gone."""
         self.outstanding -= 1
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(answer)
+        self._send(answer)
 
     def send_receipt(self, receipt: Receipt) -> None:
         """Write one receipt as deliver_sm and remember it until its deliver_sm_resp."""
@@ -278,7 +270,7 @@ class SmscProtocol(asyncio.Protocol):
         self.receipts[sequence] = receipt
         self.server.stats.receipts_sent += 1
         body = w.receipt(receipt.message_id, receipt.number, stat, err, receipt.submitted, state)
-        self.transport.write(w.frame(w.DELIVER_SM, sequence, body))
+        self._send(w.frame(w.DELIVER_SM, sequence, body))
 
     def _receipt_answered(self, pdu: w.Pdu) -> None:
         """Close a receipt on ROK; offer it again on an error status."""

@@ -41,8 +41,9 @@ def poll_until(predicate, timeout_s: float, interval_s: float = 0.02):
 class SmscSandbox:
     """The sandbox's HTTP control API plus where its SMSC listens."""
 
-    def __init__(self, http_port: int, smpp_port: int) -> None:
-        """A client with its own keep-alive session."""
+    def __init__(self, http_port: int, smpp_port: int, pid: int = 0) -> None:
+        """A client with its own keep-alive session; `pid` is the sandbox process's."""
+        self.pid = pid
         self.base_url = f"http://127.0.0.1:{http_port}"
         self.smpp_port = smpp_port
         self.http = requests.Session()
@@ -87,7 +88,7 @@ def running_smsc():
     log = tempfile.TemporaryFile()
     command = [sys.executable, "-m", "sandbox", "--port", str(http_port), "--smpp-port", str(smpp_port)]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-    sandbox = SmscSandbox(http_port, smpp_port)
+    sandbox = SmscSandbox(http_port, smpp_port, process.pid)
     try:
         if not poll_until(lambda: process.poll() is None and _answers(sandbox.base_url), START_TIMEOUT_S, 0.05):
             log.seek(0)
