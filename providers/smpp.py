@@ -96,9 +96,15 @@ class SMPPTransceiver(Provider):
             session = self._session()
         except SendError as exc:
             return [exc] * len(messages)
-        flights = [self._write(session, message) for message in messages]
+        flights: list[_Flight] = []
+        for message in messages:
+            stalled = flights[-1].error if flights and flights[-1].error is not None else None
+            # A full window or a lost bind will not mend within this call: fail the rest at once.
+            flights.append(_Flight([], stalled, 1) if stalled is not None else self._write(session, message))
         session.flush()
-        return [self._collect(session, flight) for flight in flights]
+        # One deadline for the batch: answers arrive concurrently, so waiting is not summed per part.
+        deadline = time.monotonic() + self.response_timeout
+        return [self._collect(session, flight, deadline) for flight in flights]
 
     def _write(self, session: Session, message: OutboundMessage) -> _Flight:
         """Write a message's parts in order; stop at the first part that cannot be written."""
@@ -118,9 +124,9 @@ class SMPPTransceiver(Provider):
             pendings.append(pending)
         return _Flight(pendings, None, len(encoded.parts))
 
-    def _collect(self, session: Session, flight: _Flight) -> SendResult:
+    def _collect(self, session: Session, flight: _Flight, deadline: float) -> SendResult:
         """Wait for every written part; the message is accepted only if every part was."""
-        outcomes = [self._answer(session, pending) for pending in flight.pendings]
+        outcomes = [self._answer(session, pending, deadline) for pending in flight.pendings]
         if flight.error is not None:
             outcomes.append(flight.error)
         ids = [o for o in outcomes if isinstance(o, str)]
@@ -132,9 +138,9 @@ class SMPPTransceiver(Provider):
             return UnknownOutcome("partial_message", f"{len(ids)} of {flight.segments} parts accepted; {errors[0]}")
         return errors[0]
 
-    def _answer(self, session: Session, pending: Pending) -> str | SendError:
+    def _answer(self, session: Session, pending: Pending, deadline: float) -> str | SendError:
         """The SMSC's message id for one part, or the typed error its response (or silence) means."""
-        if not session.wait(pending, self.response_timeout):
+        if not session.wait(pending, max(0.0, deadline - time.monotonic())):
             return UnknownOutcome("response_timeout", "no submit_sm_resp in time")
         if pending.unsent:
             return NotSent("bind_lost", "bind dropped before submit_sm was written")

@@ -89,6 +89,18 @@ def test_window_keeps_that_many_submit_sm_outstanding(smsc, adapter_for):
     assert 0.55 < elapsed < 1.5  # 3 windows of 200 ms, not 12 round trips
 
 
+def test_a_silent_smsc_costs_one_timeout_not_one_per_message(smsc, adapter_for):
+    smsc.configure(latency_ms=3000)
+    adapter = adapter_for(window_size=2, response_timeout=0.5)
+
+    started = time.monotonic()
+    results = adapter.send_bulk([message(f"+26097{i:07d}", message_id=i) for i in range(6)])
+
+    assert time.monotonic() - started < 1.5
+    assert [r.code for r in results] == ["response_timeout"] * 2 + ["window_full"] * 4
+    assert isinstance(results[0], UnknownOutcome) and not isinstance(results[2], UnknownOutcome)
+
+
 def test_threads_share_one_bind(smsc, adapter_for):
     adapter = adapter_for(window_size=8)
     results = []
