@@ -97,10 +97,12 @@ class SMPPTransceiver(Provider):
         except SendError as exc:
             return [exc] * len(messages)
         flights: list[_Flight] = []
+        stalled: SendError | None = None
         for message in messages:
-            stalled = flights[-1].error if flights and flights[-1].error is not None else None
             # A full window or a lost bind will not mend within this call: fail the rest at once.
             flights.append(_Flight([], stalled, 1) if stalled is not None else self._write(session, message))
+            if isinstance(flights[-1].error, NotSent) or getattr(flights[-1].error, "code", "") == "window_full":
+                stalled = flights[-1].error
         session.flush()
         # One deadline for the batch: answers arrive concurrently, so waiting is not summed per part.
         deadline = time.monotonic() + self.response_timeout
@@ -108,21 +110,21 @@ class SMPPTransceiver(Provider):
 
     def _write(self, session: Session, message: OutboundMessage) -> _Flight:
         """Write a message's parts in order; stop at the first part that cannot be written."""
-        encoded = encode_body(message.body, next(self._references) & 0xFF)
-        esm_class = pdu.ESM_CLASS_UDHI if encoded.concatenated else 0
-        source = message.sender or self.source_addr
+        try:
+            bodies = _submit_bodies(message, message.sender or self.source_addr, next(self._references) & 0xFF)
+        except ValueError as exc:  # a sender or number SMPP cannot carry, or a text past 255 parts
+            return _Flight([], PermanentError("unencodable_message", str(exc)), 1)
         pendings: list[Pending] = []
-        for part in encoded.parts:
-            body = pdu.submit_sm_body(pdu.Submit(source, message.to, esm_class, encoded.data_coding, part))
+        for body in bodies:
             try:
                 pending = session.submit(pdu.SUBMIT_SM, body, self.response_timeout, flush=False)
             except BindLost as exc:
-                return _Flight(pendings, NotSent("bind_lost", str(exc)), len(encoded.parts))
+                return _Flight(pendings, NotSent("bind_lost", str(exc)), len(bodies))
             if pending is None:
                 # The window stayed full a whole response timeout: the SMSC is not answering.
-                return _Flight(pendings, TemporaryError("window_full", gateway_fault="down"), len(encoded.parts))
+                return _Flight(pendings, TemporaryError("window_full", gateway_fault="down"), len(bodies))
             pendings.append(pending)
-        return _Flight(pendings, None, len(encoded.parts))
+        return _Flight(pendings, None, len(bodies))
 
     def _collect(self, session: Session, flight: _Flight, deadline: float) -> SendResult:
         """Wait for every written part; the message is accepted only if every part was."""
@@ -234,6 +236,16 @@ class SMPPTransceiver(Provider):
         failed = RECEIPT_STATES[state] not in (None, "delivered")
         return DeliveryReport(provider_message_id=message_id, status=RECEIPT_STATES[state], provider_status=state,
                               failure_reason=f"{state} err:{error}" if failed else None, raw=dict(form))
+
+
+def _submit_bodies(message: OutboundMessage, source: str, reference: int) -> list[bytes]:
+    """One submit_sm body per part of the message; ValueError if SMPP cannot carry it."""
+    if not message.to.lstrip("+").isdigit() or not source.isascii():
+        raise ValueError(f"address not SMPP-encodable: to={message.to!r} source={source!r}")
+    encoded = encode_body(message.body, reference)
+    esm_class = pdu.ESM_CLASS_UDHI if encoded.concatenated else 0
+    return [pdu.submit_sm_body(pdu.Submit(source, message.to, esm_class, encoded.data_coding, part))
+            for part in encoded.parts]
 
 
 _bind_lock = threading.Lock()

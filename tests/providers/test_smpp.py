@@ -155,6 +155,14 @@ def test_invalid_destination_is_permanent(smsc, adapter_for):
     assert caught.value.code == "ESME_RINVDSTADR"
 
 
+def test_an_address_smpp_cannot_carry_is_permanent_and_not_sent(smsc, adapter_for):
+    results = adapter_for().send_bulk([message(to="+26097abc"), OutboundMessage(2, "+260971234567", "hi", "", "Hérald"),
+                                       message(message_id=3)])
+
+    assert [(type(r), r.code) for r in results[:2]] == [(PermanentError, "unencodable_message")] * 2
+    assert isinstance(results[2], Accepted) and smsc.ledger()["smpp"]["submits"] == 1
+
+
 def test_throttled_is_rate_limited_with_retry_after(smsc, adapter_for):
     smsc.configure(smpp_throttle_per_s=3)
     results = adapter_for(throttle_retry_after_s=0.5).send_bulk(
