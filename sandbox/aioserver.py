@@ -238,7 +238,9 @@ async def serve(host: str, port: int, smpp_port: int = 0) -> None:
     if smpp_port:
         from sandbox import smpp_server
 
-        await smpp_server.start(gateway, host, smpp_port)
+        smsc = await smpp_server.start(gateway, host, smpp_port)
+        http_outage = gateway.outage
+        gateway.outage = lambda seconds: (http_outage(seconds), smsc.go_down(seconds))
     try:
         await stop
     finally:

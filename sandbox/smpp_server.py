@@ -18,17 +18,9 @@ from sandbox import events as ev
 from sandbox import recipients
 from sandbox import smpp_wire as w
 from sandbox.gateway import Gateway
-from sandbox.smpp_state import Receipt, SmppStats
+from sandbox.smpp_state import MAX_RECEIPT_ATTEMPTS, RECEIPT_STATES, Receipt, SmppStats
 
 log = logging.getLogger("sandbox.smpp")
-# A refused receipt (deliver_sm_resp with an error) is offered again this often at most.
-MAX_RECEIPT_ATTEMPTS = 5
-# Report outcome -> (receipt stat, err, message_state TLV value).
-_RECEIPT_STATES = {
-    recipients.DELIVERED: ("DELIVRD", "000", 2),
-    recipients.FAILED: ("UNDELIV", "001", 5),
-    recipients.ABSENT: ("EXPIRED", "027", 3),
-}
 
 
 class SmscServer:
@@ -52,8 +44,24 @@ class SmscServer:
 
     async def start(self, host: str, port: int) -> None:
         """Listen for binds."""
+        self.address = (host, port)
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: SmscProtocol(self), host, port, reuse_address=True)
+
+    def go_down(self, seconds: float) -> None:
+        """An outage (down_for_s): cut every bind and refuse new ones for `seconds`, then listen again."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for connection in list(self.connections):
+            connection.close_now()
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, lambda: loop.create_task(self._listen_again()))
+
+    async def _listen_again(self) -> None:
+        """Reopen the port after an outage, unless another outage already did."""
+        if self.server is None:
+            await self.start(*self.address)
 
     def snapshot(self) -> dict:
         """The counters for /_sandbox/ledger."""
@@ -135,7 +143,7 @@ class SmscProtocol(asyncio.Protocol):
         try:
             pdus = w.take_pdus(self.buffer)
         except ValueError:
-            self._close()
+            self.close_now()
             return
         self.corked = True
         for pdu in pdus:
@@ -158,7 +166,7 @@ class SmscProtocol(asyncio.Protocol):
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
-    def _close(self) -> None:
+    def close_now(self) -> None:
         """Write what was answered so far, then close."""
         self._flush()
         if self.transport is not None:
@@ -177,7 +185,7 @@ class SmscProtocol(asyncio.Protocol):
             self._send(w.frame(w.ENQUIRE_LINK_RESP, pdu.sequence))
         elif pdu.command_id == w.UNBIND:
             self._send(w.frame(w.UNBIND_RESP, pdu.sequence))
-            self._close()
+            self.close_now()
         elif not pdu.command_id & 0x80000000:
             self._send(w.frame(w.GENERIC_NACK, pdu.sequence, status=w.RINVCMDID))
 
@@ -191,7 +199,7 @@ class SmscProtocol(asyncio.Protocol):
         self._send(w.frame(w.BIND_TRANSCEIVER_RESP, pdu.sequence, body, status))
         if status != w.ROK:
             self.server.stats.bind_failures += 1
-            self._close()
+            self.close_now()
             return
         self.bound = True
         self.server.stats.binds += 1
@@ -206,7 +214,7 @@ class SmscProtocol(asyncio.Protocol):
         stats.submits += 1
         if self._drop_now(stats.submits):
             stats.drops += 1
-            self._close()
+            self.close_now()
             return
         status, message_id = self._decide(w.parse_submit(pdu.body))
         body = message_id.encode("ascii") + b"\x00" if status == w.ROK else b""
@@ -264,7 +272,7 @@ class SmscProtocol(asyncio.Protocol):
 
     def send_receipt(self, receipt: Receipt) -> None:
         """Write one receipt as deliver_sm and remember it until its deliver_sm_resp."""
-        stat, err, state = _RECEIPT_STATES[recipients.report_outcome(receipt.number)]
+        stat, err, state = RECEIPT_STATES[recipients.report_outcome(receipt.number)]
         sequence = next(self._sequences)
         receipt.attempts += 1
         self.receipts[sequence] = receipt

@@ -1,7 +1,17 @@
 """What the sandbox SMSC counts (read at /_sandbox/ledger under "smpp") and the receipts it owes."""
 from __future__ import annotations
 
+from sandbox import recipients
 from sandbox.ratelimit import TokenBucket
+
+# A refused receipt (deliver_sm_resp with an error) is offered again this often at most.
+MAX_RECEIPT_ATTEMPTS = 5
+# Report outcome -> (receipt stat, err, message_state TLV value).
+RECEIPT_STATES = {
+    recipients.DELIVERED: ("DELIVRD", "000", 2),
+    recipients.FAILED: ("UNDELIV", "001", 5),
+    recipients.ABSENT: ("EXPIRED", "027", 3),
+}
 
 _COUNTERS = ("binds", "bind_failures", "submits", "max_outstanding", "drops", "enquire_links",
              "receipts_sent", "receipts_acked", "receipts_refused")

@@ -206,6 +206,17 @@ def test_bind_killed_mid_bulk_loses_nothing_silently(smsc, adapter_for):
     assert not ledger["duplicate_recipients"]
 
 
+def test_an_smsc_outage_is_not_sent_until_it_listens_again(smsc, adapter_for):
+    adapter = adapter_for()
+    adapter.send(message())
+    smsc.configure(down_for_s=1.0)
+
+    outcome = adapter.send_bulk([message("+260977654321", message_id=2)])[0]
+    assert isinstance(outcome, (UnknownOutcome, NotSent))
+    assert poll_until(lambda: isinstance(adapter.send_bulk([message("+260971111111", message_id=3)])[0], Accepted),
+                      5.0, 0.1)
+
+
 def test_wrong_password_is_gateway_rejected(smsc, adapter_for):
     with pytest.raises(GatewayRejected) as caught:
         adapter_for(password="wrong").send(message())
