@@ -11,12 +11,14 @@ from providers.africastalking import AfricasTalkingSMS
 from providers.base import Provider, ProviderConfigError
 from providers.infobip import InfobipSMS
 from providers.settings_schema import check_settings
+from providers.smpp import SMPPTransceiver
 from providers.twilio import TwilioSMS
 
 # Explicit on purpose: adding a gateway is a reviewed one-line change here, never a scan.
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
     "africastalking": AfricasTalkingSMS,
     "infobip": InfobipSMS,
+    "smpp": SMPPTransceiver,
     "twilio": TwilioSMS,
 }
 

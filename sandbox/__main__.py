@@ -1,4 +1,4 @@
-"""Run the sandbox gateway in the foreground: python -m sandbox [--host] [--port] [--server asyncio|gunicorn]."""
+"""Run the sandbox gateway in the foreground: python -m sandbox [--host] [--port] [--smpp-port] [--server asyncio|gunicorn]."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--smpp-port", type=int, default=0,
+                        help="also run the SMPP 3.4 server (SMSC) on this port; 0 = off (asyncio server only)")
     parser.add_argument("--server", default="asyncio", choices=["asyncio", "gunicorn"],
                         help="asyncio: one event loop, one write per answer (default); gunicorn: gthread workers")
     parser.add_argument("--threads", type=int, default=32, help="gthread threads (gunicorn server only)")
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.server == "asyncio":
         from sandbox import aioserver
 
-        aioserver.run(args.host, args.port)
+        aioserver.run(args.host, args.port, args.smpp_port)
         return
     SandboxServer(gunicorn_options(args.host, args.port, args.threads, args.log_level)).run()
 

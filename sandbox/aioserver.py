@@ -224,8 +224,8 @@ class Listener:
         log.warning("sandbox listening again on http://%s:%d", self.host, self.port)
 
 
-async def serve(host: str, port: int) -> None:
-    """Listen until SIGTERM or SIGINT, then stop the report senders."""
+async def serve(host: str, port: int, smpp_port: int = 0) -> None:
+    """Listen (and run the SMPP server when smpp_port is set) until SIGTERM or SIGINT, then stop the report senders."""
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -234,6 +234,12 @@ async def serve(host: str, port: int) -> None:
     await listener.listen()
     gateway.outage = listener.go_down
     log.info("sandbox listening on http://%s:%d", host, port)
+    if smpp_port:
+        from sandbox import smpp_server
+
+        smsc = await smpp_server.start(gateway, host, smpp_port)
+        http_outage = gateway.outage
+        gateway.outage = lambda seconds: (http_outage(seconds), smsc.go_down(seconds))
     try:
         await stop
     finally:
@@ -242,7 +248,7 @@ async def serve(host: str, port: int) -> None:
         gateway.reports.stop()
 
 
-def run(host: str, port: int) -> None:
+def run(host: str, port: int, smpp_port: int = 0) -> None:
     """Serve in the foreground."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(levelname)s %(message)s")
-    asyncio.run(serve(host, port))
+    asyncio.run(serve(host, port, smpp_port))

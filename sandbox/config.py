@@ -34,11 +34,25 @@ class Settings:
     seed: int | None = None
     # AT prefixes every cost with the account's currency.
     currency: str = "ZMW"
+    # The SMPP server's bind credentials (bind_transceiver system_id / password).
+    smpp_system_id: str = "sandbox"
+    smpp_password: str = "sandbox-pw"
+    # submit_sm per second before the SMPP server answers ESME_RTHROTTLED; 0 means no limit.
+    smpp_throttle_per_s: float = 0.0
+    # Chance a submit_sm is answered ESME_RSYSERR, to exercise temporary errors.
+    smpp_syserr_rate: float = 0.0
+    # Close the bind, unanswered, on every Nth submit_sm; 0 means never.
+    smpp_drop_every_n: int = 0
+    # Close the bind, unanswered, on the next submit_sm, then clear itself.
+    smpp_drop_once: bool = False
+    # Whether delivery receipts (deliver_sm) go back over the bind, after dlr_delay_ms.
+    smpp_receipts: bool = True
 
     def public(self) -> dict:
         """The settings as JSON-ready data, without the API key."""
         data = asdict(self)
         del data["api_key"]
+        del data["smpp_password"]
         return data
 
 
@@ -65,6 +79,8 @@ _ENVIRONMENT = {
     "SANDBOX_DLR_DELAY_MS": ("dlr_delay_ms", float),
     "SANDBOX_SEED": ("seed", _optional_int),
     "SANDBOX_CURRENCY": ("currency", str),
+    "SANDBOX_SMPP_SYSTEM_ID": ("smpp_system_id", str),
+    "SANDBOX_SMPP_PASSWORD": ("smpp_password", str),
 }
 
 
@@ -116,6 +132,13 @@ def _boolean(value, name: str) -> bool:
     raise ConfigError(f"{name} must be a boolean")
 
 
+def _whole(value, name: str) -> int:
+    """A non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer")
+    return value
+
+
 def _url(value, name: str) -> str:
     """Empty (reports off) or an http(s) URL."""
     if not isinstance(value, str):
@@ -137,6 +160,11 @@ RUNTIME_FIELDS = {
     "honour_idempotency": _boolean,
     "dlr_url": _url,
     "dlr_delay_ms": _number,
+    "smpp_throttle_per_s": _number,
+    "smpp_syserr_rate": _rate,
+    "smpp_drop_every_n": _whole,
+    "smpp_drop_once": _boolean,
+    "smpp_receipts": _boolean,
     # Not a setting but an action: refuse connections for that many seconds, then listen again.
     OUTAGE_FIELD: _duration,
 }

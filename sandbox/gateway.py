@@ -58,6 +58,22 @@ class Gateway:
         self.in_flight = 0
         # Set by a server that can simulate an outage: takes the seconds to stay down.
         self.outage: Callable[[float], None] | None = None
+        # Set by the SMPP server when it runs: its bind/window counters (snapshot(), clear()).
+        self.smpp = None
+
+    def record(self, number: str, code: int) -> None:
+        """Count one SMPP recipient decision in the shared ledger and event log (accepted counts once)."""
+        with self._lock:
+            when = self.events.stamp()
+            if code == ev.ACCEPTED:
+                self.ledger.accept(when, number, None)
+            elif code == ev.TEMPORARY:
+                self.ledger.temporary_failures += 1
+            elif code == ev.PERMANENT:
+                self.ledger.permanent_failures += 1
+            elif code == ev.RATE_LIMITED:
+                self.ledger.rate_limited += 1
+            self.events.add(when, number, None, code)
 
     def note_request(self) -> None:
         """Count a send request, whatever becomes of it."""
@@ -162,6 +178,8 @@ class Gateway:
             data = self.ledger.snapshot(detail)
             data["in_flight"] = self.in_flight
         data.update(self.reports.counts())
+        if self.smpp is not None:
+            data["smpp"] = self.smpp.snapshot()
         return data
 
     def events_since(self, after: float, limit: int) -> tuple[list[tuple], bool]:
@@ -176,6 +194,8 @@ class Gateway:
             self.dedup.clear()
             self.events.clear()
         self.reports.reset()
+        if self.smpp is not None:
+            self.smpp.clear()
         self.bucket.set_rate(self.settings.rate_limit_per_s)
         if self.settings.seed is not None:
             self._rng.seed(self.settings.seed)

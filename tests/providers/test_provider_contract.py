@@ -19,11 +19,13 @@ from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage,
 
 # Minimal working settings per registered adapter; a new adapter must add a row here.
 CONTRACT_SETTINGS: dict[str, dict[str, object]] = {
-    name: dialect.settings("http://127.0.0.1:8025") for name, dialect in DIALECTS.items()
+    **{name: dialect.settings("http://127.0.0.1:8025") for name, dialect in DIALECTS.items()},
+    "smpp": {"host": "127.0.0.1", "port": 2775, "system_id": "u", "password": "p"},
 }
-# The same adapters aimed at a gateway that does not listen (`{url}` is a closed loopback port).
+# The same adapters aimed at a gateway that does not listen (`{url}`, `{port}`: a closed loopback port).
 UNREACHABLE_SETTINGS: dict[str, dict[str, object]] = {
-    name: {**dialect.settings("{url}"), "connect_timeout": 0.5} for name, dialect in DIALECTS.items()
+    **{name: {**dialect.settings("{url}"), "connect_timeout": 0.5} for name, dialect in DIALECTS.items()},
+    "smpp": {"host": "127.0.0.1", "port": "{port}", "system_id": "u", "password": "p", "connect_timeout": 0.5},
 }
 CHANNELS = {"sms", "whatsapp", "email", "voice"}
 # Each typed outcome: the family the retry policy sorts it by, and what it tells the circuit breaker.
@@ -75,8 +77,9 @@ def _closed_port() -> int:
 
 def _unreachable(name: str) -> Provider:
     """The adapter `name` aimed at a closed port."""
-    url = f"http://127.0.0.1:{_closed_port()}"
-    settings = {k: (v.format(url=url) if isinstance(v, str) else v) for k, v in UNREACHABLE_SETTINGS[name].items()}
+    port = _closed_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {k: (v.format(url=url, port=port) if isinstance(v, str) else v) for k, v in UNREACHABLE_SETTINGS[name].items()}
     return providers.build_provider(name, settings)
 
 

@@ -1,0 +1,40 @@
+"""Where an SMPP bind's delivery receipts go: the on_receipts callback Herald gives the SMPP adapter.
+
+The adapter calls it on its reader thread with every receipt of one socket read; the receipts
+are acknowledged to the SMSC only after it returns, so raising makes the SMSC deliver them again.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from flask import Flask
+
+from app.queueing import enqueue
+from app.redis_store import get_redis
+from app.services import delivery_reports
+from providers.base import DeliveryReport
+
+APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
+# The same debounce key as the webhook route: all report sources share one applier wake-up.
+_WAKE_KEY = "herald:wake:apply_reports"
+_WAKE_DEBOUNCE_MS = 200
+
+
+def receipt_sink(app: Flask, provider: str) -> Callable[[list[DeliveryReport]], None]:
+    """A callback storing each batch of receipts under `provider` in one statement, then waking the applier."""
+
+    def store(reports: list[DeliveryReport]) -> None:
+        """Store one batch inside the app's context; errors propagate so the SMSC resends."""
+        with app.app_context():
+            if delivery_reports.store_reports(provider, [_storable(r) for r in reports]):
+                if get_redis().set(_WAKE_KEY, "1", nx=True, px=_WAKE_DEBOUNCE_MS):
+                    enqueue(app, APPLY_TASK)
+
+    return store
+
+
+def _storable(report: DeliveryReport) -> DeliveryReport:
+    """The report without NUL characters, which PostgreSQL text and jsonb refuse (SMPP strings may carry them)."""
+    raw = {key: value.replace("\x00", "") for key, value in report.raw.items()}
+    return replace(report, provider_message_id=report.provider_message_id.replace("\x00", ""), raw=raw)
