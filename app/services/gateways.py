@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.services import smpp_receipts
 from providers.base import Provider, ProviderConfigError
 from providers.registry import get_account
 
@@ -17,7 +18,11 @@ def find_gateway(account: str) -> Provider | None:
     entry = accounts().get(account)
     if entry is None:
         return None
-    return get_account(account, entry["provider"], entry["settings"])
+    provider = get_account(account, entry["provider"], entry["settings"])
+    if getattr(provider, "on_receipts", False) is None:
+        # A bind-based gateway (SMPP) hands receipts to a callback instead of a webhook.
+        provider.on_receipts = smpp_receipts.receipt_sink(current_app._get_current_object(), account)
+    return provider
 
 
 def gateway(account: str) -> Provider:

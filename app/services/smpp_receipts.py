@@ -11,14 +11,10 @@ from typing import Callable
 from flask import Flask
 
 from app.queueing import enqueue
-from app.redis_store import get_redis
 from app.services import delivery_reports
 from providers.base import DeliveryReport
 
 APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
-# The same debounce key as the webhook route: all report sources share one applier wake-up.
-_WAKE_KEY = "herald:wake:apply_reports"
-_WAKE_DEBOUNCE_MS = 200
 
 
 def receipt_sink(app: Flask, provider: str) -> Callable[[list[DeliveryReport]], None]:
@@ -27,8 +23,9 @@ def receipt_sink(app: Flask, provider: str) -> Callable[[list[DeliveryReport]], 
     def store(reports: list[DeliveryReport]) -> None:
         """Store one batch inside the app's context; errors propagate so the SMSC resends."""
         with app.app_context():
+            # The same wake-up as the webhook route: every report source shares one applier run.
             if delivery_reports.store_reports(provider, [_storable(r) for r in reports]):
-                if get_redis().set(_WAKE_KEY, "1", nx=True, px=_WAKE_DEBOUNCE_MS):
+                if delivery_reports.claim_wake_up():
                     enqueue(app, APPLY_TASK)
 
     return store
