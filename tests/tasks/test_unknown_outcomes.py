@@ -64,6 +64,8 @@ def test_a_worker_killed_mid_call_leaves_its_claims_dead_lettered_not_resent(gat
     broadcast_id = start_broadcast(client, service, count)
     wait_until(lambda: (lambda c: c["processing"] > 0 and c["sent"] + c["delivered"] > 0)(
         summary(client, service, broadcast_id)["counts"]), 60, 0.05, "a batch in flight after a first one")
+    # Kill while calls are really at the gateway (answers held back by its latency), so some are cut.
+    wait_until(lambda: gateway.ledger()["in_flight"] >= 4, 30, 0.01, "calls in flight at the gateway")
     gateway.kill("worker")
     gateway.start_worker()
     final = wait_completed(client, service, broadcast_id, timeout=150)
