@@ -2,11 +2,13 @@
 
 The messages exist as `sent` rows (a scheduled broadcast, marked sent in SQL, so no
 sender runs). Several client processes each keep a few connections alive and post
-Africa's Talking's own form format, one report per request, as AT does. The clock
-stops when the last row has left `sent`: stored and applied, not merely answered.
+reports in a gateway's own format: Africa's Talking's form, one report per request,
+as AT does; and Infobip's JSON callback, many reports per request, as Infobip does.
+The clock stops when the last row has left `sent`: stored and applied, not merely answered.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 import time
@@ -21,6 +23,11 @@ from scripts.testbed import VENV_BIN, WEBHOOK_SECRET, Stack, wait_until
 
 CLIENT_PROCESSES = 2
 CONNECTIONS_PER_PROCESS = 8
+# The account whose gateway reports in bulk, and how many reports one of its callbacks carries.
+BULK_ACCOUNT = "infobip_bench"
+BULK_REPORTS_PER_POST = 100
+_INFOBIP_GROUPS = [("DELIVERED", "DELIVERED_TO_HANDSET")] * 8 + [("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED"),
+                                                                  ("EXPIRED", "EXPIRED_EXPIRED")]
 # Success for most, the two failure kinds for some: every report is final, so each one moves a row.
 _OUTCOMES = [("Success", None)] * 8 + [("Failed", "DeliveryFailure"), ("Failed", "AbsentSubscriber")]
 
@@ -33,8 +40,8 @@ def api_argv(port: int) -> list[str]:
     return argv
 
 
-def prepare_sent_rows(stack: Stack, key: str, database_url: str, count: int) -> str:
-    """A scheduled broadcast of `count` recipients whose rows are then marked sent with AT-like ids."""
+def prepare_sent_rows(stack: Stack, key: str, database_url: str, count: int, account: str | None = None) -> str:
+    """A scheduled broadcast of `count` recipients whose rows are then marked sent (through `account`)."""
     recipients = [{"to": f"+26096{n:07d}"} for n in range(count)]
     response = requests.post(f"{stack.api_url}/v1/broadcasts", timeout=600, headers={"Authorization": f"Bearer {key}"},
                              json={"channel": "sms", "body": "Bench: delivery reports", "recipients": recipients,
@@ -43,8 +50,9 @@ def prepare_sent_rows(stack: Stack, key: str, database_url: str, count: int) -> 
     broadcast_id = response.json()["id"]
     conn = psycopg2.connect(database_url.replace("postgresql+psycopg2://", "postgresql://", 1))
     with conn, conn.cursor() as cur:
-        cur.execute("UPDATE messages SET status = 'sent', provider_message_id = 'ATXid_bench_' || id, sent_at = now()"
-                    " WHERE broadcast_id = %s AND status = 'pending'", (broadcast_id,))
+        cur.execute("UPDATE messages SET status = 'sent', provider_message_id = 'ATXid_bench_' || id, sent_at = now(),"
+                    " provider = COALESCE(%s, provider) WHERE broadcast_id = %s AND status = 'pending'",
+                    (account, broadcast_id))
         cur.execute("CHECKPOINT")
     conn.close()
     return broadcast_id
@@ -61,6 +69,30 @@ def report_requests(api_url: str, provider_ids: list[str]) -> list[bytes]:
                 "retryCount": "0", **({"failureReason": reason} if reason else {})}
         built.append(form_request(parts.hostname, parts.port, path, {}, urlencode(form).encode()))
     return built
+
+
+def bulk_report_requests(api_url: str, provider_ids: list[str]) -> list[bytes]:
+    """Infobip-format callbacks of BULK_REPORTS_PER_POST reports each."""
+    parts = urlsplit(api_url)
+    path = f"/webhooks/{BULK_ACCOUNT}/{WEBHOOK_SECRET}"
+    built = []
+    for start in range(0, len(provider_ids), BULK_REPORTS_PER_POST):
+        results = [{"messageId": pid, "to": f"26096{start + n:07d}",
+                    "status": dict(zip(("groupName", "name"), _INFOBIP_GROUPS[(start + n) % len(_INFOBIP_GROUPS)]))}
+                   for n, pid in enumerate(provider_ids[start:start + BULK_REPORTS_PER_POST])]
+        body = json.dumps({"results": results}).encode()
+        built.append(form_request(parts.hostname, parts.port, path, {}, body)
+                     .replace(b"application/x-www-form-urlencoded", b"application/json"))
+    return built
+
+
+def bulk_accounts(sandbox_url: str) -> str:
+    """HERALD_ACCOUNTS for the bulk pass: the default AT account plus an Infobip one."""
+    return json.dumps({
+        "africastalking": {"provider": "africastalking", "base_url": sandbox_url, "username": "sandbox",
+                           "api_key": "sandbox-key", "webhook_secret": WEBHOOK_SECRET},
+        BULK_ACCOUNT: {"provider": "infobip", "base_url": sandbox_url, "api_key": "sandbox-key",
+                       "webhook_secret": WEBHOOK_SECRET}})
 
 
 def _post_all(host: str, port: int, batch: list[bytes], failures: list) -> None:
@@ -98,9 +130,11 @@ def moved_rows(database_url: str, broadcast_id: str) -> int:
         conn.close()
 
 
-def post_and_time(stack: Stack, database_url: str, broadcast_id: str, count: int) -> tuple[float, float]:
+def post_and_time(stack: Stack, database_url: str, broadcast_id: str, count: int,
+                  bulk: bool = False) -> tuple[float, float]:
     """Fire every report from the client processes; seconds until the last answer, and until the last row moved."""
-    requests_ = report_requests(stack.api_url, [f"ATXid_bench_{n}" for n in _message_ids(database_url, broadcast_id)])
+    ids = [f"ATXid_bench_{n}" for n in _message_ids(database_url, broadcast_id)]
+    requests_ = bulk_report_requests(stack.api_url, ids) if bulk else report_requests(stack.api_url, ids)
     lanes = CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS
     batches = [requests_[lane::lanes] for lane in range(lanes)]
     ctx = multiprocessing.get_context("fork")
@@ -137,30 +171,42 @@ def _message_ids(database_url: str, broadcast_id: str) -> list[int]:
         conn.close()
 
 
-def _measure(stack: Stack, database_url: str, key: str, count: int, group_commit: bool) -> tuple[float, float]:
+def _measure(stack: Stack, database_url: str, key: str, count: int, group_commit: bool,
+             bulk: bool = False) -> tuple[float, float]:
     """One pass: API (as the stack runs it) and control worker started fresh; (answered, applied) per second."""
     stack.env["HERALD_REPORT_GROUP_COMMIT"] = "1" if group_commit else "0"
+    if bulk:
+        stack.env["HERALD_ACCOUNTS"] = bulk_accounts(stack.sandbox_url)
     stack.kill("api")
     stack._start("api", api_argv(stack.api_port))
     wait_until(lambda: _answers(f"{stack.api_url}/healthz"), 30, 0.2, "the API")
     stack.start_worker("worker-control", queues="fanout,webhooks,dead_letter,maintenance", concurrency=2)
-    broadcast_id = prepare_sent_rows(stack, key, database_url, count)
+    broadcast_id = prepare_sent_rows(stack, key, database_url, count, BULK_ACCOUNT if bulk else None)
     time.sleep(3)
-    answered, elapsed = post_and_time(stack, database_url, broadcast_id, count)
+    answered, elapsed = post_and_time(stack, database_url, broadcast_id, count, bulk)
     stack.kill("worker-control")
-    label = "group commit" if group_commit else "baseline, one commit per report"
+    stack.env.pop("HERALD_ACCOUNTS", None)
+    label = ("Infobip callbacks of 100" if bulk else
+             "AT, one per request, group commit" if group_commit else "AT, one per request, one commit each")
     print(f"delivery reports ({label}): {count:,} POSTed by {CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS} keep-alive "
           f"connections, all answered in {answered:.2f}s, all applied in {elapsed:.2f}s = {count / elapsed:,.0f}/s")
     return count / answered, count / elapsed
 
 
 def run_dlr(stack: Stack, database_url: str, key: str, count: int) -> dict:
-    """Reports per second from first POST to last row applied: the old per-report commit, then group commit."""
+    """Reports per second from first POST to last row applied.
+
+    `dlr_per_s` is the ingestion rate with reports POSTed in bulk (Infobip's callbacks); the
+    one-report-per-request figures (Africa's Talking's way) are beside it, with group commit and
+    with the old commit per report as the baseline measured in the same run.
+    """
     _, baseline = _measure(stack, database_url, key, count, group_commit=False)
-    answered, rate = _measure(stack, database_url, key, count, group_commit=True)
+    answered, single = _measure(stack, database_url, key, count, group_commit=True)
+    _, bulk = _measure(stack, database_url, key, count, group_commit=True, bulk=True)
     stack.env.pop("HERALD_REPORT_GROUP_COMMIT", None)
-    return {"dlr_reports": count, "dlr_per_s": round(rate, 1), "dlr_answered_per_s": round(answered, 1),
-            "dlr_baseline_per_s": round(baseline, 1), "dlr_vs_baseline": round(rate / baseline, 2)}
+    return {"dlr_reports": count, "dlr_per_s": round(bulk, 1), "dlr_reports_per_post": BULK_REPORTS_PER_POST,
+            "dlr_single_per_s": round(single, 1), "dlr_single_answered_per_s": round(answered, 1),
+            "dlr_single_baseline_per_s": round(baseline, 1), "dlr_single_vs_baseline": round(single / baseline, 2)}
 
 
 def _answers(url: str) -> bool:

@@ -15,7 +15,7 @@ from app.queueing import enqueue
 from app.services import delivery_reports
 from app.services.gateways import find_gateway
 from app.services.report_committer import ReportCommitter, StoreFailed
-from app.services.storable_text import check_text, nul_path, refuse_nul
+from app.services.storable_text import check_text, flaw_path, refuse
 from providers.base import DeliveryReport, WebhookRequest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -51,7 +51,7 @@ def delivery_report(account: str, secret: str | None = None):
         reports = provider.parse_reports(view)
     except ValueError as exc:
         raise MalformedRequest(str(exc), {"field": "body"}) from None
-    _refuse_nul(reports)
+    _refuse_unstorable(reports)
     return jsonify({"stored": _store(account, reports)}), 200
 
 
@@ -82,9 +82,10 @@ def _request_view(secret: str | None) -> WebhookRequest:
         form=form, body=body, path_secret=secret, query=request.args.to_dict(flat=True))
 
 
-def _refuse_nul(reports: list[DeliveryReport]) -> None:
-    """400 when a parsed report holds a NUL, which PostgreSQL text and jsonb cannot store."""
+def _refuse_unstorable(reports: list[DeliveryReport]) -> None:
+    """400 when a parsed report holds text PostgreSQL cannot store (a NUL, a lone surrogate)."""
     for report in reports:
-        found = nul_path(dict(report.raw), "body") or nul_path(report.provider_message_id, "id")
+        found = flaw_path(dict(report.raw), "body") or flaw_path(report.provider_message_id, "id")
         if found:
-            raise refuse_nul(found[0])
+            path, code, in_key = found
+            raise refuse(path, code, in_key)
