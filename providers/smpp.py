@@ -245,6 +245,10 @@ class SMPPTransceiver(Provider):
             log.warning("smpp %s: %d receipts dropped: no on_receipts callback", self.system_id, len(reports))
         return True
 
+    def verify(self, request) -> bool:
+        """Never: an SMSC sends its receipts over the bind (deliver_sm), so no HTTP callback is this account's."""
+        return False
+
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """A receipt from deliver_sm fields (TLVs first, then the receipt text); ValueError if not one."""
         text = pdu.receipt_fields(form.get("short_message", ""))
