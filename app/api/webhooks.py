@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, jsonify, request
 from app.errors import MalformedRequest, NotFound
 from app.queueing import enqueue
 from app.redis_store import get_redis
-from app.services import delivery_reports
+from app.services import delivery_reports, optouts
+from app.services.optouts import inbound_service
 from app.services.gateways import gateway
 from app.services.storable_text import check_text
 
@@ -24,13 +25,18 @@ def _wake_applier() -> None:
         enqueue(current_app, APPLY_TASK)
 
 
-@bp.post("/africastalking/<secret>")
-def africastalking(secret: str):
-    """Africa's Talking delivery report (form-encoded, one per message)."""
+def _verified_form(secret: str) -> dict:
+    """The callback's form fields once the secret path segment matches; 404 otherwise."""
     expected = current_app.config["HERALD_WEBHOOK_SECRET"]
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise NotFound("no such webhook")
-    form = {name: check_text(name, value) for name, value in request.form.items()}
+    return {name: check_text(name, value) for name, value in request.form.items()}
+
+
+@bp.post("/africastalking/<secret>")
+def africastalking(secret: str):
+    """Africa's Talking delivery report (form-encoded, one per message)."""
+    form = _verified_form(secret)
     try:
         report = gateway("africastalking").parse_delivery_report(form)
     except ValueError as exc:
@@ -39,3 +45,20 @@ def africastalking(secret: str):
     if created:
         _wake_applier()
     return jsonify({"stored": bool(created)}), 200
+
+
+@bp.post("/africastalking/<secret>/inbound")
+def africastalking_inbound(secret: str):
+    """Africa's Talking inbound SMS (from, to, text, date, id, linkId): STOP and START keywords act at once."""
+    form = _verified_form(secret)
+    sender, text = form.get("from", ""), form.get("text", "")
+    if not sender:
+        raise MalformedRequest("Africa's Talking inbound message has no 'from'", {"field": "from"})
+    cfg = current_app.config
+    service_id = inbound_service(cfg["HERALD_INBOUND_SERVICES"], form.get("to", ""))
+    action = None
+    if service_id is not None:
+        action = optouts.apply_inbound(service_id, sender, text, optouts.Keywords.from_config(cfg),
+                                       source=f"africastalking:{form.get('id', '')}",
+                                       region=cfg["HERALD_DEFAULT_REGION"])
+    return jsonify({"action": action}), 200
