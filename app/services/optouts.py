@@ -81,7 +81,9 @@ def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: 
     """Suppress an address and audit it, committing; True when it was not suppressed before."""
     params = {"sid": service_id, "channel": channel, "address": address}
     added = db.session.execute(_ADD, {**params, "source": source}).rowcount
-    db.session.execute(_EVENT, {**params, "action": "opt_out", "source": source, "actor": actor, "detail": detail})
+    if added:  # the audit records changes; a repeated STOP changes nothing
+        db.session.execute(_EVENT, {**params, "action": "opt_out", "source": source, "actor": actor,
+                                    "detail": detail})
     db.session.commit()
     return bool(added)
 
@@ -91,7 +93,9 @@ def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: s
     """Lift a suppression and audit it, committing; True when the address was suppressed."""
     params = {"sid": service_id, "channel": channel, "address": address}
     removed = db.session.execute(_REMOVE, params).rowcount
-    db.session.execute(_EVENT, {**params, "action": "opt_in", "source": source, "actor": actor, "detail": detail})
+    if removed:
+        db.session.execute(_EVENT, {**params, "action": "opt_in", "source": source, "actor": actor,
+                                    "detail": detail})
     db.session.commit()
     return bool(removed)
 

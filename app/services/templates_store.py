@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
@@ -77,10 +78,14 @@ def versions(service_id: int, name: str) -> list[dict]:
 
 def latest_all(service_id: int, limit: int) -> list[dict]:
     """The newest version of each (channel, name, language) of a service."""
-    rows = db.session.scalars(select(MessageTemplate).where(MessageTemplate.service_id == service_id)
-                              .distinct(MessageTemplate.channel, MessageTemplate.name, MessageTemplate.language)
-                              .order_by(MessageTemplate.channel, MessageTemplate.name, MessageTemplate.language,
-                                        MessageTemplate.version.desc()).limit(limit)).all()
+    newer = aliased(MessageTemplate)
+    has_newer = select(newer.id).where(
+        newer.service_id == MessageTemplate.service_id, newer.channel == MessageTemplate.channel,
+        newer.name == MessageTemplate.name, newer.language == MessageTemplate.language,
+        newer.version > MessageTemplate.version).exists()
+    rows = db.session.scalars(select(MessageTemplate).where(MessageTemplate.service_id == service_id, ~has_newer)
+                              .order_by(MessageTemplate.channel, MessageTemplate.name, MessageTemplate.language)
+                              .limit(limit)).all()
     return [describe(row) for row in rows]
 
 
