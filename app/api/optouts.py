@@ -18,7 +18,7 @@ def _target() -> tuple[str, str, str | None]:
     """(channel, normalised address, reason) from the JSON body, or a 422 naming the field."""
     payload = parse_json_object(request.get_data(cache=False))
     channel, address, reason = payload.get("channel", "sms"), payload.get("address"), payload.get("reason")
-    if channel not in KNOWN_CHANNELS:
+    if not isinstance(channel, str) or channel not in KNOWN_CHANNELS:
         raise ValidationFailed(f"unknown channel {channel!r}", {"field": "channel"})
     if not isinstance(address, str) or not address.strip() or len(address) > 320:
         raise ValidationFailed("address is required: a phone number or email address", {"field": "address"})

@@ -27,7 +27,7 @@ def parse_template(payload: dict, max_chars: int) -> tuple[str, str, str, str]:
     """(channel, name, language, body) of a save request; the body must compile."""
     channel, name = payload.get("channel", "sms"), payload.get("name")
     language, body = payload.get("language") or "", payload.get("body")
-    if channel not in KNOWN_CHANNELS:
+    if not isinstance(channel, str) or channel not in KNOWN_CHANNELS:
         raise _fail("channel", f"unknown channel {channel!r}; known: {sorted(KNOWN_CHANNELS)}")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail("name", "name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
