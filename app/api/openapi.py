@@ -3,88 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCHEMAS
+from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, fails, json_content,
+                                 limit, nullable, obj, op, param, ref, reply)
 from app.services.broadcast_request import MAX_REASON_CHARS
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
 
 bp = Blueprint("openapi", __name__)
-
-STRING, INTEGER, NUMBER, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "object"}
-TIME = {"type": "string", "format": "date-time"}
-# Money travels as a fixed 4-decimal string because JSON numbers lose cents.
-MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "examples": ["12.5000"]}
-ERRORS = {
-    "BadRequest": (400, "The body cannot be read or stored: bad JSON, not an object, an unsupported content type, "
-                        "an unreadable CSV line (`details.line`), or a NUL character (`details.field` names it)."),
-    "Unauthorized": (401, "Missing, unknown or revoked API key (or metrics token)."),
-    "NotFound": (404, "No such resource for this service."),
-    "Conflict": (409, "The resource's current state does not allow this action."),
-    "PayloadTooLarge": (413, "The body or the recipient list is over its configured limit."),
-    "Unprocessable": (422, "A field is wrong; `details.field` names it. An Idempotency-Key reused with another "
-                           "body is `idempotency_key_reused`."),
-}
-
-
-def ref(name: str) -> dict:
-    """A reference to a schema under components."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: dict) -> dict:
-    """The same schema, also allowing null (3.1 style: a type list)."""
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-def obj(properties: dict, description: str = "", required=None) -> dict:
-    """An object schema; every listed property is required unless told otherwise."""
-    schema = {"type": "object", "properties": properties,
-              "required": list(properties if required is None else required)}
-    return {**schema, "description": description} if description else schema
-
-
-def array(items: dict) -> dict:
-    """An array schema."""
-    return {"type": "array", "items": items}
-
-
-def json_content(schema: dict) -> dict:
-    """A JSON media-type map."""
-    return {"application/json": {"schema": schema}}
-
-
-def reply(description: str, schema: dict | None = None, headers: dict | None = None) -> dict:
-    """One response object."""
-    response = {"description": description}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def fails(*names: str) -> dict:
-    """Error responses by their component names."""
-    return {str(ERRORS[name][0]): {"$ref": f"#/components/responses/{name}"} for name in names}
-
-
-def param(name: str) -> dict:
-    """A reference to a shared parameter."""
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def limit(default: int, maximum: int) -> dict:
-    """A page-size query parameter (its bounds differ per endpoint)."""
-    return {"name": "limit", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": maximum,
-                                                       "default": default}}
-
-
-def op(op_id: str, tag: str, summary: str, responses: dict, *, public: bool = False, **extra) -> dict:
-    """One operation; authenticated ones answer 401 too, public ones override security."""
-    responses = {**responses, **({} if public else fails("Unauthorized"))}
-    operation = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": responses, **extra}
-    if public:
-        operation["security"] = []
-    return operation
-
 
 SEND_WINDOW = obj({"start": {**STRING, "examples": ["08:00"]}, "end": {**STRING, "examples": ["20:00"]},
                    "timezone": {**nullable(STRING), "description": "IANA zone; defaults to the recipients' own."}},
@@ -99,34 +24,6 @@ SPEC_FIELDS = {
     "rate_limit_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10000},
     "scheduled_for": {**nullable(TIME), "description": "Start time with a UTC offset, not in the past."},
 }
-TEMPLATE_SYNTAX = ("((name)) placeholders; ((name??text)) gives text only when name is present and non-empty; "
-                   "filters ((name|default:x)), ((name|truncate:n)), ((name|sub:a,b)) (cut text ends with an "
-                   "ellipsis: '...' on SMS), ((name|upper)), ((name|lower)). An unknown filter or unbalanced "
-                   "brackets is 422 with details.position.")
-BROADCAST_EXTRAS = {
-    "template_version": {**INTEGER, "minimum": 1, "description": "With a saved template's name: this version."},
-    "language": {**STRING, "description": "With a saved template's name: this language variant."},
-    "dry_run": {"type": "boolean", "default": False,
-                "description": "Answer 200 with an estimate (audience, encoding, segments, cost) and write nothing."},
-    "transliterate": {"type": "boolean", "default": False,
-                      "description": "Replace smart quotes, dashes, ellipses and odd spaces with GSM-7 look-alikes."},
-}
-TEMPLATE = obj({"name": STRING, "channel": STRING, "language": STRING, "version": INTEGER, "body": STRING,
-                "created_by": STRING, "created_at": nullable(TIME)})
-DRY_RUN = obj({
-    "dry_run": {"type": "boolean"}, "channel": STRING, "template": nullable(OBJECT), "transliterate": {"type": "boolean"},
-    "recipients": INTEGER, "audience": INTEGER, "rejected": INTEGER,
-    "rejected_by_reason": {"type": "object", "additionalProperties": INTEGER}, "duplicates": INTEGER,
-    "opted_out": INTEGER, "encoding": {"type": ["string", "null"], "enum": ["GSM-7", "UCS-2", "mixed", None]},
-    "encodings": {"type": "object", "additionalProperties": INTEGER},
-    "ucs2_characters": array(obj({"character": STRING, "codepoint": STRING, "messages": INTEGER})),
-    "segments_histogram": {"type": "object", "additionalProperties": INTEGER,
-                           "description": "Messages per number of SMS parts."},
-    "segments": INTEGER,
-    "cost": obj({"currency": STRING, "total": STRING, "by_carrier": {"type": "object", "additionalProperties": obj({
-        "messages": INTEGER, "segments": INTEGER, "price_per_segment": STRING, "cost": STRING})}}),
-    "sample": array(obj({"to": STRING, "body": STRING, "segments": INTEGER, "encoding": STRING})),
-}, "What the broadcast would send and cost; nothing is written.")
 BROADCAST_FIELDS = {
     "id": {**STRING, "format": "uuid"}, "status": {**STRING, "enum": [s.value for s in BroadcastStatus]},
     "paused_reason": {"type": ["string", "null"], "enum": [r.value for r in PausedReason] + [None],
@@ -172,29 +69,7 @@ SCHEMAS = {
                       "personalisation": {**nullable(OBJECT), "additionalProperties": True}}, required=["to"]),
     "BroadcastRequest": obj({**SPEC_FIELDS, **BROADCAST_EXTRAS, "send_window": SEND_WINDOW,
                              "recipients": array(ref("Recipient"))}, required=["channel", "recipients"]),
-    "DryRun": DRY_RUN,
-    "TemplateRequest": obj({"name": {**STRING, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
-                            "channel": {**STRING, "enum": ["sms", "whatsapp", "email", "inbox", "webhook"],
-                                        "default": "sms"},
-                            "language": {**STRING, "description": "'' (default) or a language code: en, bem, nya."},
-                            "body": {**STRING, "minLength": 1, "description": TEMPLATE_SYNTAX}},
-                           required=["name", "body"]),
-    "Template": TEMPLATE,
-    "TemplateList": obj({"templates": array(ref("Template"))}),
-    "TemplateVersions": obj({"name": STRING, "versions": array(ref("Template"))}),
-    "OptOutRequest": obj({"channel": {**STRING, "enum": ["sms", "whatsapp", "email", "inbox", "webhook"],
-                                      "default": "sms"},
-                          "address": {**STRING, "examples": ["+260961000001"]},
-                          "reason": {**STRING, "maxLength": 500}}, required=["address"]),
-    "OptOutState": obj({"channel": STRING, "address": STRING, "opted_out": {"type": "boolean"}}),
-    "OptOutList": {"oneOf": [
-        obj({"opt_outs": array(obj({"channel": STRING, "address": STRING, "source": STRING, "created_at": TIME})),
-             "next_after": nullable(STRING)}),
-        obj({"history": array(obj({"channel": STRING, "address": STRING,
-                                   "action": {**STRING, "enum": ["opt_out", "opt_in"]}, "source": STRING,
-                                   "actor": STRING, "detail": nullable(STRING), "created_at": TIME}))})]},
-    "InboundMessage": obj({"from": STRING, "to": STRING, "text": STRING, "date": STRING, "id": STRING,
-                           "linkId": STRING}, required=["from"]),
+    **CONTENT_SCHEMAS,
     "BroadcastUpload": obj({
         **{k: STRING for k in SPEC_FIELDS}, "file": {**STRING, "contentMediaType": "text/csv", "description":
                                                     "UTF-8 CSV with a to/phone number/msisdn column; "
@@ -349,43 +224,7 @@ PATHS = {
                      "description": "The configured webhook secret; any other value is 404."}],
         requestBody={"required": True, "content": {
             "application/x-www-form-urlencoded": {"schema": ref("DeliveryReport")}}})},
-    "/v1/templates": {
-        "post": op("saveTemplate", "templates", "Save a template: a new version each time", {
-            "201": reply("The version just stored.", ref("Template")),
-            **fails("BadRequest", "Unprocessable")},
-            requestBody={"required": True, "content": json_content(ref("TemplateRequest"))}),
-        "get": op("listTemplates", "templates", "The newest version of each template and language variant", {
-            "200": reply("Templates.", ref("TemplateList")), **fails("Unprocessable")}, parameters=[limit(100, 1000)]),
-    },
-    "/v1/templates/{name}": {"get": op("getTemplate", "templates", "Every version of one template", {
-        "200": reply("Versions per channel and language, newest first.", ref("TemplateVersions")),
-        **fails("BadRequest", "NotFound")},
-        parameters=[{"name": "name", "in": "path", "required": True, "schema": STRING}])},
-    "/v1/opt-outs": {
-        "post": op("addOptOut", "opt-outs", "Suppress an address on a channel (audited)", {
-            "201": reply("Suppressed.", ref("OptOutState")), "200": reply("Already suppressed.", ref("OptOutState")),
-            **fails("BadRequest", "Unprocessable")},
-            requestBody={"required": True, "content": json_content(ref("OptOutRequest"))}),
-        "delete": op("removeOptOut", "opt-outs", "Lift a suppression (audited)", {
-            "200": reply("No longer suppressed.", ref("OptOutState")),
-            **fails("BadRequest", "NotFound", "Unprocessable")},
-            requestBody={"required": True, "content": json_content(ref("OptOutRequest"))}),
-        "get": op("listOptOuts", "opt-outs", "The suppression list, or with ?address= that address's audit trail", {
-            "200": reply("A page of the list, or the history.", ref("OptOutList")),
-            **fails("BadRequest", "Unprocessable")}, parameters=[
-            {"name": "channel", "in": "query", "schema": STRING}, {"name": "address", "in": "query", "schema": STRING},
-            {"name": "after", "in": "query", "schema": STRING, "description": "The last address of the previous page."},
-            limit(100, 1000)]),
-    },
-    "/webhooks/africastalking/{secret}/inbound": {"post": op(
-        "africastalkingInbound", "webhooks", "Inbound SMS from Africa's Talking: STOP/START keywords (opt-outs)", {
-            "200": reply("What the message did: opt_out, opt_in or nothing.",
-                         obj({"action": {"type": ["string", "null"], "enum": ["opt_out", "opt_in", None]}})),
-            **fails("BadRequest", "NotFound")}, public=True,
-        parameters=[{"name": "secret", "in": "path", "required": True, "schema": STRING,
-                     "description": "The configured webhook secret; any other value is 404."}],
-        requestBody={"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": ref("InboundMessage")}}})},
+    **CONTENT_PATHS,
     "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
         "200": reply("Both stores answer.", ref("Health")),
         "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},
