@@ -137,6 +137,10 @@ class Config:
     # Which service an inbound SMS belongs to, by the short code or number it was sent to:
     # "12345=1,+260211000000=2"; "*=1" catches every other destination. Unmatched inbound is ignored.
     HERALD_INBOUND_SERVICES = _env("HERALD_INBOUND_SERVICES", "")
+    # Confirmation sent on the fast lane after an inbound STOP / START; empty (the default) sends none,
+    # since every reply is a billed SMS and some programmes' rules forbid contact after a STOP.
+    HERALD_OPTOUT_REPLY = _env("HERALD_OPTOUT_REPLY", "")
+    HERALD_OPTIN_REPLY = _env("HERALD_OPTIN_REPLY", "")
     # Bearer token a Prometheus on another host scrapes /metrics with (queue depths and volumes are
     # business data); empty means only scrapes from this host (loopback) are answered.
     HERALD_METRICS_TOKEN = _env("HERALD_METRICS_TOKEN", "")

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from app.errors import MalformedRequest, NotFound
 from app.queueing import enqueue
 from app.redis_store import get_redis
-from app.services import delivery_reports, optouts
+from app.services import delivery_reports, optouts, transactional
 from app.services.optouts import inbound_service
 from app.services.gateways import gateway
 from app.services.storable_text import check_text
@@ -61,4 +61,23 @@ def africastalking_inbound(secret: str):
         action = optouts.apply_inbound(service_id, sender, text, optouts.Keywords.from_config(cfg),
                                        source=f"africastalking:{form.get('id', '')}",
                                        region=cfg["HERALD_DEFAULT_REGION"])
+    if action:
+        _confirm(service_id, sender, action, form.get("id", ""))
     return jsonify({"action": action}), 200
+
+
+def _confirm(service_id: int, sender: str, action: str, inbound_id: str) -> None:
+    """Send the configured confirmation on the fast lane (off when its text is empty).
+
+    The inbound message's id is the Idempotency-Key, so a callback posted twice confirms once.
+    """
+    cfg = current_app.config
+    body = cfg["HERALD_OPTOUT_REPLY" if action == "opt_out" else "HERALD_OPTIN_REPLY"]
+    if not body:
+        return
+    accepted = transactional.create_message(
+        service_id, {"to": sender, "body": body}, provider=cfg["HERALD_SMS_PROVIDER"],
+        region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
+        idempotency_key=f"{action}:{inbound_id}" if inbound_id else None)
+    if accepted.created:
+        enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)

@@ -71,3 +71,18 @@ def test_intake_marks_suppressed_recipients_opted_out(client, service, app):
     assert statuses == {"+260961000000": "opted_out", "+260971000001": "pending", "+260951000002": "pending"}
     audit = client.get(f"/v1/broadcasts/{response.json['id']}/audit", headers=service.headers).json["audit"]
     assert audit[0]["details"]["opted_out"] == 1
+
+
+def test_an_optional_confirmation_goes_out_on_the_fast_lane_once(client, service, app):
+    app.config.update(HERALD_INBOUND_SERVICES=f"*={service.service_id}",
+                      HERALD_OPTOUT_REPLY="You will get no more messages. Send START to resubscribe.")
+    try:
+        inbound(client, "+260961000001", "STOP")
+        inbound(client, "+260961000001", "STOP")  # the gateway posting the same callback again
+        inbound(client, "+260961000001", "START")  # no opt-in reply configured
+    finally:
+        app.config.update(HERALD_INBOUND_SERVICES="", HERALD_OPTOUT_REPLY="")
+    with app.app_context():
+        rows = db.session.query(Message).filter(Message.broadcast_id.is_(None)).all()
+    assert [(m.recipient, m.body) for m in rows] == [
+        ("+260961000001", "You will get no more messages. Send START to resubscribe.")]
