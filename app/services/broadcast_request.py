@@ -40,6 +40,12 @@ class BroadcastSpec:
     transliterate: bool = False
     dry_run: bool = False
 
+    @property
+    def variants(self) -> dict[str, str] | None:
+        """Language variants' texts by language, when the stored template has any."""
+        found = (self.template or {}).get("variants")
+        return {lang: v["body"] for lang, v in found.items()} if found else None
+
 
 def _fail(field: str, message: str) -> ValidationFailed:
     """A 422 naming the field at fault."""

@@ -24,7 +24,7 @@ from app.services.idempotency import check_replay
 from app.services.recipients import classify
 from app.services.send_windows import settle_zone
 from app.services.storable_text import NUL, NUL_IN_JSON, check_json, refuse_nul
-from app.services.templates import Template, compile_template
+from app.services.templates import Template, compile_variants
 
 _COPY_SQL = (
     "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)"
@@ -119,7 +119,7 @@ def _personalisation_cell(index: int, personalisation: dict | None, dumps) -> st
 def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, tally: _Tally,
                max_chars: int, suppressed: frozenset = frozenset()) -> list[str]:
     """Judge every recipient and return COPY lines (without the broadcast columns' values)."""
-    template = compile_template(spec.body, spec.channel)
+    template = compile_variants(spec.body, spec.variants, spec.channel)
     seen: set[str] = set()
     lines: list[str] = []
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

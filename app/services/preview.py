@@ -11,7 +11,7 @@ from app.services import optouts
 from app.services.broadcast_request import BroadcastSpec
 from app.services.intake import _item_fields, _judge
 from app.services.recipients import classify
-from app.services.templates import compile_template
+from app.services.templates import compile_variants
 from providers.segments import count_segments, encoding, transliterate, ucs2_culprits
 
 SAMPLE_SIZE = 5
@@ -58,7 +58,7 @@ class _Measure:
 def estimate(spec: BroadcastSpec, items: Iterable, service_id: int, region: str, max_chars: int,
              prices: dict[str, Decimal], currency: str) -> dict:
     """Judge and render every recipient as intake would, then count segments and cost per carrier."""
-    template = compile_template(spec.body, spec.channel)
+    template = compile_variants(spec.body, spec.variants, spec.channel)
     suppressed, seen, tally, measure = optouts.suppressed(service_id, spec.channel), set(), _Estimate(), _Measure()
     for index, item in enumerate(items):
         to, personalisation = _item_fields(index, item)

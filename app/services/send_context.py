@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Broadcast
-from app.services.templates import Template, compile_template
+from app.services.templates import Template, Variants, compile_template, compile_variants
 from providers.base import OutboundMessage
 from providers.segments import transliterate
 
@@ -23,7 +23,7 @@ class SendContext:
     service_id: int
     provider: str
     sender: str | None
-    template: Template
+    template: Template | Variants
     send_window: dict | None = None
     rate_limit_per_second: float | None = None
     channel: str = "sms"
@@ -38,13 +38,19 @@ def load_send_context(broadcast_id: str) -> SendContext:
         broadcast = db.session.get(Broadcast, broadcast_id)
         rate, options = broadcast.rate_limit_per_second, broadcast.options or {}
         context = SendContext(broadcast_id, broadcast.service_id, broadcast.provider, broadcast.sender,
-                              compile_template(broadcast.body, broadcast.channel), options.get("send_window"),
+                              _compiled(broadcast.body, options, broadcast.channel), options.get("send_window"),
                               float(rate) if rate else None, broadcast.channel, bool(options.get("transliterate")))
         db.session.rollback()
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[broadcast_id] = context
     return context
+
+
+def _compiled(body: str, options: dict, channel: str) -> Template | Variants:
+    """The broadcast's template, with the language variants it was created with."""
+    variants = (options.get("template") or {}).get("variants")
+    return compile_variants(body, {lang: v["body"] for lang, v in variants.items()} if variants else None, channel)
 
 
 def idempotency_key(broadcast_id: str, recipient: str) -> str:

@@ -205,3 +205,36 @@ def _refuse_stray_close(body: str, start: int, end: int) -> None:
     stray = body.find("))", start, end)
     if stray != -1:
         raise TemplateError("'))' closes no placeholder", stray)
+
+
+class Variants:
+    """A template with language variants: each recipient's `language` value picks one, else the default."""
+
+    def __init__(self, default: Template, by_language: dict[str, Template]) -> None:
+        self.default, self.by_language = default, by_language
+        self.fields = tuple(dict.fromkeys(f for t in (default, *by_language.values()) for f in t.fields))
+        self.is_static = False
+
+    def pick(self, values: dict | None) -> Template:
+        """The variant for this recipient's language."""
+        return self.by_language.get((values or {}).get("language"), self.default)
+
+    def missing(self, values: dict | None) -> list[str]:
+        """Required placeholders this recipient's variant lacks."""
+        return self.pick(values).missing(values)
+
+    def rendered_length(self, values: dict | None) -> int:
+        """Characters of this recipient's rendered variant."""
+        return self.pick(values).rendered_length(values)
+
+    def render(self, values: dict | None) -> str:
+        """This recipient's text, in their language where a variant exists."""
+        return self.pick(values).render(values)
+
+
+def compile_variants(body: str, variants: dict[str, str] | None, channel: str = "sms") -> Template | Variants:
+    """The default body, plus its language variants when it has any."""
+    default = compile_template(body, channel)
+    if not variants:
+        return default
+    return Variants(default, {lang: compile_template(text, channel) for lang, text in variants.items() if lang})

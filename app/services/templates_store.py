@@ -89,6 +89,19 @@ def latest_all(service_id: int, limit: int) -> list[dict]:
     return [describe(row) for row in rows]
 
 
+def language_variants(service_id: int, channel: str, name: str) -> dict[str, dict]:
+    """The newest version of each language variant of a template: {language: {"body", "version"}}."""
+    newer = aliased(MessageTemplate)
+    has_newer = select(newer.id).where(
+        newer.service_id == MessageTemplate.service_id, newer.channel == MessageTemplate.channel,
+        newer.name == MessageTemplate.name, newer.language == MessageTemplate.language,
+        newer.version > MessageTemplate.version).exists()
+    rows = db.session.scalars(select(MessageTemplate).where(
+        MessageTemplate.service_id == service_id, MessageTemplate.channel == channel, MessageTemplate.name == name,
+        MessageTemplate.language != "", ~has_newer)).all()
+    return {row.language: {"body": row.body, "version": row.version} for row in rows}
+
+
 def resolve(service_id: int, channel: str, name: str, version: object, language: object) -> tuple[str, dict]:
     """(body, reference) of the version a broadcast uses: the newest unless one is named."""
     if version is not None and (type(version) is not int or version < 1):
@@ -105,4 +118,10 @@ def resolve(service_id: int, channel: str, name: str, version: object, language:
         raise _fail("template", f"no {channel} template named {name!r}"
                     + (f" in language {language!r}" if language else "")
                     + (f" with version {version}" if version is not None else ""))
-    return row.body, {"name": row.name, "version": row.version, "language": row.language}
+    reference = {"name": row.name, "version": row.version, "language": row.language}
+    if language is None and version is None:
+        # No language asked for: each recipient's `language` picks the newest variant in it.
+        variants = language_variants(service_id, channel, name)
+        if variants:
+            reference["variants"] = variants
+    return row.body, reference

@@ -69,3 +69,27 @@ def test_a_broadcast_body_with_a_bad_filter_is_refused_whole(client, service, ap
                          {"channel": "sms", "body": "Hi ((name|bold))", "recipients": recipients(3)})
     assert response.status_code == 422 and response.json["error"]["details"]["position"] == 3
     assert count_rows(app) == (0, 0)
+
+
+def test_each_recipient_gets_the_variant_in_their_language(client, service, app):
+    from app.services import message_state
+    from app.services.send_context import load_send_context, outbound_messages
+
+    save(client, service, "Rain tomorrow, ((name)).")
+    save(client, service, "Imfula mailo, ((name)).", language="bem")
+    save(client, service, "Mvula mawa, ((name)).", language="nya")
+    audience = [{"to": "+260961000001", "personalisation": {"name": "Chanda", "language": "bem"}},
+                {"to": "+260961000002", "personalisation": {"name": "Tiyamike", "language": "nya"}},
+                {"to": "+260961000003", "personalisation": {"name": "Ada", "language": "fr"}}]
+    payload = {"channel": "sms", "template": "advisory", "recipients": audience}
+    preview = post_json(client, service, "/v1/broadcasts", {**payload, "dry_run": True}).json
+    texts = ["Imfula mailo, Chanda.", "Mvula mawa, Tiyamike.", "Rain tomorrow, Ada."]
+    assert [s["body"] for s in preview["sample"]] == texts
+    bid = post_json(client, service, "/v1/broadcasts", payload).json["id"]
+    with app.app_context():
+        claim = message_state.claim_batch(bid, 10, 60)
+        sent = outbound_messages(load_send_context(bid), claim.rows)
+        assert sorted(m.body for m in sent) == sorted(texts)
+        variants = db.session.get(Broadcast, bid).options["template"]["variants"]
+        assert variants == {"bem": {"body": "Imfula mailo, ((name)).", "version": 1},
+                            "nya": {"body": "Mvula mawa, ((name)).", "version": 1}}
