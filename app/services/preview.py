@@ -45,6 +45,7 @@ class _Measure:
     """Segments, encoding and culprits per distinct text, computed once each."""
 
     def __init__(self) -> None:
+        """Start with nothing measured."""
         self.known: dict[str, tuple[int, str, list[str]]] = {}
 
     def __call__(self, text: str) -> tuple[int, str, list[str]]:

@@ -26,6 +26,7 @@ class TemplateError(ValidationFailed):
     """A template that cannot be compiled: names the character position at fault."""
 
     def __init__(self, message: str, position: int, field: str = "body") -> None:
+        """The message with its position appended, and details naming field and position."""
         super().__init__(f"{message} at character {position}", {"field": field, "position": position})
         self.position = position
 
@@ -211,6 +212,7 @@ class Variants:
     """A template with language variants: each recipient's `language` value picks one, else the default."""
 
     def __init__(self, default: Template, by_language: dict[str, Template]) -> None:
+        """Keep the variants and the union of their placeholder names."""
         self.default, self.by_language = default, by_language
         self.fields = tuple(dict.fromkeys(f for t in (default, *by_language.values()) for f in t.fields))
         self.is_static = False
