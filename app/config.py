@@ -139,6 +139,24 @@ class Config:
     AT_READ_TIMEOUT = _float("AT_READ_TIMEOUT", 15.0)
     # Secret path segment of the delivery-report URL given to Africa's Talking.
     HERALD_WEBHOOK_SECRET = _env("HERALD_WEBHOOK_SECRET", "")
+    # Price of one SMS part per carrier (the account's price until per-route prices exist), for the
+    # dry run's estimate; "other" covers any carrier not named. Defaults are the sandbox gateway's prices.
+    HERALD_SMS_PRICES = _env("HERALD_SMS_PRICES", "MTN=0.25,Airtel=0.24,Zamtel=0.22,other=0.30")
+    HERALD_SMS_CURRENCY = _env("HERALD_SMS_CURRENCY", "ZMW")
+    # First words of an inbound SMS that opt the sender out / back in (case-insensitive). Beyond the
+    # English carrier-standard words: Bemba and Nyanja "leka"/"lekeni" (stop, leave off) and Nyanja
+    # "siya"/"siyani" (leave, quit); "yamba" (Nyanja) and "tampa" (Bemba) mean begin. Programmes should
+    # confirm the words with their own speakers and extend the lists here.
+    HERALD_OPTOUT_KEYWORDS = _env("HERALD_OPTOUT_KEYWORDS",
+                                  "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,LEKA,LEKENI,SIYA,SIYANI")
+    HERALD_OPTIN_KEYWORDS = _env("HERALD_OPTIN_KEYWORDS", "START,UNSTOP,SUBSCRIBE,YAMBA,TAMPA")
+    # Which service an inbound SMS belongs to, by the short code or number it was sent to:
+    # "12345=1,+260211000000=2"; "*=1" catches every other destination. Unmatched inbound is ignored.
+    HERALD_INBOUND_SERVICES = _env("HERALD_INBOUND_SERVICES", "")
+    # Confirmation sent on the fast lane after an inbound STOP / START; empty (the default) sends none,
+    # since every reply is a billed SMS and some programmes' rules forbid contact after a STOP.
+    HERALD_OPTOUT_REPLY = _env("HERALD_OPTOUT_REPLY", "")
+    HERALD_OPTIN_REPLY = _env("HERALD_OPTIN_REPLY", "")
     # Bearer token a Prometheus on another host scrapes /metrics with (queue depths and volumes are
     # business data); empty means only scrapes from this host (loopback) are answered.
     HERALD_METRICS_TOKEN = _env("HERALD_METRICS_TOKEN", "")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import intake, lifecycle, reporting
+from app.services import intake, lifecycle, preview, reporting, templates_store
 from app.services.broadcast_request import parse_lifecycle, parse_spec
 from app.services.idempotency import parse_key
 from app.statuses import ALL_MESSAGE_STATUSES
@@ -33,10 +34,14 @@ def wake(broadcast_id) -> None:
 @bp.post("")
 @require_service
 def create():
-    """Accept a broadcast: 202 with its id and recipient counts."""
+    """Accept a broadcast: 202 with its id and recipient counts (200 with an estimate for a dry run)."""
     cfg = current_app.config
     payload, items, fingerprint = read_broadcast_request(cfg["HERALD_MAX_RECIPIENTS"])
-    spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"])
+    spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"], partial(templates_store.resolve, g.service_id))
+    if spec.dry_run:
+        return jsonify(preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"],
+                                        cfg["HERALD_MAX_BODY_CHARS"], preview.parse_prices(cfg["HERALD_SMS_PRICES"]),
+                                        cfg["HERALD_SMS_CURRENCY"]))
     result = intake.create_broadcast(
         g.service_id, spec, items, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
         actor=g.actor, idempotency_key=parse_key(request.headers.get("Idempotency-Key")), fingerprint=fingerprint,

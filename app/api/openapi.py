@@ -3,88 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCHEMAS
+from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, fails, json_content,
+                                 limit, nullable, obj, op, param, ref, reply)
 from app.services.broadcast_request import MAX_REASON_CHARS
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
 
 bp = Blueprint("openapi", __name__)
-
-STRING, INTEGER, NUMBER, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "object"}
-TIME = {"type": "string", "format": "date-time"}
-# Money travels as a fixed 4-decimal string because JSON numbers lose cents.
-MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "examples": ["12.5000"]}
-ERRORS = {
-    "BadRequest": (400, "The body cannot be read or stored: bad JSON, not an object, an unsupported content type, "
-                        "an unreadable CSV line (`details.line`), or a NUL character (`details.field` names it)."),
-    "Unauthorized": (401, "Missing, unknown or revoked API key (or metrics token)."),
-    "NotFound": (404, "No such resource for this service."),
-    "Conflict": (409, "The resource's current state does not allow this action."),
-    "PayloadTooLarge": (413, "The body or the recipient list is over its configured limit."),
-    "Unprocessable": (422, "A field is wrong; `details.field` names it. An Idempotency-Key reused with another "
-                           "body is `idempotency_key_reused`."),
-}
-
-
-def ref(name: str) -> dict:
-    """A reference to a schema under components."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: dict) -> dict:
-    """The same schema, also allowing null (3.1 style: a type list)."""
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-def obj(properties: dict, description: str = "", required=None) -> dict:
-    """An object schema; every listed property is required unless told otherwise."""
-    schema = {"type": "object", "properties": properties,
-              "required": list(properties if required is None else required)}
-    return {**schema, "description": description} if description else schema
-
-
-def array(items: dict) -> dict:
-    """An array schema."""
-    return {"type": "array", "items": items}
-
-
-def json_content(schema: dict) -> dict:
-    """A JSON media-type map."""
-    return {"application/json": {"schema": schema}}
-
-
-def reply(description: str, schema: dict | None = None, headers: dict | None = None) -> dict:
-    """One response object."""
-    response = {"description": description}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def fails(*names: str) -> dict:
-    """Error responses by their component names."""
-    return {str(ERRORS[name][0]): {"$ref": f"#/components/responses/{name}"} for name in names}
-
-
-def param(name: str) -> dict:
-    """A reference to a shared parameter."""
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def limit(default: int, maximum: int) -> dict:
-    """A page-size query parameter (its bounds differ per endpoint)."""
-    return {"name": "limit", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": maximum,
-                                                       "default": default}}
-
-
-def op(op_id: str, tag: str, summary: str, responses: dict, *, public: bool = False, **extra) -> dict:
-    """One operation; authenticated ones answer 401 too, public ones override security."""
-    responses = {**responses, **({} if public else fails("Unauthorized"))}
-    operation = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": responses, **extra}
-    if public:
-        operation["security"] = []
-    return operation
-
 
 SEND_WINDOW = obj({"start": {**STRING, "examples": ["08:00"]}, "end": {**STRING, "examples": ["20:00"]},
                    "timezone": {**nullable(STRING), "description": "IANA zone; defaults to the recipients' own."}},
@@ -92,7 +17,8 @@ SEND_WINDOW = obj({"start": {**STRING, "examples": ["08:00"]}, "end": {**STRING,
 SPEC_FIELDS = {
     "channel": {**STRING, "enum": ["sms"]},
     "body": {**STRING, "minLength": 1, "description": "Message text; ((name)) placeholders are personalised."},
-    "template": {**STRING, "description": "Same as body (give one of them)."},
+    "template": {**STRING, "description": "The name of a saved template (its newest version unless "
+                                          "template_version says otherwise), or the text itself as body."},
     "sender": {**STRING, "pattern": "^[A-Za-z0-9]{1,11}$"},
     "priority": {**STRING, "enum": ["normal"], "default": "normal"},
     "rate_limit_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10000},
@@ -141,8 +67,9 @@ SCHEMAS = {
                                 "details": {**OBJECT, "description": "e.g. {\"field\": \"recipients[3].to\"}"}})}),
     "Recipient": obj({"to": {**STRING, "examples": ["+260961000001"]},
                       "personalisation": {**nullable(OBJECT), "additionalProperties": True}}, required=["to"]),
-    "BroadcastRequest": obj({**SPEC_FIELDS, "send_window": SEND_WINDOW, "recipients": array(ref("Recipient"))},
-                            required=["channel", "recipients"]),
+    "BroadcastRequest": obj({**SPEC_FIELDS, **BROADCAST_EXTRAS, "send_window": SEND_WINDOW,
+                             "recipients": array(ref("Recipient"))}, required=["channel", "recipients"]),
+    **CONTENT_SCHEMAS,
     "BroadcastUpload": obj({
         **{k: STRING for k in SPEC_FIELDS}, "file": {**STRING, "contentMediaType": "text/csv", "description":
                                                     "UTF-8 CSV with a to/phone number/msisdn column; "
@@ -243,6 +170,7 @@ PATHS = {
     "/v1/broadcasts": {
         "post": op("createBroadcast", "broadcasts", "Accept a broadcast (JSON or a multipart CSV upload)", {
             "202": reply("Accepted; sending starts unless scheduled.", ref("Broadcast"), LOCATION),
+            "200": reply("A dry run's estimate (dry_run: true); nothing was written.", ref("DryRun")),
             **fails("BadRequest", "PayloadTooLarge", "Unprocessable")}, parameters=[param("IdempotencyKey")],
             requestBody={"required": True, "content": {
                 **json_content(ref("BroadcastRequest")),
@@ -309,6 +237,7 @@ PATHS = {
         parameters=[ACCOUNT_PARAM, {"name": "secret", "in": "path", "required": True, "schema": STRING,
                                     "description": "The account's webhook_secret; any other value is 403."}],
         requestBody={"required": True, "content": WEBHOOK_CONTENT})},
+    **CONTENT_PATHS,
     "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
         "200": reply("Both stores answer.", ref("Health")),
         "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},
@@ -330,8 +259,8 @@ def document() -> dict:
                                 "{\"error\": {\"code\", \"message\", \"details\"}}."},
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in ("broadcasts", "dead-letters", "messages", "quotas", "webhooks",
-                                             "operations")],
+        "tags": [{"name": name} for name in ("broadcasts", "templates", "opt-outs", "dead-letters", "messages",
+                                             "quotas", "webhooks", "operations")],
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

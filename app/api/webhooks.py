@@ -12,8 +12,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
-from app.services import delivery_reports
+from app.services import delivery_reports, optouts, transactional
 from app.services.gateways import find_gateway
+from app.services.optouts import inbound_service
 from app.services.report_committer import ReportCommitter, StoreFailed
 from app.services.storable_text import check_text, flaw_path, refuse
 from providers.base import DeliveryReport, WebhookRequest
@@ -89,3 +90,45 @@ def _refuse_unstorable(reports: list[DeliveryReport]) -> None:
         if found:
             path, code, in_key = found
             raise refuse(path, code, in_key)
+
+
+@bp.post("/<account>/<secret>/inbound")
+def inbound(account: str, secret: str):
+    """An inbound SMS (Africa's Talking: from, to, text, date, id, linkId): STOP and START act at once."""
+    provider = find_gateway(account)
+    if provider is None:
+        raise NotFound("no such webhook")
+    view = _request_view(secret)
+    if not provider.verify(view):
+        raise Forbidden("the callback's secret does not match this account")
+    form = view.form
+    sender, text = form.get("from", ""), form.get("text", "")
+    if not sender:
+        raise MalformedRequest("the inbound message has no 'from'", {"field": "from"})
+    cfg = current_app.config
+    service_id = inbound_service(cfg["HERALD_INBOUND_SERVICES"], form.get("to", ""))
+    action = None
+    if service_id is not None:
+        action = optouts.apply_inbound(service_id, sender, text, optouts.Keywords.from_config(cfg),
+                                       source=f"{account}:{form.get('id', '')}",
+                                       region=cfg["HERALD_DEFAULT_REGION"])
+    if action:
+        _confirm(service_id, sender, action, form.get("id", ""))
+    return jsonify({"action": action}), 200
+
+
+def _confirm(service_id: int, sender: str, action: str, inbound_id: str) -> None:
+    """Send the configured confirmation on the fast lane (off when its text is empty).
+
+    The inbound message's id is the Idempotency-Key, so a callback posted twice confirms once.
+    """
+    cfg = current_app.config
+    body = cfg["HERALD_OPTOUT_REPLY" if action == "opt_out" else "HERALD_OPTIN_REPLY"]
+    if not body:
+        return
+    accepted = transactional.create_message(
+        service_id, {"to": sender, "body": body}, provider=cfg["HERALD_SMS_PROVIDER"],
+        region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
+        idempotency_key=f"{action}:{inbound_id}" if inbound_id else None)
+    if accepted.created:
+        enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)

@@ -4,7 +4,10 @@ from app.models.broadcast import Broadcast
 from app.models.dead_letter import DeadLetter
 from app.models.delivery_event import DeliveryEvent
 from app.models.message import Message
+from app.models.opt_out import OptOut, OptOutEvent
 from app.models.quota import QuotaWindow
 from app.models.service import ApiKey, Service
+from app.models.template import MessageTemplate
 
-__all__ = ["ApiKey", "AuditEntry", "Broadcast", "DeadLetter", "DeliveryEvent", "Message", "QuotaWindow", "Service"]
+__all__ = ["ApiKey", "AuditEntry", "Broadcast", "DeadLetter", "DeliveryEvent", "Message", "MessageTemplate", "OptOut",
+           "OptOutEvent", "QuotaWindow", "Service"]

@@ -1,13 +1,17 @@
 """Validation of a broadcast request's fields; recipients are judged in intake."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services.send_windows import parse_window
 from app.services.storable_text import check_text
+from app.services.templates import compile_template
+from providers.segments import transliterate
 
 SUPPORTED_CHANNELS = {"sms"}
 KNOWN_CHANNELS = {"sms", "whatsapp", "email", "inbox", "webhook"}
@@ -18,6 +22,8 @@ MAX_RATE_PER_SECOND = Decimal(10_000)
 MIN_RATE_PER_SECOND = Decimal("0.001")
 # An operator's note on a pause, resume or cancel: a sentence or two for the audit log, not a document.
 MAX_REASON_CHARS = 500
+# A saved template's name, as opposed to a template text given inline (which has spaces or placeholders).
+_TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,16 @@ class BroadcastSpec:
     rate_limit_per_second: Decimal | None
     scheduled_for: datetime | None
     send_window: dict | None = None
+    # The stored template version the body came from: {"name", "version", "language"}.
+    template: dict | None = None
+    transliterate: bool = False
+    dry_run: bool = False
+
+    @property
+    def variants(self) -> dict[str, str] | None:
+        """Language variants' texts by language, when the stored template has any."""
+        found = (self.template or {}).get("variants")
+        return {lang: v["body"] for lang, v in found.items()} if found else None
 
 
 def _fail(field: str, message: str) -> ValidationFailed:
@@ -49,15 +65,30 @@ def parse_channel(value: object) -> str:
     return value
 
 
+def _names_stored_template(payload: dict) -> bool:
+    """True when `template` names a saved template rather than carrying the text inline."""
+    value = payload.get("template")
+    return "body" not in payload and isinstance(value, str) and bool(_TEMPLATE_NAME.match(value))
+
+
 def parse_body(payload: dict, max_chars: int) -> str:
-    """The message text (`body`, or `template` for the same thing)."""
+    """The message text (`body`, or `template` carrying the text inline), checked to compile."""
     field = "body" if "body" in payload else "template"
     value = payload.get(field)
     if not isinstance(value, str) or not value.strip():
         raise _fail(field, "body (or template) is required and must be a non-empty string")
     if len(value) > max_chars:
         raise _fail(field, f"body is {len(value)} characters; the limit is {max_chars}")
-    return check_text(field, value)
+    compile_template(check_text(field, value), payload.get("channel") or "sms", field)
+    return value
+
+
+def parse_flag(payload: dict, field: str) -> bool:
+    """An optional boolean field, false when absent."""
+    value = payload.get(field, False)
+    if type(value) is not bool:
+        raise _fail(field, f"{field} must be true or false")
+    return value
 
 
 def parse_sender(value: object) -> str | None:
@@ -111,17 +142,32 @@ def parse_schedule(value: object, now: datetime | None = None) -> datetime | Non
     return when
 
 
-def parse_spec(payload: dict, max_chars: int) -> BroadcastSpec:
-    """Validate every field but the recipients."""
+def parse_spec(payload: dict, max_chars: int, resolve_template: Callable | None = None) -> BroadcastSpec:
+    """Validate every field but the recipients; `resolve_template(channel, name, version, language)`
+    gives (body, reference) when `template` names a saved template."""
+    channel, reference = parse_channel(payload.get("channel")), None
+    if resolve_template is not None and _names_stored_template(payload):
+        body, reference = resolve_template(channel, payload["template"], payload.get("template_version"),
+                                           payload.get("language"))
+        payload = {**payload, "template": body}
+    transliterate = parse_flag(payload, "transliterate")
     return BroadcastSpec(
-        channel=parse_channel(payload.get("channel")),
-        body=parse_body(payload, max_chars),
+        channel=channel,
+        body=_transliterated(parse_body(payload, max_chars), transliterate),
         sender=parse_sender(payload.get("sender")),
         priority=parse_priority(payload.get("priority")),
         rate_limit_per_second=parse_rate(payload.get("rate_limit_per_second")),
         scheduled_for=parse_schedule(payload.get("scheduled_for")),
         send_window=parse_window(payload.get("send_window")),
+        template=reference,
+        transliterate=transliterate,
+        dry_run=parse_flag(payload, "dry_run"),
     )
+
+
+def _transliterated(body: str, wanted: bool) -> str:
+    """The body with GSM-7 look-alikes when the operator asked for them."""
+    return transliterate(body) if wanted else body
 
 
 def check_recipient_list(recipients: object, max_recipients: int) -> list:

@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Broadcast
-from app.services import broadcast_state, guard
+from app.services import broadcast_state, guard, optouts
 from app.services.broadcast_request import BroadcastSpec
 from app.services.idempotency import check_replay
 from app.services.recipients import classify
 from app.services.send_windows import settle_zone
 from app.services.storable_text import NUL, check_json, check_text, json_needs_check
-from app.services.templates import Template, compile_template
+from app.services.templates import Template, compile_variants
 
 _COPY_SQL = (
     "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)"
@@ -53,6 +53,7 @@ class _Tally:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    opted_out: int = 0
     zones: set = field(default_factory=set)
 
 
@@ -115,9 +116,9 @@ def _personalisation_cell(index: int, personalisation: dict | None, dumps) -> st
 
 
 def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, tally: _Tally,
-               max_chars: int) -> list[str]:
+               max_chars: int, suppressed: frozenset = frozenset()) -> list[str]:
     """Judge every recipient and return COPY lines (without the broadcast columns' values)."""
-    template = compile_template(spec.body)
+    template = compile_variants(spec.body, spec.variants, spec.channel)
     seen: set[str] = set()
     lines: list[str] = []
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -131,7 +132,10 @@ def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, t
             continue
         seen.add(address)
         status, code, detail = _judge(template, verdict, personalisation, max_chars)
-        if status == "pending":
+        if status == "pending" and address in suppressed:
+            status, code = "opted_out", "opted_out"
+            tally.opted_out += 1
+        elif status == "pending":
             tally.accepted += 1
             tally.zones.add(verdict.zone)
         else:
@@ -141,6 +145,18 @@ def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, t
         lines.append(f"{prefix}{address if number else _cell(address)}\t{data}\t{verdict.carrier or _NULL}"
                      f"\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
     return lines
+
+
+def _options(spec: BroadcastSpec, window: dict | None, tally: _Tally) -> dict:
+    """The broadcast's options: sending window, transliteration, template version, opted-out count."""
+    options = {"send_window": window} if window else {}
+    if spec.transliterate:
+        options["transliterate"] = True
+    if spec.template:
+        options["template"] = spec.template
+    if tally.opted_out:
+        options["opted_out"] = tally.opted_out
+    return options
 
 
 def _copy(lines: list[str]) -> None:
@@ -161,7 +177,9 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, items: Iterable, *, p
         return IntakeResult(replay, created=False)
     broadcast_id = uuid.uuid4()
     tally = _Tally()
-    lines = build_rows(spec, items, region, f"{broadcast_id}\t{service_id}\t", tally, max_chars)
+    # The service's whole suppression list in one query: a set lookup per recipient, no SQL per recipient.
+    lines = build_rows(spec, items, region, f"{broadcast_id}\t{service_id}\t", tally, max_chars,
+                       optouts.suppressed(service_id, spec.channel))
     if tally.total == 0:
         raise ValidationFailed("recipients is empty", {"field": "recipients"})
     window = settle_zone(spec.send_window, {zone for zone in tally.zones if zone})
@@ -171,7 +189,7 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, items: Iterable, *, p
         sender=spec.sender, priority=spec.priority, status=status, rate_limit_per_second=spec.rate_limit_per_second,
         scheduled_for=spec.scheduled_for, idempotency_key=idempotency_key, request_hash=fingerprint,
         recipient_count=tally.total, accepted_count=tally.accepted, rejected_count=tally.rejected,
-        duplicate_count=tally.duplicates, options={"send_window": window} if window else {},
+        duplicate_count=tally.duplicates, options=_options(spec, window, tally),
         started_at=func.now() if status == "running" else None,
     )
     try:
@@ -181,7 +199,7 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, items: Iterable, *, p
         broadcast_state.record_audit(service_id, broadcast_id, actor, "create", None, status,
                                      "no sendable recipients" if status == "completed" else None,
                                      {"accepted": tally.accepted, "rejected": tally.rejected,
-                                      "duplicates": tally.duplicates})
+                                      "duplicates": tally.duplicates, "opted_out": tally.opted_out})
         db.session.commit()
         guard.publish(broadcast_id, status, 1)
     except IntegrityError:

@@ -189,6 +189,22 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
     return Claim(token, rows, scopes)
 
 
+_MARK_OPTED_OUT = text("""
+UPDATE messages m
+   SET status = 'opted_out', error_code = 'opted_out', finished_at = now(), claim_token = NULL,
+       lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
+""")
+
+
+def mark_opted_out(claim: Claim, ids: list[int]) -> int:
+    """Close claimed rows whose recipient opted out since intake, refund their quota; commit."""
+    moved = db.session.execute(_MARK_OPTED_OUT, {"token": claim.token, "ids": ids}).rowcount
+    quota.consume(claim.scopes, -moved)
+    db.session.commit()
+    return moved
+
+
 def _columns(rows: list[tuple], count: int) -> list[list]:
     """Transpose row tuples into per-column lists for unnest()."""
     return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(count)]

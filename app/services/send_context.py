@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Broadcast
-from app.services.templates import Template, compile_template
+from app.services.templates import Template, Variants, compile_template, compile_variants
 from providers.base import OutboundMessage
+from providers.segments import transliterate
 
 # A broadcast's text and provider never change once created, so each process keeps them.
 _cache: dict[str, "SendContext"] = {}
@@ -22,9 +23,12 @@ class SendContext:
     service_id: int
     provider: str
     sender: str | None
-    template: Template
+    template: Template | Variants
     send_window: dict | None = None
     rate_limit_per_second: float | None = None
+    channel: str = "sms"
+    # Smart quotes and the like become their GSM-7 look-alikes after rendering (the operator asked).
+    transliterate: bool = False
 
 
 def load_send_context(broadcast_id: str) -> SendContext:
@@ -32,15 +36,21 @@ def load_send_context(broadcast_id: str) -> SendContext:
     context = _cache.get(broadcast_id)
     if context is None:
         broadcast = db.session.get(Broadcast, broadcast_id)
-        rate = broadcast.rate_limit_per_second
+        rate, options = broadcast.rate_limit_per_second, broadcast.options or {}
         context = SendContext(broadcast_id, broadcast.service_id, broadcast.provider, broadcast.sender,
-                              compile_template(broadcast.body), (broadcast.options or {}).get("send_window"),
-                              float(rate) if rate else None)
+                              _compiled(broadcast.body, options, broadcast.channel), options.get("send_window"),
+                              float(rate) if rate else None, broadcast.channel, bool(options.get("transliterate")))
         db.session.rollback()
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[broadcast_id] = context
     return context
+
+
+def _compiled(body: str, options: dict, channel: str) -> Template | Variants:
+    """The broadcast's template, with the language variants it was created with."""
+    variants = (options.get("template") or {}).get("variants")
+    return compile_variants(body, {lang: v["body"] for lang, v in variants.items()} if variants else None, channel)
 
 
 def idempotency_key(broadcast_id: str, recipient: str) -> str:
@@ -51,6 +61,8 @@ def idempotency_key(broadcast_id: str, recipient: str) -> str:
 def outbound_messages(context: SendContext, rows) -> list[OutboundMessage]:
     """Render each claimed row into the message the gateway will receive."""
     render, bid, sender = context.template.render, context.broadcast_id, context.sender
+    if context.transliterate:
+        render = lambda values, _render=render: transliterate(_render(values))  # noqa: E731
     return [OutboundMessage(row.id, row.recipient, render(row.personalisation), idempotency_key(bid, row.recipient),
                             sender, row.carrier) for row in rows]
 

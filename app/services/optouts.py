@@ -1,0 +1,154 @@
+"""The suppression list: STOP and START keywords, audited adds and removes, set-based checks.
+
+Adds and removes write the list and one audit row in the same transaction. Intake loads a
+service's list once per broadcast; a send task looks up the rows it just claimed in one query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services import message_state
+from app.services.recipients import classify
+
+_ADD = text("""
+INSERT INTO opt_outs (service_id, channel, address, source) VALUES (:sid, :channel, :address, :source)
+ON CONFLICT DO NOTHING
+""")
+_REMOVE = text("DELETE FROM opt_outs WHERE service_id = :sid AND channel = :channel AND address = :address")
+_EVENT = text("""
+INSERT INTO opt_out_events (service_id, channel, address, action, source, actor, detail)
+VALUES (:sid, :channel, :address, :action, :source, :actor, :detail)
+""")
+_ALL = text("SELECT address FROM opt_outs WHERE service_id = :sid AND channel = :channel")
+_AMONG = text("""
+SELECT address FROM opt_outs
+ WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:addresses AS text[]))
+""")
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """Words that opt a sender out or back in, upper-cased, matched against an SMS's first word."""
+
+    stop: frozenset[str]
+    start: frozenset[str]
+
+    @classmethod
+    def from_config(cls, cfg) -> "Keywords":
+        """The configured lists (comma-separated)."""
+        return cls(_words(cfg["HERALD_OPTOUT_KEYWORDS"]), _words(cfg["HERALD_OPTIN_KEYWORDS"]))
+
+    def action_for(self, message: str) -> str | None:
+        """'opt_out', 'opt_in' or None for an inbound text: its first word decides, case and punctuation aside."""
+        words = message.strip().split()
+        first = words[0].strip(".,!?;:'\"").upper() if words else ""
+        if first in self.stop:
+            return "opt_out"
+        if first in self.start:
+            return "opt_in"
+        return None
+
+
+def _words(raw: str) -> frozenset[str]:
+    """Split a comma-separated keyword list."""
+    return frozenset(w.strip().upper() for w in raw.split(",") if w.strip())
+
+
+def normalise(address: str, channel: str, region: str) -> str | None:
+    """An address as messages store it (E.164 for SMS), or None when it cannot be one."""
+    if channel != "sms":
+        return address.strip().lower() or None
+    return classify(address, region)[0]
+
+
+def apply_inbound(service_id: int, sender: str, message: str, keywords: Keywords, *, source: str,
+                  region: str) -> str | None:
+    """Act on an inbound SMS's keyword: 'opt_out', 'opt_in', or None when it carries none."""
+    action = keywords.action_for(message)
+    address = normalise(sender, "sms", region) if action else None
+    if address is None:
+        return None
+    change = opt_out if action == "opt_out" else opt_in
+    change(service_id, "sms", address, source=source, actor=f"inbound:{address}", detail=message[:160])
+    return action
+
+
+def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: str,
+            detail: str | None = None) -> bool:
+    """Suppress an address and audit it, committing; True when it was not suppressed before."""
+    params = {"sid": service_id, "channel": channel, "address": address}
+    added = db.session.execute(_ADD, {**params, "source": source}).rowcount
+    if added:  # the audit records changes; a repeated STOP changes nothing
+        db.session.execute(_EVENT, {**params, "action": "opt_out", "source": source, "actor": actor,
+                                    "detail": detail})
+    db.session.commit()
+    return bool(added)
+
+
+def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: str,
+           detail: str | None = None) -> bool:
+    """Lift a suppression and audit it, committing; True when the address was suppressed."""
+    params = {"sid": service_id, "channel": channel, "address": address}
+    removed = db.session.execute(_REMOVE, params).rowcount
+    if removed:
+        db.session.execute(_EVENT, {**params, "action": "opt_in", "source": source, "actor": actor,
+                                    "detail": detail})
+    db.session.commit()
+    return bool(removed)
+
+
+def suppressed(service_id: int, channel: str) -> frozenset[str]:
+    """Every suppressed address of a service on a channel: one query, for intake."""
+    return frozenset(db.session.execute(_ALL, {"sid": service_id, "channel": channel}).scalars())
+
+
+def suppressed_among(service_id: int, channel: str, addresses: list[str]) -> set[str]:
+    """Which of these addresses are suppressed: one query, for a claimed batch."""
+    if not addresses:
+        return set()
+    return set(db.session.execute(_AMONG, {"sid": service_id, "channel": channel,
+                                           "addresses": addresses}).scalars())
+
+
+def history(service_id: int, channel: str | None, address: str | None, limit: int) -> list[dict]:
+    """The newest audit rows, optionally for one channel and address."""
+    rows = db.session.execute(text("""
+        SELECT channel, address, action, source, actor, detail, created_at FROM opt_out_events
+         WHERE service_id = :sid AND (CAST(:channel AS text) IS NULL OR channel = :channel)
+           AND (CAST(:address AS text) IS NULL OR address = :address)
+         ORDER BY id DESC LIMIT :limit"""), {"sid": service_id, "channel": channel, "address": address,
+                                              "limit": limit}).mappings()
+    return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
+
+
+def listing(service_id: int, channel: str | None, after: str, limit: int) -> list[dict]:
+    """A keyset page of the suppression list, ordered by address."""
+    rows = db.session.execute(text("""
+        SELECT channel, address, source, created_at FROM opt_outs
+         WHERE service_id = :sid AND (CAST(:channel AS text) IS NULL OR channel = :channel) AND address > :after
+         ORDER BY address LIMIT :limit"""), {"sid": service_id, "channel": channel, "after": after,
+                                               "limit": limit}).mappings()
+    return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
+
+
+def drop_suppressed(claim, service_id: int, channel: str) -> list:
+    """Close the claimed rows whose recipient opted out since intake; return the rows still to send.
+
+    One query per claimed batch, not per message: a STOP that lands while its row is already
+    claimed (one batch, a few seconds) can still go out; every later batch sees it.
+    """
+    stopped = suppressed_among(service_id, channel, [row.recipient for row in claim.rows])
+    if not stopped:
+        return claim.rows
+    message_state.mark_opted_out(claim, [row.id for row in claim.rows if row.recipient in stopped])
+    return [row for row in claim.rows if row.recipient not in stopped]
+
+
+def inbound_service(routes: str, destination: str) -> int | None:
+    """The service an inbound message to `destination` belongs to, from "code=id,...,*=id"; None if none."""
+    table = dict(pair.split("=", 1) for pair in (p.strip() for p in routes.split(",")) if "=" in pair)
+    chosen = table.get(destination.strip()) or table.get("*")
+    return int(chosen) if chosen and chosen.strip().isdigit() else None
