@@ -41,7 +41,7 @@ def ids(*numbers: int) -> set[str]:
     ({"field": "language", "ne": "en"}, ids(2, 3, 5, 8)),
     ({"field": "language", "in": ["ny", "bem"]}, ids(2, 3, 5, 8)),
     ({"field": "language", "exists": False}, ids(6)),
-    ({"field": "carrier", "eq": "Airtel"}, ids(2, 4)),
+    ({"field": "carrier", "eq": "Airtel"}, ids(2, 5)),
     ({"field": "email", "exists": True}, ids(1)),
     ({"field": "attributes.crop", "eq": "maize"}, ids(1, 3, 4, 6, 7, 8)),
     ({"field": "attributes.district", "in": ["Lundazi", "Mambwe"]}, ids(3, 4, 5)),
