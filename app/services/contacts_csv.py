@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
@@ -23,6 +24,7 @@ COPY_COLUMNS = ("line", "external_id", "phone", "phone_carrier", "phone_error", 
                 "inbox_user_id", "language", "attributes", "consent")
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 @dataclass
@@ -78,51 +80,98 @@ def _no_constant(name: str):
     raise ValueError(name)
 
 
-def _attributes(cells: dict) -> dict:
-    """The row's attributes: an `attributes` JSON object merged with one column per attribute."""
-    found: dict = {}
-    raw = cells.get("attributes")
-    if raw and raw.strip():
-        try:
-            found = json.loads(raw, parse_constant=_no_constant)
-        except ValueError:
-            raise FieldRejected("attributes", "not a JSON object") from None
-        if not isinstance(found, dict):
-            raise FieldRejected("attributes", "not a JSON object")
-        found = {fields.attribute_name("attributes", k): fields.attribute_value(f"attributes.{k}", v)
-                 for k, v in found.items()}
-    for name, value in cells.items():
-        if name not in KNOWN_COLUMNS:
-            value = fields.text_value(name, value)
-            if value is not None:
+def _json_attributes(raw: str) -> dict:
+    """The `attributes` cell: a JSON object of safe names to strings, numbers or booleans."""
+    try:
+        found = json.loads(raw, parse_constant=_no_constant)
+    except ValueError:
+        raise FieldRejected("attributes", "not a JSON object") from None
+    if not isinstance(found, dict):
+        raise FieldRejected("attributes", "not a JSON object")
+    return {fields.attribute_name("attributes", k): fields.attribute_value(f"attributes.{k}", v)
+            for k, v in found.items()}
+
+
+class RowJudge:
+    """Turns one data row into a COPY line; built once per file from its header.
+
+    100,000 rows must be judged in well under a second of CPU, so column positions are found
+    once, repeated cells (consent, language) are judged once per distinct value, and a row
+    whose raw text holds no tab, newline or backslash skips COPY escaping.
+    """
+
+    def __init__(self, names: list[str], region: str) -> None:
+        self.index = {name: i for i, name in enumerate(names)}
+        self.attribute_columns = [(name, i) for i, name in enumerate(names) if name not in KNOWN_COLUMNS]
+        self.region = region
+        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.memo: dict = {}
+
+    def cell(self, row: list[str], name: str) -> str | None:
+        """The row's cell for a column, or None when the file has no such column."""
+        i = self.index.get(name)
+        return None if i is None else row[i]
+
+    def once(self, key: tuple, judge):
+        """judge() for a cell value seen before in this file is not asked again (rejections are not kept)."""
+        if key not in self.memo:
+            self.memo[key] = judge()
+        return self.memo[key]
+
+    def attributes(self, row: list[str]) -> str:
+        """The row's attributes as a COPY-ready JSON field: the `attributes` object merged with one column per attribute."""
+        raw = self.cell(row, "attributes")
+        found = _json_attributes(raw) if raw and raw.strip() else {}
+        for name, i in self.attribute_columns:
+            value = row[i].strip()
+            if value:
+                if len(value) > fields.MAX_VALUE_CHARS:
+                    raise FieldRejected(name, f"is longer than {fields.MAX_VALUE_CHARS} characters")
                 found[name] = value
-    return {k: v for k, v in found.items() if v is not None}
+        return _json_cell(self.dumps({k: v for k, v in found.items() if v is not None})) if found else "{}"
+
+    def consent(self, row: list[str]) -> str:
+        """Consent per channel given in this row, with its source and time, as a COPY-ready JSON field."""
+        cells = tuple(self.cell(row, name) for name in (*CONSENT_COLUMNS, "consent_source", "consent_at"))
+        return self.once(("consent", cells), lambda: _json_cell(self.dumps(_consent(cells))))
+
+    def line(self, line: int, row: list[str]) -> tuple[str, str]:
+        """(external id, COPY line) for one row; FieldRejected names the bad cell."""
+        external_id = fields.text_value("external_id", self.cell(row, "external_id"))
+        if external_id is None:
+            raise FieldRejected("external_id", "is empty")
+        number, carrier, error = fields.phone("phone", self.cell(row, "phone"), self.region)
+        whatsapp = fields.phone("whatsapp", self.cell(row, "whatsapp"), self.region)[0]
+        language = self.cell(row, "language")
+        values = (external_id, number, carrier, error, fields.email("email", self.cell(row, "email")), whatsapp,
+                  fields.text_value("inbox_user_id", self.cell(row, "inbox_user_id")),
+                  self.once(("language", language), lambda: fields.language("language", language)))
+        escape = _cell if _SPECIAL.search("".join(row)) else _plain
+        return external_id, "\t".join([str(line), *map(escape, values), self.attributes(row),
+                                       self.consent(row)]) + "\n"
 
 
-def _consent(cells: dict) -> dict:
-    """Consent per channel given in this row, with its source and time."""
-    source = fields.text_value("consent_source", cells.get("consent_source")) or "import"
-    at = fields.timestamp("consent_at", cells.get("consent_at"))
+def _json_cell(data: str) -> str:
+    """JSON text as a COPY field: compact JSON has no raw tab or newline, only backslashes to double."""
+    return data.replace("\\", "\\\\") if "\\" in data else data
+
+
+def _plain(value: str | None) -> str:
+    """A COPY field known to need no escaping."""
+    return _NULL if value is None else value
+
+
+def _consent(cells: tuple) -> dict:
+    """Consent per channel from (consent_<channel>..., consent_source, consent_at) cells."""
+    *flags, source, at = cells
+    source = fields.text_value("consent_source", source) or "import"
+    at = fields.timestamp("consent_at", at)
     consent = {}
-    for channel, column in zip(CHANNELS, CONSENT_COLUMNS):
-        granted = fields.consent_flag(column, cells.get(column))
+    for channel, column, flag in zip(CHANNELS, CONSENT_COLUMNS, flags):
+        granted = fields.consent_flag(column, flag)
         if granted is not None:
             consent[channel] = {"granted": granted, "source": source, "at": at}
     return consent
-
-
-def row_line(line: int, cells: dict, region: str, dumps) -> tuple[str, str]:
-    """(external id, COPY line) for one row; FieldRejected names the bad cell."""
-    external_id = fields.text_value("external_id", cells.get("external_id"))
-    if external_id is None:
-        raise FieldRejected("external_id", "is empty")
-    number, carrier, error = fields.phone("phone", cells.get("phone"), region)
-    whatsapp, _, _ = fields.phone("whatsapp", cells.get("whatsapp"), region)
-    values = (external_id, number, carrier, error, fields.email("email", cells.get("email")), whatsapp,
-              fields.text_value("inbox_user_id", cells.get("inbox_user_id")),
-              fields.language("language", cells.get("language")))
-    attributes, consent = dumps(_attributes(cells)), dumps(_consent(cells))
-    return external_id, "\t".join([str(line), *map(_cell, values), _cell(attributes), _cell(consent)]) + "\n"
 
 
 def parse(text: str, region: str, max_rows: int) -> ParsedImport:
@@ -138,8 +187,7 @@ def parse(text: str, region: str, max_rows: int) -> ParsedImport:
 
 def _rows(reader, names: list[str], region: str, max_rows: int) -> ParsedImport:
     """Judge each data row; a duplicate external id or one row too many refuses the whole file."""
-    parsed, seen = ParsedImport(columns=set(names)), {}
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parsed, seen, judge = ParsedImport(columns=set(names)), {}, RowJudge(names, region)
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -152,7 +200,7 @@ def _rows(reader, names: list[str], region: str, max_rows: int) -> ParsedImport:
                                    "reason": f"{len(row)} fields; the header has {len(names)}"})
             continue
         try:
-            external_id, copy_line = row_line(line, dict(zip(names, row)), region, dumps)
+            external_id, copy_line = judge.line(line, row)
         except FieldRejected as exc:
             parsed.rejects.append({"line": line, "field": exc.field, "reason": exc.reason})
             continue

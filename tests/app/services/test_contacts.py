@@ -117,3 +117,13 @@ def test_erasure_replaces_addresses_in_past_messages_and_keeps_counts(app, servi
                        " AND recipient LIKE 'erased:%'", b=second) == "cancelled/contact_erased"
     assert scalar(app, "SELECT status FROM messages WHERE broadcast_id = :b AND recipient LIKE 'erased:%'",
                   b=first) == "delivered"
+
+
+def test_tabs_backslashes_and_quotes_in_cells_survive_the_copy(app, service):
+    tricky = 'Ch\\ip\tata "east"'
+    data = f'external_id,district,attributes\n"f\\1","{tricky.replace(chr(34), chr(34) * 2)}","{{""note"": ""a\\\\b""}}"\n'
+    with app.app_context():
+        report = contacts.import_csv(service.service_id, data.encode(), "ZM", 10, 10)
+        assert report["created"] == 1, report
+        row = contacts.get(service.service_id, "f\\1")
+    assert row["attributes"] == {"district": tricky, "note": "a\\b"}
