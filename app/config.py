@@ -50,6 +50,16 @@ class Config:
     # Longest message body accepted (10 SMS segments of GSM-7).
     HERALD_MAX_BODY_CHARS = _int("HERALD_MAX_BODY_CHARS", 1530)
 
+    # Rows one contact import may carry (the issue's target is 100,000 in one request).
+    HERALD_MAX_CONTACT_ROWS = _int("HERALD_MAX_CONTACT_ROWS", 200_000)
+    # Bytes one contact CSV may weigh: 200,000 rows with a few attributes fit comfortably.
+    HERALD_MAX_CONTACT_IMPORT_BYTES = _int("HERALD_MAX_CONTACT_IMPORT_BYTES", 64 * 1024 * 1024)
+    # Rejected rows listed one by one in an import's answer; the count is always whole.
+    HERALD_MAX_REPORTED_REJECTS = _int("HERALD_MAX_REPORTED_REJECTS", 1000)
+    # Contacts one producer tick turns into a segment broadcast's messages rows (one INSERT ... SELECT):
+    # a few send batches' worth, so the pending queue stays ahead of the senders and memory stays flat.
+    HERALD_AUDIENCE_PAGE = _int("HERALD_AUDIENCE_PAGE", 5000)
+
     # Rows one send task claims; big enough to amortise SQL, small enough to pause fast.
     HERALD_BATCH_SIZE = _int("HERALD_BATCH_SIZE", 500)
     # Send tasks one broadcast may have queued or running: bounds broker depth.

@@ -1,4 +1,4 @@
-"""`make bench`: intake latency, end-to-end throughput against the naive baseline, worker memory.
+"""`make bench`: intake latency, contact import, end-to-end throughput against the naive baseline, worker memory.
 
 Everything runs on this machine in one invocation against one sandbox gateway:
 (a) the naive baseline, (b) Herald with one request per message, (c) Herald in
@@ -19,6 +19,7 @@ import psycopg2
 import requests
 
 from bench.dlr import run_dlr
+from bench.contacts import measure_contact_import
 from bench.memory import RssSampler
 from bench.naive import TABLE_DDL
 from scripts.testbed import ROOT, Stack, reset_database, scratch_database_url, scratch_redis_url, wait_until
@@ -210,7 +211,8 @@ def run_rate_limited(stack: Stack, key: str, rate: int = 200, seconds: int = 30)
 
 def run_send_phases(stack: Stack, database_url: str, key: str, args) -> dict:
     """Intake, the naive baseline, Herald per message and in bulk, the rate limit: their figures."""
-    results = {"intake_seconds_50k": round(measure_intake(stack, key, 50_000), 3)}
+    results = {"intake_seconds_50k": round(measure_intake(stack, key, 50_000), 3),
+               "contact_import_seconds_100k": round(measure_contact_import(stack.api_url, key), 3)}
     baseline_n = min(args.recipients, BASELINE_MAX)
     if not args.skip_baseline:
         results["baseline_msgs_per_s"] = round(run_baseline(stack, database_url, baseline_n), 1)

@@ -17,7 +17,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import intake, lifecycle, preview, reporting, templates_store
+from app.services import intake, lifecycle, preview, reporting, segments_audience, templates_store
 from app.services.broadcast_request import parse_lifecycle, parse_spec
 from app.services.idempotency import parse_key
 from app.statuses import ALL_MESSAGE_STATUSES
@@ -38,19 +38,36 @@ def create():
     cfg = current_app.config
     payload, items, fingerprint = read_broadcast_request(cfg["HERALD_MAX_RECIPIENTS"])
     spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"], partial(templates_store.resolve, g.service_id))
+    key = parse_key(request.headers.get("Idempotency-Key"))
+    if items is None:
+        if spec.dry_run:
+            raise ValidationFailed("a dry run needs a recipients list; a segment's count is "
+                                   "GET /v1/segments/{name}/count", {"field": "dry_run"})
+        return _create_for_audience(payload, spec, key, fingerprint)
     if spec.dry_run:
         return jsonify(preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"],
                                         cfg["HERALD_MAX_BODY_CHARS"], preview.parse_prices(cfg["HERALD_SMS_PRICES"]),
                                         cfg["HERALD_SMS_CURRENCY"]))
     result = intake.create_broadcast(
         g.service_id, spec, items, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
-        actor=g.actor, idempotency_key=parse_key(request.headers.get("Idempotency-Key")), fingerprint=fingerprint,
-        max_chars=cfg["HERALD_MAX_BODY_CHARS"],
+        actor=g.actor, idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"],
     )
     if result.created and result.broadcast.status == "running":
         wake(result.broadcast.id)
     return responses.accepted(reporting.describe(result.broadcast), f"/v1/broadcasts/{result.broadcast.id}",
                               result.created)
+
+
+def _create_for_audience(payload: dict, spec, key: str | None, fingerprint: str):
+    """Accept a broadcast to a segment or an inline filter: 202 with the audience count; rows come from the producer."""
+    audience = segments_audience.parse_audience(g.service_id, payload)
+    result, total = segments_audience.create_broadcast(
+        g.service_id, spec, audience, provider=current_app.config["HERALD_SMS_PROVIDER"], actor=g.actor,
+        idempotency_key=key, fingerprint=fingerprint)
+    if result.created and result.broadcast.status == "running":
+        wake(result.broadcast.id)
+    return responses.accepted({**reporting.describe(result.broadcast), "audience": total},
+                              f"/v1/broadcasts/{result.broadcast.id}", result.created)
 
 
 @bp.get("")

@@ -35,11 +35,13 @@ BROADCAST_FIELDS = {
         "oneOf": [SEND_WINDOW, {"type": "null"}]},
     "waiting_for_window": {"type": "boolean"}, "window_opens_at": TIME,
     "recipients": INTEGER, "accepted": INTEGER, "rejected": INTEGER, "duplicates": INTEGER,
+    "audience": {**INTEGER, "description": "Contacts a segment or filter broadcast addresses (only on its 202); "
+                                          "accepted and rejected grow as the producer resolves them."},
     "created_at": nullable(TIME), "started_at": nullable(TIME), "finished_at": nullable(TIME),
 }
 # The two window fields appear only when the broadcast has a sending window.
 BROADCAST = obj(BROADCAST_FIELDS, "A broadcast's own fields.",
-                required=[k for k in BROADCAST_FIELDS if k not in ("waiting_for_window", "window_opens_at")])
+                required=[k for k in BROADCAST_FIELDS if k not in ("waiting_for_window", "window_opens_at", "audience")])
 CARRIER = {"type": "object", "properties": {"total": INTEGER, "accepted": INTEGER, "cost": MONEY},
            "additionalProperties": INTEGER, "description": "Totals, plus a count per message status seen."}
 SUMMARY = {"allOf": [ref("Broadcast"), obj({
@@ -68,7 +70,9 @@ SCHEMAS = {
     "Recipient": obj({"to": {**STRING, "examples": ["+260961000001"]},
                       "personalisation": {**nullable(OBJECT), "additionalProperties": True}}, required=["to"]),
     "BroadcastRequest": obj({**SPEC_FIELDS, **BROADCAST_EXTRAS, "send_window": SEND_WINDOW,
-                             "recipients": array(ref("Recipient"))}, required=["channel", "recipients"]),
+                             "recipients": array(ref("Recipient")), **AUDIENCE_FIELDS},
+                            "Give `recipients`, or an audience of contacts: `segment` or `filter`.",
+                            required=["channel"]),
     **CONTENT_SCHEMAS,
     "BroadcastUpload": obj({
         **{k: STRING for k in SPEC_FIELDS}, "file": {**STRING, "contentMediaType": "text/csv", "description":
@@ -76,6 +80,23 @@ SCHEMAS = {
                                                     "other columns personalise."}},
         "Multipart form: the same fields as text, plus the CSV.", required=["channel", "file"]),
     "Broadcast": BROADCAST,
+    "Contact": CONTACT,
+    "ContactPage": obj({"contacts": array(ref("Contact")), "next_after": nullable(INTEGER)}),
+    "ContactPatch": obj({**CONTACT_FIELDS, "attributes": {**OBJECT, "description": "Merged; a null value removes one."},
+                         "consent": {**OBJECT, "description": "{channel: {granted, source, at}}"}}, required=[]),
+    "ContactImport": obj({"file": {**STRING, "contentMediaType": "text/csv", "description":
+                                   "UTF-8 CSV: external_id, phone, email, whatsapp, inbox_user_id, language, "
+                                   "consent_<channel>, consent_source, consent_at, attributes (JSON); any other "
+                                   "column is an attribute. A text/csv body is accepted too."}}),
+    "ContactImportReport": obj({"rows": INTEGER, "created": INTEGER, "updated": INTEGER, "rejected": INTEGER,
+                                "rejects": array(obj({"line": INTEGER, "field": nullable(STRING), "reason": STRING})),
+                                "rejects_truncated": {"type": "boolean"}}),
+    "ContactErased": obj({"external_id": STRING, "deleted": {"type": "boolean"}, "messages_erased": INTEGER}),
+    "Segment": SEGMENT,
+    "SegmentRequest": obj({"name": {**STRING, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"}, "filter": FILTER}),
+    "SegmentList": obj({"segments": array(ref("Segment"))}),
+    "SegmentCount": obj({"name": STRING, "count": INTEGER}),
+    "SegmentDeleted": obj({"name": STRING, "deleted": {"type": "boolean"}}),
     "BroadcastList": obj({"broadcasts": array(ref("Broadcast"))}),
     "CarrierCounts": CARRIER,
     "BroadcastSummary": SUMMARY,
@@ -119,6 +140,8 @@ SCHEMAS = {
 }
 PARAMETERS = {
     "BroadcastId": {"name": "broadcast_id", "in": "path", "required": True, "schema": {**STRING, "format": "uuid"}},
+    "ExternalId": {"name": "external_id", "in": "path", "required": True, "schema": {**STRING, "minLength": 1}},
+    "SegmentName": {"name": "name", "in": "path", "required": True, "schema": {**STRING, "minLength": 1}},
     "DeadLetterId": {"name": "dead_letter_id", "in": "path", "required": True, "schema": INTEGER},
     "MessageId": {"name": "message_id", "in": "path", "required": True, "schema": INTEGER},
     "After": {"name": "after", "in": "query", "description": "Keyset cursor: the last id of the previous page.",
@@ -200,6 +223,37 @@ PATHS = {
         "resume", "Carry on from where the broadcast stopped; after gateway_down or gateway_rejected this also "
                   "closes the account's circuit breaker (fresh failures open it again)"),
     "/v1/broadcasts/{broadcast_id}/cancel": lifecycle("cancel", "Stop for good; unsent rows become cancelled"),
+    "/v1/contacts/import": {"post": op("importContacts", "contacts", "Upsert contacts by external id from a CSV", {
+        "200": reply("Imported; rejected rows are listed by line, field and reason.", ref("ContactImportReport")),
+        **fails("BadRequest", "PayloadTooLarge", "Unprocessable")}, requestBody={"required": True, "content": {
+            "multipart/form-data": {"schema": ref("ContactImport"), "encoding": {"file": {"contentType": "text/csv"}}}}})},
+    "/v1/contacts/export": {"get": op("exportContacts", "contacts", "Every contact as CSV, streamed", {
+        "200": {"description": "The import's own columns, attributes as JSON.",
+                "content": {"text/csv": {"schema": STRING}}}})},
+    "/v1/contacts": {"get": op("listContacts", "contacts", "A keyset page of contacts", {
+        "200": reply("One page; next_after is null on the last.", ref("ContactPage")), **fails("Unprocessable")},
+        parameters=[param("After"), limit(100, 1000)])},
+    "/v1/contacts/{external_id}": {"parameters": [param("ExternalId")], "get": op(
+        "getContact", "contacts", "One contact", {"200": reply("The contact.", ref("Contact")), **fails("NotFound")}),
+        "patch": op("updateContact", "contacts", "Change addresses, language, attributes or consent", {
+            "200": reply("The contact after the change.", ref("Contact")),
+            **fails("BadRequest", "NotFound", "Unprocessable")},
+            requestBody={"required": True, "content": json_content(ref("ContactPatch"))}),
+        "delete": op("deleteContact", "contacts", "Delete the contact and erase their addresses from past messages",
+                     {"200": reply("Erased; message counts are kept.", ref("ContactErased")), **fails("NotFound")})},
+    "/v1/segments": {
+        "post": op("createSegment", "segments", "Save a contact filter by name", {
+            "201": reply("Saved.", ref("Segment")), **fails("BadRequest", "Conflict", "Unprocessable")},
+            requestBody={"required": True, "content": json_content(ref("SegmentRequest"))}),
+        "get": op("listSegments", "segments", "Every saved segment", {"200": reply("By name.", ref("SegmentList"))})},
+    "/v1/segments/{name}": {"parameters": [param("SegmentName")], "get": op(
+        "getSegment", "segments", "One saved segment", {"200": reply("The segment.", ref("Segment")),
+                                                         **fails("NotFound")}),
+        "delete": op("deleteSegment", "segments", "Forget a segment (broadcasts keep their own copy)", {
+            "200": reply("Deleted.", ref("SegmentDeleted")), **fails("NotFound")})},
+    "/v1/segments/{name}/count": {"parameters": [param("SegmentName")], "get": op(
+        "countSegment", "segments", "How many contacts the segment selects now", {
+            "200": reply("The count.", ref("SegmentCount")), **fails("NotFound", "Unprocessable")})},
     "/v1/dead-letters": {"get": op("listDeadLetters", "dead-letters", "Open dead letters, oldest first", {
         "200": reply("One page; next_after is null on the last.", ref("DeadLetterPage")),
         **fails("NotFound", "Unprocessable")}, parameters=[
@@ -259,8 +313,8 @@ def document() -> dict:
                                 "{\"error\": {\"code\", \"message\", \"details\"}}."},
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in ("broadcasts", "templates", "opt-outs", "dead-letters", "messages",
-                                             "quotas", "webhooks", "operations")],
+        "tags": [{"name": name} for name in ("broadcasts", "contacts", "segments", "templates", "opt-outs",
+                                             "dead-letters", "messages", "quotas", "webhooks", "operations")],
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

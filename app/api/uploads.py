@@ -11,6 +11,7 @@ from app.api.json_body import parse_json_object
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services.broadcast_request import check_recipient_list
 from app.services.idempotency import request_fingerprint
+from app.services.segments_audience import wanted as audience_requested
 from app.services.storable_text import NUL
 
 ADDRESS_COLUMNS = ("to", "phone number", "phone_number", "phone", "msisdn", "mobile")
@@ -18,9 +19,11 @@ FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_f
 
 
 def read_json_request(max_recipients: int) -> tuple[dict, list, str]:
-    """(payload, recipients, fingerprint) from a JSON body."""
+    """(payload, recipients, fingerprint) from a JSON body; recipients is None when it addresses contacts."""
     raw = request.get_data(cache=False)
     payload = parse_json_object(raw)
+    if audience_requested(payload):
+        return payload, None, request_fingerprint(raw)  # contacts, resolved by segments_audience
     if "recipients" not in payload:
         raise ValidationFailed("recipients is required", {"field": "recipients"})
     recipients = check_recipient_list(payload["recipients"], max_recipients)

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import broadcast_state, inflight, pacing, quota, send_windows
+from app.services import broadcast_state, inflight, pacing, quota, segments_audience, send_windows
 
 SEND_QUEUE = "send_bulk"
 
@@ -50,8 +50,8 @@ def running_broadcasts() -> list:
 
 
 def _finish_if_done(broadcast_id) -> bool:
-    """Complete a running broadcast that has no open rows left."""
-    has_open = db.session.execute(_OPEN, {"bid": broadcast_id}).scalar()
+    """Complete a running broadcast that has no open rows left and no audience left to resolve."""
+    has_open = db.session.execute(_OPEN, {"bid": broadcast_id}).scalar() or segments_audience.is_open(broadcast_id)
     db.session.rollback()
     if has_open:
         return False
@@ -100,6 +100,11 @@ def plan_tick(broadcast_id) -> TickPlan:
     batch = cfg["HERALD_BATCH_SIZE"]
     due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": budget * batch}).scalar()
     db.session.rollback()
+    # A segment broadcast's rows are made here, a page at a time, only when the queue runs low.
+    if due < budget * batch and segments_audience.extend(broadcast_id, cfg["HERALD_AUDIENCE_PAGE"],
+                                                         cfg["HERALD_MAX_BODY_CHARS"]):
+        due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": budget * batch}).scalar()
+        db.session.rollback()
     if due == 0:
         if _finish_if_done(broadcast_id):
             return TickPlan(status="completed", completed=True)
