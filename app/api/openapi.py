@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.api.openapi_audiences import AUDIENCE_FIELDS, CONTACT, CONTACT_FIELDS, FILTER, SEGMENT
 from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCHEMAS
 from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, fails, json_content,
                                  limit, nullable, obj, op, param, ref, reply)
