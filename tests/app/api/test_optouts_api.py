@@ -54,7 +54,7 @@ def test_inbound_stop_in_english_bemba_or_nyanja_opts_out_and_start_opts_back_in
 
 def test_inbound_needs_the_secret_and_a_known_destination(client, service, app):
     bad = client.post("/webhooks/africastalking/wrong/inbound", data={"from": "+260961000001", "text": "STOP"})
-    assert bad.status_code == 404
+    assert bad.status_code == 403
     assert inbound(client, "+260961000001", "STOP").json == {"action": None}  # no service routed
     assert listed(client, service) == []
 

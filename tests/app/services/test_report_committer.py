@@ -46,10 +46,10 @@ def test_concurrent_reports_are_each_committed_before_their_answer(app, clean):
     assert 1 <= len(wakes) <= 40
 
 
-def test_a_failed_commit_is_answered_503_and_the_committer_carries_on(app, client):
-    # PostgreSQL refuses NUL in text: a real failure of the whole batch, which must reach the request.
+def test_an_unstorable_report_is_refused_before_the_committer_and_the_next_is_stored(app, client):
+    # PostgreSQL refuses NUL in text; the view refuses it first (400), so no batch is poisoned.
     bad = client.post(URL, data={"id": "ATXid_\x00", "status": "Success", "phoneNumber": "+260961000000"})
-    assert bad.status_code == 503 and bad.json["error"]["code"] == "unavailable"
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "nul_character"
     good = client.post(URL, data={"id": "ATXid_after", "status": "Success", "phoneNumber": "+260961000000"})
     assert good.status_code == 200 and good.json == {"stored": True}
     assert stored_ids(app) == ["ATXid_after"]
@@ -70,3 +70,5 @@ def test_store_failed_is_raised_to_the_caller(app, clean):
         pass
     else:
         raise AssertionError("a report that was not committed must not look stored")
+    # A real failed commit of a batch does not stop the flusher: the next report is committed.
+    assert committer.store("africastalking", at_report("ATXid_next")) is True
