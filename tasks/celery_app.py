@@ -1,8 +1,16 @@
 """The Celery app workers, beat and Flower run: `celery -A tasks.celery_app ...`."""
 from celery.signals import worker_process_init
+from kombu.transport import redis as kombu_redis
 
 from app import create_app
 from app.extensions import db
+
+# kombu 5.7's Redis channel, closed after the broker connection broke, puts its unacked messages
+# back through a client it has already dropped: AttributeError, and the worker dies ("Unrecoverable
+# error") whenever Redis goes away while a task runs. Nothing needs that restore here: a broker
+# message only wakes a worker (PostgreSQL holds the work), the unacked ones come back after the
+# visibility timeout anyway, and beat's reconciler re-ticks every running broadcast each second.
+kombu_redis.QoS.restore_at_shutdown = False
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]

@@ -26,10 +26,11 @@ def gateway(stack, clean):
     return stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
     """A stack on PostgreSQL and Redis of its own (a test may stop them), against a gateway that
-    does not honour idempotency keys, as most real ones do not; shared by every fault module."""
+    does not honour idempotency keys, as most real ones do not; stopped after its module, so its
+    beat and workers never load the machine under later, timing-sensitive tests."""
     from fault_stack import Operator, start_fault_stack
 
     servers, running = start_fault_stack(str(tmp_path_factory.mktemp("faults")), AT_HONOURS_IDEMPOTENCY_KEY="0")
@@ -44,6 +45,7 @@ def fault_stack(tmp_path_factory):
 def faulty(fault_stack):
     """The fault stack with its sandbox emptied, deduplication off, defaults otherwise."""
     servers, running, operator = fault_stack
+    operator.cancel_live_broadcasts()
     running.sandbox("POST", "/_sandbox/reset")
     running.sandbox("POST", "/_sandbox/config", json={"latency_ms": 0, "temp_failure_rate": 0.0,
                                                        "http_error_rate": 0.0, "rate_limit_per_s": 0,

@@ -124,6 +124,15 @@ class Operator:
             return summary if done and summary["counts"]["pending"] + summary["counts"]["processing"] == 0 else None
         return wait_until(settled, timeout, 0.5, f"broadcast {broadcast_id} to complete")
 
+    def cancel_live_broadcasts(self) -> None:
+        """Cancel whatever an earlier test left running, so it cannot send into this test's ledger."""
+        live = [b["id"] for b in self.call("GET", "/v1/broadcasts?limit=500").json()["broadcasts"]
+                if b["status"] in ("scheduled", "running", "paused")]
+        for broadcast_id in live:
+            self.call("POST", f"/v1/broadcasts/{broadcast_id}/cancel")
+        if live:
+            time.sleep(2.0)  # the lanes of batches in flight see the cancel at their next call
+
     def dead_letters(self) -> list[dict]:
         """Every open dead letter of the service."""
         return self.call("GET", "/v1/dead-letters?limit=1000").json()["dead_letters"]
