@@ -12,9 +12,11 @@ broker_url = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL", 
 task_ignore_result = True
 result_backend = None
 
-# At-least-once: ack after the task ran, requeue if the worker process dies.
-task_acks_late = True
-task_reject_on_worker_lost = True
+# Ack a task when it starts. A broker message only wakes a worker: the work itself is rows in
+# PostgreSQL, rebuilt by beat's reconciler every second and by the lease reaper, so a message lost
+# with a dying worker costs a second, never a send. Acking late would also ack on a channel whose
+# broker connection broke meanwhile, which kills the worker under kombu 5.7 (AttributeError).
+task_acks_late = False
 worker_prefetch_multiplier = 1
 # No task may outlive this; the visibility timeout below must stay longer.
 task_time_limit = 300
