@@ -120,8 +120,7 @@ class AfricasTalkingSMS(Provider):
 
     def _check_bulk(self, messages: Sequence[OutboundMessage]) -> None:
         """Refuse a batch AT cannot carry in one request."""
-        if len(messages) > self.max_bulk_recipients:
-            raise ValueError(f"{len(messages)} messages exceed max_bulk_recipients={self.max_bulk_recipients}")
+        self._check_bulk_size(messages)
         first = messages[0]
         for message in messages:
             if message.body != first.body:

@@ -151,6 +151,18 @@ class Provider:
         """Send messages sharing one body in one request; one result per message, in order."""
         return [self._send_one(m) for m in messages]
 
+    def _send_through_bulk(self, message: OutboundMessage) -> Accepted:
+        """send() for a gateway whose one request is its bulk request: the single result, or its error raised."""
+        outcome = self.send_bulk([message])[0]
+        if isinstance(outcome, SendError):
+            raise outcome
+        return outcome
+
+    def _check_bulk_size(self, messages: Sequence[OutboundMessage]) -> None:
+        """Refuse more messages than one request of this gateway may carry."""
+        if len(messages) > self.max_bulk_recipients:
+            raise ValueError(f"{len(messages)} messages exceed max_bulk_recipients={self.max_bulk_recipients}")
+
     def _send_one(self, message: OutboundMessage) -> SendResult:
         """Send one message, returning a failure as a value instead of raising it."""
         try:

@@ -86,17 +86,13 @@ class InfobipSMS(Provider):
 
     def send(self, message: OutboundMessage) -> Accepted:
         """Send one message; return Accepted or raise a SendError subclass."""
-        outcome = self.send_bulk([message])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return self._send_through_bulk(message)
 
     def send_bulk(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Send personalised messages in one request; one result per message, in order."""
         if not messages:
             return []
-        if len(messages) > self.max_bulk_recipients:
-            raise ValueError(f"{len(messages)} messages exceed max_bulk_recipients={self.max_bulk_recipients}")
+        self._check_bulk_size(messages)
         keys = [m.idempotency_key for m in messages]
         head = self._head
         if all(keys) and not any("," in key for key in keys):

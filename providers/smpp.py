@@ -103,17 +103,13 @@ class SMPPTransceiver(Provider):
 
     def send(self, message: OutboundMessage) -> Accepted:
         """Send one message (all its parts); return Accepted or raise a SendError subclass."""
-        outcome = self.send_bulk([message])[0]
-        if isinstance(outcome, SendError):
-            raise outcome
-        return outcome
+        return self._send_through_bulk(message)
 
     def send_bulk(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Pipeline every part of every message within the window, then collect; one result per message."""
         if not messages:
             return []
-        if len(messages) > self.max_bulk_recipients:
-            raise ValueError(f"{len(messages)} messages exceed max_bulk_recipients={self.max_bulk_recipients}")
+        self._check_bulk_size(messages)
         try:
             session = self._session()
         except SendError as exc:
