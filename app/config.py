@@ -129,6 +129,11 @@ class Config:
     # Named gateway accounts: JSON {"<account>": {"provider": "africastalking"|"twilio"|"infobip", settings...}},
     # or the path of a file holding it. Unset: one account "africastalking" built from the AT_* variables.
     HERALD_ACCOUNTS = _env("HERALD_ACCOUNTS", "")
+    # Routes per channel, country and carrier, each an account with a price per part and a priority:
+    # a JSON list (or the path of a file holding it), e.g. [{"name": "mtn-direct", "carrier": "MTN",
+    # "country": "ZM", "account": "smpp_mtn", "price": "0.18", "priority": 1}, ..., {"name": "default",
+    # "account": "at_main", "price": "0.30"}]. Unset: every SMS goes through HERALD_SMS_PROVIDER.
+    HERALD_ROUTES = _env("HERALD_ROUTES", "")
     # Proxies for real gateways, as curl and urllib3's ProxyManager read them; loopback gateways bypass them.
     HTTPS_PROXY = _env("HTTPS_PROXY", "") or _env("https_proxy", "")
     HTTP_PROXY = _env("HTTP_PROXY", "") or _env("http_proxy", "")
@@ -199,6 +204,13 @@ def check_config(config) -> None:
         except ProviderConfigError as exc:
             raise ConfigurationError(f"HERALD_ACCOUNTS: {exc}") from None
         _check_report_secret(name, account)
+    from app.services import routing  # noqa: PLC0415 - the services import app config themselves
+    if routing.ROUTED in accounts:
+        raise ConfigurationError(f"HERALD_ACCOUNTS: the account name {routing.ROUTED!r} is reserved for routed sends")
+    try:
+        config["HERALD_ROUTE_TABLE"] = routing.parse_routes(config["HERALD_ROUTES"], accounts)
+    except routing.RouteConfigError as exc:
+        raise ConfigurationError(f"HERALD_ROUTES: {exc}") from None
     if config["HERALD_SMS_PROVIDER"] not in accounts:
         raise ConfigurationError(f"HERALD_SMS_PROVIDER names account {config['HERALD_SMS_PROVIDER']!r}, which is "
                                  f"not configured; accounts: {', '.join(sorted(accounts))}")

@@ -6,18 +6,20 @@ the results are written after, and both are guarded by the claim token.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import guard, inflight, message_state, optouts, pacing, quota, send_windows, throughput
+from app.services import guard, inflight, message_state, optouts, pacing, quota, routing, send_windows, throughput
 from app.services.retry_policy import Policy, judge_batch
 from app.services.gateways import gateway
 from app.extensions import db
 from app.models import Message
 from app.services.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
+from providers.base import OutboundMessage, Provider
 from tasks import durable_outcomes
 
 log = logging.getLogger(__name__)
@@ -25,22 +27,32 @@ log = logging.getLogger(__name__)
 _RELEASED_RETRY_SECONDS = 1.0
 
 
-def _send_and_record(claim, provider, messages, broadcast_id: str | None, cfg,
-                     pacer) -> message_state.BatchOutcome:
-    """Call the gateway for claimed messages and write every outcome in one transaction."""
+def _send_and_record(claim, sends: list[tuple[Provider, list[OutboundMessage], pacing.Pacer]],
+                     broadcast_id: str | None, cfg) -> message_state.BatchOutcome:
+    """Call each account's gateway for its share of the claim, then write every outcome in one transaction."""
     lease = cfg["HERALD_LEASE_SECONDS"]
-    run = run_batch(provider, messages, claim.token, broadcast_id, time_budget=lease * 0.5,
-                    threads=cfg["HERALD_SEND_THREADS"], pacer=pacer, journal_ttl=message_state.journal_ttl(lease))
-    if run.stop_reason and run.stop_reason not in ("status", "deadline"):
-        log.warning("batch %s stopped early: %s", claim.token, run.stop_reason)
+    deadline = time.monotonic() + lease * 0.5
     attempts = {row.id: row.attempts for row in claim.rows}
-    outcome = judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
-                          provider.honours_idempotency_key, Policy.from_config(cfg))
-    outcome.scopes = claim.scopes
+    outcome = message_state.BatchOutcome(claim.token, scopes=claim.scopes)
+    for provider, messages, pacer in sends:
+        run = run_batch(provider, messages, claim.token, broadcast_id, time_budget=deadline - time.monotonic(),
+                        threads=cfg["HERALD_SEND_THREADS"], pacer=pacer, journal_ttl=message_state.journal_ttl(lease))
+        if run.stop_reason and run.stop_reason not in ("status", "deadline"):
+            log.warning("batch %s stopped early on %s: %s", claim.token, provider.name, run.stop_reason)
+        outcome.extend(judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
+                                   provider.honours_idempotency_key, Policy.from_config(cfg)))
     dead_letter_ids = durable_outcomes.write(outcome, lease, cfg["HERALD_OUTCOME_WRITE_SECONDS"])
     if dead_letter_ids:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", dead_letter_ids)
     return outcome
+
+
+def _by_account(rows, messages: list[OutboundMessage], default: str) -> dict[str, list[OutboundMessage]]:
+    """Split a claim's messages by the account each row was routed to (the broadcast's own if unrouted)."""
+    shares: dict[str, list[OutboundMessage]] = {}
+    for row, message in zip(rows, messages):
+        shares.setdefault(row.provider or default, []).append(message)
+    return shares
 
 
 def deliver_batch(broadcast_id: str) -> int:
@@ -52,16 +64,19 @@ def deliver_batch(broadcast_id: str) -> int:
     if not send_windows.is_open(context.send_window):
         return 0
     scopes = quota.scopes_for(context.service_id, context.provider)
-    claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes)
+    route_plan = routing.plan(context.channel) if context.provider == routing.ROUTED else None
+    claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes,
+                                      route_plan)
     if not claim.rows:
         return 0
     # Opt-outs received since intake: the whole claimed batch is looked up in one query.
     claim.rows = optouts.drop_suppressed(claim, context.service_id, context.channel)
     if not claim.rows:
         return 0
-    pacer = pacing.pacer_for(context.provider, broadcast_id, context.rate_limit_per_second)
-    outcome = _send_and_record(claim, gateway(context.provider), outbound_messages(context, claim.rows),
-                               broadcast_id, cfg, pacer)
+    shares = _by_account(claim.rows, outbound_messages(context, claim.rows), context.provider)
+    sends = [(gateway(account), messages, pacing.pacer_for(account, broadcast_id, context.rate_limit_per_second))
+             for account, messages in shares.items()]
+    outcome = _send_and_record(claim, sends, broadcast_id, cfg)
     throughput.note_sent(broadcast_id, len(outcome.sent))
     return len(outcome.sent)
 
@@ -85,12 +100,16 @@ def send_priority(message_id: int) -> None:
     if target is None or target.broadcast_id is not None or target.status != "pending":
         db.session.rollback()
         return
-    provider_name, scopes = target.provider, quota.scopes_for(target.service_id, target.provider)
-    claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes)
+    routed = target.provider == routing.ROUTED or target.route is not None
+    scopes = quota.scopes_for(target.service_id, routing.ROUTED if routed else target.provider)
+    claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes,
+                                              routing.plan("sms") if routed else None)
     if not claim.rows:
         return
-    outcome = _send_and_record(claim, gateway(provider_name), transactional_messages(claim.rows), None, cfg,
-                               pacing.pacer_for(provider_name))
+    # A routed message names the account it was routed to now (the claim wrote it on the row).
+    provider_name = claim.rows[0].provider
+    outcome = _send_and_record(claim, [(gateway(provider_name), transactional_messages(claim.rows),
+                                        pacing.pacer_for(provider_name))], None, cfg)
     # Back in the queue: wake it when it is due (beat's requeue_transactional is the safety net).
     for delay in [d for _mid, d, *_ in outcome.retry] + [d for _mid, d in outcome.deferred]:
         send_priority.apply_async((message_id,), countdown=delay)

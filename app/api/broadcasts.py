@@ -17,7 +17,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import intake, lifecycle, preview, reporting, segments_audience, templates_store
+from app.services import intake, lifecycle, preview, reporting, routing, segments_audience, templates_store
 from app.services.broadcast_request import parse_lifecycle, parse_spec
 from app.services.idempotency import parse_key
 from app.statuses import ALL_MESSAGE_STATUSES
@@ -46,10 +46,10 @@ def create():
         return _create_for_audience(payload, spec, key, fingerprint)
     if spec.dry_run:
         return jsonify(preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"],
-                                        cfg["HERALD_MAX_BODY_CHARS"], preview.parse_prices(cfg["HERALD_SMS_PRICES"]),
+                                        cfg["HERALD_MAX_BODY_CHARS"], routing.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"])),
                                         cfg["HERALD_SMS_CURRENCY"]))
     result = intake.create_broadcast(
-        g.service_id, spec, items, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
+        g.service_id, spec, items, provider=routing.provider_for(spec.channel), region=cfg["HERALD_DEFAULT_REGION"],
         actor=g.actor, idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"],
     )
     if result.created and result.broadcast.status == "running":
@@ -62,7 +62,7 @@ def _create_for_audience(payload: dict, spec, key: str | None, fingerprint: str)
     """Accept a broadcast to a segment or an inline filter: 202 with the audience count; rows come from the producer."""
     audience = segments_audience.parse_audience(g.service_id, payload)
     result, total = segments_audience.create_broadcast(
-        g.service_id, spec, audience, provider=current_app.config["HERALD_SMS_PROVIDER"], actor=g.actor,
+        g.service_id, spec, audience, provider=routing.provider_for(spec.channel), actor=g.actor,
         idempotency_key=key, fingerprint=fingerprint)
     if result.created and result.broadcast.status == "running":
         wake(result.broadcast.id)

@@ -8,7 +8,7 @@ from app.api.auth import require_service
 from app.api.json_body import parse_json_object
 from app.api.params import BIGINT_MAX
 from app.queueing import enqueue
-from app.services import transactional
+from app.services import routing, transactional
 from app.services.idempotency import parse_key
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
@@ -21,7 +21,7 @@ def create():
     cfg = current_app.config
     payload = parse_json_object(request.get_data(cache=False))
     accepted = transactional.create_message(
-        g.service_id, payload, provider=cfg["HERALD_SMS_PROVIDER"], region=cfg["HERALD_DEFAULT_REGION"],
+        g.service_id, payload, provider=routing.provider_for("sms"), region=cfg["HERALD_DEFAULT_REGION"],
         max_chars=cfg["HERALD_MAX_BODY_CHARS"], idempotency_key=parse_key(request.headers.get("Idempotency-Key")))
     if accepted.created:
         enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)

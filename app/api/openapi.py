@@ -48,6 +48,10 @@ CARRIER = {"type": "object", "properties": {"total": INTEGER, "accepted": INTEGE
 SUMMARY = {"allOf": [ref("Broadcast"), obj({
     "counts": obj({status: INTEGER for status in ALL_MESSAGE_STATUSES}),
     "carriers": {"type": "object", "additionalProperties": ref("CarrierCounts")},
+    "routes": {"type": "object", "additionalProperties": ref("CarrierCounts"),
+               "description": "Per route (routed broadcasts): the route of each row's last claim."},
+    "accounts": {"type": "object", "additionalProperties": ref("CarrierCounts"),
+                 "description": "Per gateway account that carried (or last tried) the messages."},
     "cost": MONEY, "send_rate_per_second": NUMBER,
     "send_rate_history": {**array(obj({"at": INTEGER, "rate": NUMBER})),
                           "description": "Mean msg/s per 5 s over the last 5 minutes, oldest first; "
@@ -101,7 +105,8 @@ SCHEMAS = {
     "BroadcastList": obj({"broadcasts": array(ref("Broadcast"))}),
     "CarrierCounts": CARRIER,
     "BroadcastSummary": SUMMARY,
-    "MessageRow": obj({"id": INTEGER, "recipient": STRING, **DELIVERY_FIELDS}),
+    "MessageRow": obj({"id": INTEGER, "recipient": STRING, "route": nullable(STRING), "provider": STRING,
+                       **DELIVERY_FIELDS}),
     "MessagePage": obj({"messages": array(ref("MessageRow")), "next_after": nullable(INTEGER)}),
     "AuditLog": obj({"audit": array(obj({
         "at": TIME, "actor": STRING, "action": STRING, "from_status": nullable(STRING),

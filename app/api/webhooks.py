@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
-from app.services import delivery_reports, optouts, transactional
+from app.services import delivery_reports, optouts, routing, transactional
 from app.services.gateways import find_gateway
 from app.services.optouts import inbound_service
 from app.services.report_committer import ReportCommitter, StoreFailed
@@ -127,7 +127,7 @@ def _confirm(service_id: int, sender: str, action: str, inbound_id: str) -> None
     if not body:
         return
     accepted = transactional.create_message(
-        service_id, {"to": sender, "body": body}, provider=cfg["HERALD_SMS_PROVIDER"],
+        service_id, {"to": sender, "body": body}, provider=routing.provider_for("sms"),
         region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
         idempotency_key=f"{action}:{inbound_id}" if inbound_id else None)
     if accepted.created:

@@ -56,6 +56,9 @@ class Message(db.Model):
     # SHA-256 of a transactional request sent with an Idempotency-Key: a reused key with another body is refused.
     request_hash = db.Column(db.Text)
     carrier = db.Column(db.Text)
+    # The route a routed message was last claimed for, and that route's price per part.
+    route = db.Column(db.Text)
+    price = db.Column(db.Numeric(12, 4))
     status = db.Column(db.Text, nullable=False)
     attempts = db.Column(db.SmallInteger, nullable=False, server_default="0")
     next_attempt_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())

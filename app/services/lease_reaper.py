@@ -63,10 +63,12 @@ def _judge_claim(token, claimed: list, journal: call_journal.Journal | None, saf
             results[row.id] = journal.answers[row.id]
         elif journal is None or row.id in journal.started:
             results[row.id] = retry_policy.lost_call()
-    resend_safe = claimed[0].provider in safe_providers
-    outcome = retry_policy.judge_batch(token, [row.id for row in claimed], results,
-                                       {row.id: row.attempts for row in claimed}, resend_safe, policy)
-    outcome.scopes = journal.scopes if journal is not None else []
+    attempts = {row.id: row.attempts for row in claimed}
+    outcome = message_state.BatchOutcome(token, scopes=journal.scopes if journal is not None else [])
+    # A routed claim may span accounts: whether a resend is safe is each row's account's to say.
+    for provider in sorted({row.provider for row in claimed}, key=str):
+        ids = [row.id for row in claimed if row.provider == provider]
+        outcome.extend(retry_policy.judge_batch(token, ids, results, attempts, provider in safe_providers, policy))
     return outcome
 
 

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
@@ -25,12 +26,37 @@ UPDATE messages m
          LIMIT :limit
          FOR UPDATE SKIP LOCKED) due
  WHERE m.id = due.id
-RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier
+RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provider, m.route
+""")
+
+# A routed broadcast's claim also picks each row's route from the plan (app.services.routing):
+# the first plan key matching the row's number and carrier, most specific first. Rows whose key
+# has no usable route (every candidate account's breaker open) are not claimed: they wait.
+_ROUTE_PICK = """(SELECT r.i FROM unnest(CAST(:r_prefix AS text[]), CAST(:r_carrier AS text[]))
+                        WITH ORDINALITY AS r(prefix, carrier, i)
+                  WHERE starts_with(m.recipient, r.prefix) AND r.carrier IN ('*', lower(m.carrier))
+                  ORDER BY r.i LIMIT 1)"""
+_CLAIM_ROUTED = text(f"""
+UPDATE messages m
+   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
+       provider = (CAST(:r_account AS text[]))[due.pick], route = (CAST(:r_route AS text[]))[due.pick],
+       price = (CAST(:r_price AS numeric[]))[due.pick]
+  FROM (SELECT m.id, {_ROUTE_PICK} AS pick FROM messages m
+         WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now()
+           AND (CAST(:r_usable AS boolean[]))[{_ROUTE_PICK}]
+         ORDER BY m.id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED) due
+ WHERE m.id = due.id
+RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provider, m.route
 """)
 
 _MARK_SENT = text("""
 UPDATE messages m
-   SET status = 'sent', provider_message_id = v.pid, cost = v.cost, currency = v.currency,
+   SET status = 'sent', provider_message_id = v.pid,
+       cost = COALESCE(v.cost, m.price * v.segments),
+       currency = COALESCE(v.currency, CASE WHEN m.price IS NOT NULL THEN CAST(:price_currency AS text) END),
        segments = v.segments, sent_at = now(), claim_token = NULL, lease_expires_at = NULL,
        error_code = NULL, error_detail = NULL, updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[]), CAST(:costs AS numeric[]),
@@ -113,6 +139,17 @@ UPDATE messages
  WHERE id = :mid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
 RETURNING id, recipient, personalisation, attempts, body, provider, service_id, carrier
 """)
+_CLAIM_ONE_ROUTED = text(f"""
+UPDATE messages m
+   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
+       provider = (CAST(:r_account AS text[]))[p.pick], route = (CAST(:r_route AS text[]))[p.pick],
+       price = (CAST(:r_price AS numeric[]))[p.pick]
+  FROM (SELECT {_ROUTE_PICK} AS pick FROM messages m WHERE m.id = :mid) p
+ WHERE m.id = :mid AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
+   AND (CAST(:r_usable AS boolean[]))[p.pick]
+RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.body, m.provider, m.service_id, m.carrier
+""")
 _DUE_TRANSACTIONAL = text("""
 SELECT id FROM messages
  WHERE broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now() - make_interval(secs => :grace)
@@ -164,13 +201,23 @@ class BatchOutcome:
     released: list[int] = field(default_factory=list)
 
 
+    def extend(self, other: "BatchOutcome") -> None:
+        """Add another share of the same claim (sent through another account)."""
+        for name in ("sent", "retry", "dead", "deferred", "released"):
+            getattr(self, name).extend(getattr(other, name))
+
+
 def journal_ttl(lease_seconds: float) -> float:
     """How long a claim's journal outlives its lease, so the reaper still finds it after an outage."""
     return max(lease_seconds * 10, 600.0)
 
 
-def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | None = None) -> Claim:
-    """Lease up to `limit` due pending rows of a broadcast, within its quotas, and commit."""
+def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | None = None,
+                route_plan=None) -> Claim:
+    """Lease up to `limit` due pending rows of a broadcast, within its quotas, and commit.
+
+    With a route plan (a routed broadcast) each row is given its route as it is leased.
+    """
     token = uuid.uuid4()
     scopes = scopes or []
     allowance = quota.lock_remaining(scopes)
@@ -181,9 +228,11 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
         return Claim(token, [], scopes, quota_exhausted=True)
     # The journal exists before any row is leased, so a reaper can always tell attempted from not.
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
-    rows = db.session.execute(
-        _CLAIM, {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
-    ).all()
+    params = {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
+    if route_plan is None:
+        rows = db.session.execute(_CLAIM, params).all()
+    else:
+        rows = db.session.execute(_CLAIM_ROUTED, {**params, **route_plan.params()}).all()
     quota.consume(scopes, len(rows))
     db.session.commit()
     return Claim(token, rows, scopes)
@@ -222,7 +271,8 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     if outcome.sent:
         ids, pids, costs, currencies, segments = _columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
-                                        "currencies": currencies, "segments": segments})
+                                        "currencies": currencies, "segments": segments,
+                                        "price_currency": current_app.config["HERALD_SMS_CURRENCY"]})
         apply_waiting_reports(ids)
     if outcome.retry:
         ids, delays, codes, details = _columns(outcome.retry, 4)
@@ -285,8 +335,9 @@ def requeue_failed_many(message_ids: list[int]) -> list[int]:
     return list(db.session.execute(_REQUEUE, {"ids": message_ids}).scalars())
 
 
-def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None) -> Claim:
-    """Lease one due transactional message, within its quotas, and commit."""
+def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None,
+                        route_plan=None) -> Claim:
+    """Lease one due transactional message, within its quotas (routed by the plan if given), and commit."""
     token = uuid.uuid4()
     scopes = scopes or []
     allowance = quota.lock_remaining(scopes)
@@ -294,7 +345,11 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
-    rows = db.session.execute(_CLAIM_ONE, {"token": token, "lease": float(lease_seconds), "mid": message_id}).all()
+    params = {"token": token, "lease": float(lease_seconds), "mid": message_id}
+    if route_plan is None:
+        rows = db.session.execute(_CLAIM_ONE, params).all()
+    else:
+        rows = db.session.execute(_CLAIM_ONE_ROUTED, {**params, **route_plan.params()}).all()
     quota.consume(scopes, len(rows))
     db.session.commit()
     return Claim(token, rows, scopes)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -12,20 +13,25 @@ from app.models import Broadcast
 from app.services import send_windows, throughput
 from app.statuses import ALL_MESSAGE_STATUSES
 
+# Route and account are those of the last claim: of the send for a sent row, of the last try otherwise.
 _BREAKDOWN = text("""
-SELECT status, COALESCE(carrier, 'unknown') AS carrier, count(*) AS n, COALESCE(sum(cost), 0) AS cost,
-       count(sent_at) AS accepted
-  FROM messages WHERE broadcast_id = :bid GROUP BY 1, 2
+SELECT status, COALESCE(carrier, 'unknown') AS carrier, route, provider, count(*) AS n,
+       COALESCE(sum(cost), 0) AS cost, count(sent_at) AS accepted
+  FROM messages WHERE broadcast_id = :bid GROUP BY 1, 2, 3, 4
 """)
-_PAGE = text("""
-SELECT id, recipient, carrier, status, attempts, provider_message_id, segments, cost, currency,
-       error_code, error_detail, created_at, sent_at, finished_at
+# Route and account come last, so the columns older exports had keep their places.
+_MESSAGE_COLUMNS = """id, recipient, carrier, status, attempts, provider_message_id, segments, cost, currency,
+       error_code, error_detail,
+       created_at, sent_at, finished_at, route,
+       COALESCE(provider, (SELECT b.provider FROM broadcasts b WHERE b.id = :bid)) AS provider"""
+_PAGE = text(f"""
+SELECT {_MESSAGE_COLUMNS}
   FROM messages
  WHERE broadcast_id = :bid AND (CAST(:status AS text) IS NULL OR status = :status) AND id > :after
  ORDER BY id LIMIT :limit
 """)
 MESSAGE_FIELDS = ("id", "recipient", "carrier", "status", "attempts", "provider_message_id", "segments", "cost",
-                  "currency", "error_code", "error_detail", "created_at", "sent_at", "finished_at")
+                  "currency", "error_code", "error_detail", "created_at", "sent_at", "finished_at", "route", "provider")
 
 
 def get_owned(service_id: int, broadcast_id) -> Broadcast:
@@ -41,32 +47,58 @@ def _money(value) -> str:
     return str(Decimal(value).quantize(Decimal("0.0001")))
 
 
-def breakdown(broadcast_id) -> tuple[dict, dict, Decimal]:
-    """Counts per status, per carrier (by status, and accepted by the gateway), and total cost."""
-    by_status = {status: 0 for status in ALL_MESSAGE_STATUSES}
-    by_carrier: dict = defaultdict(lambda: {"total": 0, "accepted": 0, "cost": Decimal(0)})
-    total_cost = Decimal(0)
-    for status, carrier, n, cost, accepted in db.session.execute(_BREAKDOWN, {"bid": broadcast_id}):
-        by_status[status] += n
-        entry = by_carrier[carrier]
-        entry[status] = entry.get(status, 0) + n
-        entry["total"] += n
-        entry["accepted"] += accepted
-        entry["cost"] += cost
-        total_cost += cost
-    return by_status, by_carrier, total_cost
+@dataclass
+class Breakdown:
+    """A broadcast's counts per status, and per carrier, route and account (each by status, accepted, cost)."""
+
+    by_status: dict
+    by_carrier: dict
+    by_route: dict
+    by_account: dict
+    total_cost: Decimal
+
+
+def _tally() -> dict:
+    """An empty per-group tally."""
+    return {"total": 0, "accepted": 0, "cost": Decimal(0)}
+
+
+def breakdown(broadcast_id, account: str) -> Breakdown:
+    """Counts per status; per carrier, route and account (`account` for rows not routed); total cost."""
+    result = Breakdown({status: 0 for status in ALL_MESSAGE_STATUSES}, defaultdict(_tally), defaultdict(_tally),
+                       defaultdict(_tally), Decimal(0))
+    for status, carrier, route, provider, n, cost, accepted in db.session.execute(_BREAKDOWN, {"bid": broadcast_id}):
+        result.by_status[status] += n
+        groups = [result.by_carrier[carrier], result.by_account[provider or account]]
+        if route is not None:
+            groups.append(result.by_route[route])
+        for entry in groups:
+            entry[status] = entry.get(status, 0) + n
+            entry["total"] += n
+            entry["accepted"] += accepted
+            entry["cost"] += cost
+        result.total_cost += cost
+    return result
+
+
+def _priced(groups: dict) -> dict:
+    """Groups by name, cost as money strings."""
+    return {name: {**v, "cost": _money(v["cost"])} for name, v in sorted(groups.items())}
 
 
 def summary(broadcast: Broadcast) -> dict:
     """Everything the dashboard and `GET /v1/broadcasts/{id}` show."""
-    by_status, by_carrier, total_cost = breakdown(broadcast.id)
+    counted = breakdown(broadcast.id, broadcast.provider)
+    by_status = counted.by_status
     rate = throughput.recent_rate(broadcast.id)
     open_rows = by_status["pending"] + by_status["processing"]
     return {
         **describe(broadcast),
         "counts": by_status,
-        "carriers": {name: {**v, "cost": _money(v["cost"])} for name, v in sorted(by_carrier.items())},
-        "cost": _money(total_cost),
+        "carriers": _priced(counted.by_carrier),
+        "routes": _priced(counted.by_route),
+        "accounts": _priced(counted.by_account),
+        "cost": _money(counted.total_cost),
         "send_rate_per_second": round(rate, 1),
         "send_rate_history": throughput.rate_history(broadcast.id),
         "eta_seconds": round(open_rows / rate, 1) if rate > 0 and open_rows else (0 if not open_rows else None),
@@ -118,11 +150,7 @@ def message_page(broadcast_id, status: str | None, after: int, limit: int) -> li
     return [{name: _jsonable(value) for name, value in zip(MESSAGE_FIELDS, row)} for row in rows]
 
 
-_EXPORT = text("""
-SELECT id, recipient, carrier, status, attempts, provider_message_id, segments, cost, currency,
-       error_code, error_detail, created_at, sent_at, finished_at
-  FROM messages WHERE broadcast_id = :bid ORDER BY id
-""")
+_EXPORT = text(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE broadcast_id = :bid ORDER BY id")
 _EXPORT_CHUNK = 5000
 # A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) from an uploaded address).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,0 +1,186 @@
+"""Routes against real PostgreSQL and Redis: parsing, the claim's choice per carrier, failover, cost."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from herald_testing import make_service, truncate_all
+
+from app import create_app
+from app.config import ConfigurationError
+from app.extensions import db
+from app.models import Broadcast, Message
+from app.redis_store import get_redis
+from app.services import breaker, call_journal, message_state, reporting, routing
+from providers.base import Accepted
+
+ACCOUNT = {"provider": "africastalking", "base_url": "http://127.0.0.1:9", "username": "sandbox",
+           "api_key": "sandbox-key", "webhook_secret": "route-secret"}
+ACCOUNTS = {name: ACCOUNT for name in ("mtn_direct", "airtel_direct", "aggregator", "backup")}
+ROUTES = [
+    {"name": "mtn-direct", "country": "ZM", "carrier": "MTN", "account": "mtn_direct", "price": "0.18", "priority": 1},
+    {"name": "mtn-aggregator", "country": "ZM", "carrier": "MTN", "account": "aggregator", "price": "0.25",
+     "priority": 2},
+    {"name": "airtel-direct", "country": "ZM", "carrier": "Airtel", "account": "airtel_direct", "price": "0.17"},
+    # Same priority as the direct route but dearer: tried second.
+    {"name": "airtel-backup", "country": "ZM", "carrier": "Airtel", "account": "backup", "price": "0.30"},
+    {"name": "default", "account": "aggregator", "price": "0.30"},
+]
+# One number per carrier: MTN (96), Airtel (97), Zamtel (95, caught by the default route).
+NUMBERS = {"+260961000001": "MTN", "+260971000001": "Airtel", "+260951000001": "ZAMTEL"}
+
+
+@pytest.fixture(scope="module")
+def routed_app(database_url, redis_url):
+    """An app whose SMS goes over the routes above."""
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
+                       "HERALD_WEBHOOK_SECRET": "test-secret", "HERALD_ACCOUNTS": json.dumps(ACCOUNTS),
+                       "HERALD_SMS_PROVIDER": "aggregator", "HERALD_ROUTES": json.dumps(ROUTES)})
+
+
+@pytest.fixture
+def routed(routed_app, redis_url):
+    """A clean store and a service key on the routed app."""
+    truncate_all(routed_app, redis_url)
+    return routed_app, make_service(routed_app, "routed-programme")
+
+
+def _broadcast(app, key) -> str:
+    """A broadcast to one number per carrier; returns its id."""
+    response = app.test_client().post("/v1/broadcasts", headers=key.headers, json={
+        "channel": "sms", "body": "Rains from Monday", "recipients": [{"to": n} for n in NUMBERS],
+        "scheduled_for": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def _claim(broadcast_id, plan) -> dict[str, tuple]:
+    """Claim the broadcast's due rows under `plan`: {number: (provider, route, price)}."""
+    claim = message_state.claim_batch(broadcast_id, 100, 30, [], plan)
+    rows = {row.recipient: row for row in claim.rows}
+    stored = {m.recipient: (m.provider, m.route, m.price) for m in db.session.query(Message).filter(
+        Message.id.in_([row.id for row in claim.rows]))}
+    db.session.rollback()
+    assert {n: (r.provider, r.route) for n, r in rows.items()} == {n: v[:2] for n, v in stored.items()}
+    return stored
+
+
+def _open(account: str) -> None:
+    """Open an account's breaker as the send path would, and forget this process's cached copy."""
+    get_redis().set(call_journal.breaker_key(account), breaker.DOWN)
+    breaker.forget_local()
+
+
+def test_each_carrier_takes_its_first_route_and_the_rest_the_catch_all(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        assert db.session.get(Broadcast, broadcast_id).provider == routing.ROUTED
+        chosen = _claim(broadcast_id, routing.plan("sms"))
+    assert chosen == {"+260961000001": ("mtn_direct", "mtn-direct", Decimal("0.1800")),
+                      "+260971000001": ("airtel_direct", "airtel-direct", Decimal("0.1700")),
+                      "+260951000001": ("aggregator", "default", Decimal("0.3000"))}
+
+
+def test_an_open_breaker_moves_the_next_claim_to_the_next_route(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        _open("mtn_direct")
+        _open("airtel_direct")
+        chosen = _claim(broadcast_id, routing.plan("sms"))
+    assert chosen["+260961000001"][:2] == ("aggregator", "mtn-aggregator")
+    assert chosen["+260971000001"][:2] == ("backup", "airtel-backup")
+
+
+def test_a_carrier_whose_every_route_is_down_waits_unclaimed_with_its_attempt(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        _open("airtel_direct")
+        _open("backup")
+        chosen = _claim(broadcast_id, routing.plan("sms"))
+        assert set(chosen) == {"+260961000001", "+260951000001"}
+        waiting = db.session.query(Message).filter_by(recipient="+260971000001").one()
+        assert (waiting.status, waiting.attempts, waiting.provider) == ("pending", 0, None)
+        db.session.rollback()
+        # Its breaker closes (a probe got through): the next claim takes it.
+        get_redis().delete(call_journal.breaker_key("airtel_direct"))
+        breaker.forget_local()
+        assert _claim(broadcast_id, routing.plan("sms")) == {
+            "+260971000001": ("airtel_direct", "airtel-direct", Decimal("0.1700"))}
+
+
+def test_a_gateway_that_reports_no_cost_is_charged_the_route_price_and_reported_per_route(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        claim = message_state.claim_batch(broadcast_id, 100, 30, [], routing.plan("sms"))
+        outcome = message_state.BatchOutcome(claim.token)
+        for row in claim.rows:
+            reported = Decimal("0.2200") if row.route == "default" else None
+            outcome.sent.append((row.id, f"id-{row.id}", reported, "ZMW" if reported else None, 2))
+        message_state.record_outcome(outcome)
+        costs = {m.recipient: (m.cost, m.currency) for m in db.session.query(Message).filter_by(
+            broadcast_id=broadcast_id)}
+        summary = reporting.summary(db.session.get(Broadcast, broadcast_id))
+    assert costs == {"+260961000001": (Decimal("0.3600"), "ZMW"), "+260971000001": (Decimal("0.3400"), "ZMW"),
+                     "+260951000001": (Decimal("0.2200"), "ZMW")}
+    assert {name: (v["accepted"], v["cost"]) for name, v in summary["routes"].items()} == {
+        "mtn-direct": (1, "0.3600"), "airtel-direct": (1, "0.3400"), "default": (1, "0.2200")}
+    assert {name: v["total"] for name, v in summary["accounts"].items()} == {
+        "mtn_direct": 1, "airtel_direct": 1, "aggregator": 1}
+    csv = app.test_client().get(f"/v1/broadcasts/{broadcast_id}/report.csv", headers=key.headers).get_data(True)
+    header, *lines = csv.strip().splitlines()
+    assert header.split(",")[-2:] == ["route", "provider"]
+    assert sorted(tuple(line.split(",")[-2:]) for line in lines) == [
+        ("airtel-direct", "airtel_direct"), ("default", "aggregator"), ("mtn-direct", "mtn_direct")]
+
+
+def test_a_routed_dry_run_prices_each_carrier_at_its_first_route(routed):
+    app, key = routed
+    response = app.test_client().post("/v1/broadcasts", headers=key.headers, json={
+        "channel": "sms", "body": "Rains from Monday", "dry_run": True, "recipients": [{"to": n} for n in NUMBERS]})
+    assert response.status_code == 200, response.json
+    by_carrier = response.json["cost"]["by_carrier"]
+    assert {c: v["price_per_segment"] for c, v in by_carrier.items()} == {
+        "MTN": "0.18", "Airtel": "0.17", "ZAMTEL": "0.30"}
+
+
+def test_a_routed_transactional_message_is_claimed_onto_its_carriers_route(routed):
+    app, key = routed
+    client = app.test_client()
+    response = client.post("/v1/messages", headers=key.headers, json={"to": "+260961000002", "body": "Code 1234"})
+    assert response.status_code == 202, response.json
+    with app.app_context():
+        _open("mtn_direct")
+        claim = message_state.claim_transactional(response.json["id"], 30, [], routing.plan("sms"))
+        assert [(row.provider) for row in claim.rows] == ["aggregator"]
+        assert db.session.get(Message, response.json["id"]).route == "mtn-aggregator"
+        db.session.rollback()
+
+
+@pytest.mark.parametrize("routes, named", [
+    ([{"name": "x", "account": "nowhere", "price": "0.1"}], "unknown account 'nowhere'"),
+    ([{"name": "x", "account": "aggregator", "price": "0.1", "carrier": "MTN"}], "needs a catch-all route"),
+    ([{"name": "x", "account": "aggregator", "price": "cheap"}], "'price'"),
+    ([{"name": "x", "account": "aggregator", "price": "-1"}], "'price' must be zero or more"),
+    ([{"name": "x", "account": "aggregator", "price": "0.1", "country": "Zambia"}], "country 'ZAMBIA'"),
+    ([{"name": "x", "account": "aggregator", "price": "0.1", "priority": "first"}], "'priority'"),
+    ([{"name": "x", "account": "aggregator", "price": "0.1", "cost": 1}], "unknown field(s) ['cost']"),
+    ([{"name": "x", "account": "aggregator", "price": "0.1"}] * 2, "route names must be unique"),
+    ({"name": "x"}, "non-empty JSON list"),
+])
+def test_a_bad_route_table_stops_startup_naming_the_route_and_field(database_url, redis_url, routes, named):
+    with pytest.raises(ConfigurationError) as refused:
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
+                    "HERALD_ACCOUNTS": json.dumps(ACCOUNTS), "HERALD_SMS_PROVIDER": "aggregator",
+                    "HERALD_ROUTES": json.dumps(routes)})
+    assert "HERALD_ROUTES" in str(refused.value) and named in str(refused.value)
+
+
+def test_the_routed_pseudo_account_name_is_reserved(database_url, redis_url):
+    with pytest.raises(ConfigurationError, match="reserved"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
+                    "HERALD_ACCOUNTS": json.dumps({routing.ROUTED: ACCOUNT}), "HERALD_SMS_PROVIDER": routing.ROUTED})
