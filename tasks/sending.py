@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Message
 from app.services.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
-from providers.base import OutboundMessage, Provider
+from providers.base import OutboundMessage
 from tasks import durable_outcomes
 
 log = logging.getLogger(__name__)
@@ -27,18 +27,20 @@ log = logging.getLogger(__name__)
 _RELEASED_RETRY_SECONDS = 1.0
 
 
-def _send_and_record(claim, sends: list[tuple[Provider, list[OutboundMessage], pacing.Pacer]],
+def _send_and_record(claim, sends: list[tuple[str, list[OutboundMessage], pacing.Pacer]],
                      broadcast_id: str | None, cfg) -> message_state.BatchOutcome:
     """Call each account's gateway for its share of the claim, then write every outcome in one transaction."""
     lease = cfg["HERALD_LEASE_SECONDS"]
     deadline = time.monotonic() + lease * 0.5
     attempts = {row.id: row.attempts for row in claim.rows}
     outcome = message_state.BatchOutcome(claim.token, scopes=claim.scopes)
-    for provider, messages, pacer in sends:
-        run = run_batch(provider, messages, claim.token, broadcast_id, time_budget=deadline - time.monotonic(),
-                        threads=cfg["HERALD_SEND_THREADS"], pacer=pacer, journal_ttl=message_state.journal_ttl(lease))
+    for account, messages, pacer in sends:
+        provider = gateway(account)
+        run = run_batch(account, provider, messages, claim.token, broadcast_id,
+                        time_budget=deadline - time.monotonic(), threads=cfg["HERALD_SEND_THREADS"], pacer=pacer,
+                        journal_ttl=message_state.journal_ttl(lease))
         if run.stop_reason and run.stop_reason not in ("status", "deadline"):
-            log.warning("batch %s stopped early on %s: %s", claim.token, provider.name, run.stop_reason)
+            log.warning("batch %s stopped early on %s: %s", claim.token, account, run.stop_reason)
         outcome.extend(judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
                                    provider.honours_idempotency_key, Policy.from_config(cfg)))
     dead_letter_ids = durable_outcomes.write(outcome, lease, cfg["HERALD_OUTCOME_WRITE_SECONDS"])
@@ -74,7 +76,7 @@ def deliver_batch(broadcast_id: str) -> int:
     if not claim.rows:
         return 0
     shares = _by_account(claim.rows, outbound_messages(context, claim.rows), context.provider)
-    sends = [(gateway(account), messages, pacing.pacer_for(account, broadcast_id, context.rate_limit_per_second))
+    sends = [(account, messages, pacing.pacer_for(account, broadcast_id, context.rate_limit_per_second))
              for account, messages in shares.items()]
     outcome = _send_and_record(claim, sends, broadcast_id, cfg)
     throughput.note_sent(broadcast_id, len(outcome.sent))
@@ -108,7 +110,7 @@ def send_priority(message_id: int) -> None:
         return
     # A routed message names the account it was routed to now (the claim wrote it on the row).
     provider_name = claim.rows[0].provider
-    outcome = _send_and_record(claim, [(gateway(provider_name), transactional_messages(claim.rows),
+    outcome = _send_and_record(claim, [(provider_name, transactional_messages(claim.rows),
                                         pacing.pacer_for(provider_name))], None, cfg)
     # Back in the queue: wake it when it is due (beat's requeue_transactional is the safety net).
     for delay in [d for _mid, d, *_ in outcome.retry] + [d for _mid, d in outcome.deferred]:
