@@ -103,11 +103,13 @@ def watch(key: str, broadcast_id: str, total: int) -> tuple[dict, float | None]:
 
 
 def carrier_table(summary: dict) -> str:
-    """Per-carrier accepted / delivered / failed / unreachable / cost."""
-    lines = [f"{'carrier':<10}{'accepted':>10}{'delivered':>11}{'failed':>8}{'unreachable':>13}{'cost (ZMW)':>12}"]
-    for name, v in summary["carriers"].items():
-        lines.append(f"{name:<10}{v['accepted']:>10,}{v.get('delivered', 0):>11,}{v.get('failed', 0):>8,}"
-                     f"{v.get('unreachable', 0):>13,}{v['cost']:>12}")
+    """Per carrier and the route (and account) its messages took: accepted / delivered / failed / cost."""
+    lines = [f"{'carrier':<9}{'route':<19}{'account':<16}{'accepted':>9}{'delivered':>10}{'failed':>7}"
+             f"{'unreachable':>12}{'cost (ZMW)':>12}"]
+    for v in summary["paths"]:
+        lines.append(f"{v['carrier']:<9}{v['route'] or '-':<19}{v['account']:<16}{v['accepted']:>9,}"
+                     f"{v.get('delivered', 0):>10,}{v.get('failed', 0):>7,}{v.get('unreachable', 0):>12,}"
+                     f"{v['cost']:>12}")
     return "\n".join(lines)
 
 

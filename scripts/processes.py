@@ -33,7 +33,7 @@ CELERY = [".venv/bin/celery", "-A", "tasks.celery_app"]
 PROCESSES = [
     Process(
         name="sandbox",
-        argv=[".venv/bin/python", "-m", "sandbox", "--port", "8025"],
+        argv=[".venv/bin/python", "-m", "sandbox", "--port", "8025", "--smpp-port", "2775"],
         health="http://127.0.0.1:8025/_sandbox/config",
         env={"SANDBOX_DLR_URL": "http://127.0.0.1:8000/webhooks/africastalking/{webhook_secret}"},
     ),

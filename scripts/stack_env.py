@@ -11,12 +11,39 @@ import embedded
 from processes import Process
 from stack_layout import Stack
 
+# The stack's gateways, all in the sandbox: MTN and Airtel through direct SMPP binds to its SMSC, Zamtel
+# and the rest through its HTTP aggregator; MTN and Airtel fall back to the aggregator when their bind's
+# breaker opens. Given to the stack's processes only (`stack.py run` commands, tests among them, keep
+# the single default account), below the environment and stack.json, which override them.
+# {NAME} is filled from the stack's variables ({webhook_secret} from stack.json).
+_SMSC = {"provider": "smpp", "host": "127.0.0.1", "port": 2775, "system_id": "sandbox", "password": "sandbox-pw",
+         "window_size": 20}
+DEMO_ACCOUNTS = {
+    "africastalking": {"provider": "africastalking", "base_url": "{AT_BASE_URL}", "username": "{AT_USERNAME}",
+                       "api_key": "{AT_API_KEY}", "webhook_secret": "{webhook_secret}",
+                       "honours_idempotency_key": True},
+    "smpp_mtn": _SMSC,
+    "smpp_airtel": _SMSC,
+}
+DEMO_ROUTES = [
+    {"name": "mtn-smpp", "country": "ZM", "carrier": "MTN", "account": "smpp_mtn", "price": "0.18", "priority": 1},
+    {"name": "mtn-aggregator", "country": "ZM", "carrier": "MTN", "account": "africastalking", "price": "0.25",
+     "priority": 2},
+    {"name": "airtel-smpp", "country": "ZM", "carrier": "Airtel", "account": "smpp_airtel", "price": "0.17",
+     "priority": 1},
+    {"name": "airtel-aggregator", "country": "ZM", "carrier": "Airtel", "account": "africastalking",
+     "price": "0.24", "priority": 2},
+    {"name": "zamtel-aggregator", "country": "ZM", "carrier": "Zamtel", "account": "africastalking",
+     "price": "0.22"},
+    {"name": "default", "account": "africastalking", "price": "0.30"},
+]
 DEFAULT_SETTINGS_ENV = {
     "AT_BASE_URL": "http://127.0.0.1:8025",
     "AT_USERNAME": "sandbox",
     "AT_API_KEY": "sandbox-key",
     "AT_HONOURS_IDEMPOTENCY_KEY": "1",
 }
+STACK_GATEWAYS_ENV = {"HERALD_ACCOUNTS": json.dumps(DEMO_ACCOUNTS), "HERALD_ROUTES": json.dumps(DEMO_ROUTES)}
 
 
 # Secrets generated once per data dir and kept in stack.json: the webhook path, Flower's password.
@@ -98,10 +125,15 @@ def fill(template: str, fields: dict[str, str]) -> str:
 
 
 def process_env(common: dict[str, str], spec: Process, fields: dict[str, str]) -> dict[str, str]:
-    """Full environment for one process: ours, the stack's, then its own extras."""
+    """Full environment for one process: the stack's gateways, ours, the stack's, then its own extras."""
+    gateways = {name: fill(value, fields) for name, value in STACK_GATEWAYS_ENV.items()}
+    own = {**os.environ, **common}
+    # Accounts or routes of one's own replace the sandbox's pair whole; so does a real gateway URL.
+    if set(STACK_GATEWAYS_ENV) & set(own) or not own.get("AT_BASE_URL", "").startswith("http://127.0.0.1:"):
+        gateways = {}
     extra = {name: fill(value, fields) for name, value in spec.env.items()}
     # Unbuffered output so logs show up while the process runs, not at exit.
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **common, **extra}
+    return {**gateways, **os.environ, "PYTHONUNBUFFERED": "1", **common, **extra}
 
 
 def shell_quote(value: str) -> str:

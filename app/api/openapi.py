@@ -52,6 +52,10 @@ SUMMARY = {"allOf": [ref("Broadcast"), obj({
                "description": "Per route (routed broadcasts): the route of each row's last claim."},
     "accounts": {"type": "object", "additionalProperties": ref("CarrierCounts"),
                  "description": "Per gateway account that carried (or last tried) the messages."},
+    "paths": {**array({"type": "object", "additionalProperties": INTEGER, "required": ["carrier", "account"],
+                       "properties": {"carrier": STRING, "route": nullable(STRING), "account": STRING,
+                                      "total": INTEGER, "accepted": INTEGER, "cost": MONEY}}),
+              "description": "Per carrier, route and account: which way each carrier's messages went."},
     "cost": MONEY, "send_rate_per_second": NUMBER,
     "send_rate_history": {**array(obj({"at": INTEGER, "rate": NUMBER})),
                           "description": "Mean msg/s per 5 s over the last 5 minutes, oldest first; "

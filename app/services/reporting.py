@@ -55,6 +55,8 @@ class Breakdown:
     by_carrier: dict
     by_route: dict
     by_account: dict
+    # Per (carrier, route, account): which way each carrier's messages went.
+    by_path: dict
     total_cost: Decimal
 
 
@@ -66,10 +68,11 @@ def _tally() -> dict:
 def breakdown(broadcast_id, account: str) -> Breakdown:
     """Counts per status; per carrier, route and account (`account` for rows not routed); total cost."""
     result = Breakdown({status: 0 for status in ALL_MESSAGE_STATUSES}, defaultdict(_tally), defaultdict(_tally),
-                       defaultdict(_tally), Decimal(0))
+                       defaultdict(_tally), defaultdict(_tally), Decimal(0))
     for status, carrier, route, provider, n, cost, accepted in db.session.execute(_BREAKDOWN, {"bid": broadcast_id}):
         result.by_status[status] += n
-        groups = [result.by_carrier[carrier], result.by_account[provider or account]]
+        groups = [result.by_carrier[carrier], result.by_account[provider or account],
+                  result.by_path[(carrier, route, provider or account)]]
         if route is not None:
             groups.append(result.by_route[route])
         for entry in groups:
@@ -98,6 +101,8 @@ def summary(broadcast: Broadcast) -> dict:
         "carriers": _priced(counted.by_carrier),
         "routes": _priced(counted.by_route),
         "accounts": _priced(counted.by_account),
+        "paths": [{"carrier": carrier, "route": route, "account": account, **v, "cost": _money(v["cost"])}
+                  for (carrier, route, account), v in sorted(counted.by_path.items(), key=lambda i: str(i[0]))],
         "cost": _money(counted.total_cost),
         "send_rate_per_second": round(rate, 1),
         "send_rate_history": throughput.rate_history(broadcast.id),
