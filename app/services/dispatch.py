@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import broadcast_state, inflight, pacing, quota, segments_audience, send_windows
+from app.services import broadcast_state, inflight, pacing, quota, routing, segments_audience, send_windows
 
 SEND_QUEUE = "send_bulk"
 
@@ -27,7 +27,7 @@ SELECT count(*) FROM (
 _OPEN = text("""
 SELECT EXISTS (SELECT 1 FROM messages WHERE broadcast_id = :bid AND status IN ('pending', 'processing'))
 """)
-_BROADCAST = text("SELECT status, service_id, provider, options FROM broadcasts WHERE id = :bid")
+_BROADCAST = text("SELECT status, service_id, provider, channel, options FROM broadcasts WHERE id = :bid")
 _RUNNING = text("SELECT id FROM broadcasts WHERE status = 'running' ORDER BY started_at NULLS LAST, id")
 _DUE_SCHEDULED = text("SELECT id FROM broadcasts WHERE status = 'scheduled' AND scheduled_for <= now() ORDER BY scheduled_for")
 _QUOTA_PAUSED = text("SELECT id, service_id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = 'quota'")
@@ -86,7 +86,8 @@ def plan_tick(broadcast_id) -> TickPlan:
     if not send_windows.is_open(row.options.get("send_window")):
         return TickPlan(status=row.status)
     # Back-pressure: while the rate timeline is booked far ahead, queued work would only wait.
-    if pacing.backlog_seconds(row.provider, broadcast_id) > cfg["HERALD_RATE_HORIZON_SECONDS"]:
+    accounts = routing.accounts_of(row.channel) if row.provider == routing.ROUTED else [row.provider]
+    if pacing.backlog_seconds(accounts, broadcast_id) > cfg["HERALD_RATE_HORIZON_SECONDS"]:
         return TickPlan(status=row.status)
     mine, service_total = inflight.counts(broadcast_id, row.service_id)
     if left == 0:

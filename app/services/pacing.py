@@ -84,10 +84,11 @@ def pacer_for(provider: str, broadcast_id=None, broadcast_rate=None) -> Pacer:
     return Pacer(provider, _limits(cfg["HERALD_RATE_LIMITS"]), bucket, burst)
 
 
-def backlog_seconds(provider: str, broadcast_id=None) -> float:
-    """How far ahead the account's (or the broadcast's) timeline is booked: producer back-pressure."""
+def backlog_seconds(accounts: list[str], broadcast_id=None) -> float:
+    """How far ahead the timelines are booked: the least booked account's (a routed broadcast may
+    use any of its accounts), or the broadcast's own if later. Producer back-pressure."""
     r = get_redis()
-    backlog = rate_limiter.backlog_seconds(r, rate_limiter.provider_key(provider))
+    backlog = min(rate_limiter.backlog_seconds(r, rate_limiter.provider_key(account)) for account in accounts)
     if broadcast_id is not None:
         backlog = max(backlog, rate_limiter.backlog_seconds(r, rate_limiter.broadcast_key(broadcast_id)))
     return backlog
