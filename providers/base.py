@@ -85,6 +85,12 @@ class NotSent(TemporaryError):
     gateway_fault = GATEWAY_DOWN
 
 
+class Withheld(NotSent):
+    """Herald kept the message back right before the call (its recipient opted out meanwhile): never sent."""
+
+    gateway_fault = None
+
+
 class GatewayRejected(SendError):
     """The gateway refused the request as a whole (credentials, endpoint): the account's fault, not the message's."""
 

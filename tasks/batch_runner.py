@@ -2,8 +2,9 @@
 
 Each thread takes a lane of the batch. Immediately before every gateway call,
 after any Retry-After or rate-limit sleep, one Redis script checks the
-broadcast's status flag and the account's breaker and journals the call, so a
-pause stops new calls at once and a dead worker's reaper knows what was tried.
+broadcast's status flag, the account's breaker and the opt-outs received since
+the claim, and journals the call, so a pause or a STOP stops new calls at once
+and a dead worker's reaper knows what was tried.
 Nothing a lane hears is dropped: if Redis or anything else fails, the lanes
 stop starting calls and the results so far are returned for writing.
 """
@@ -21,7 +22,7 @@ from flask import current_app
 
 from app.services import breaker, call_journal, guard
 from app.services.pacing import Pacer, segments
-from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome
+from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome, Withheld
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ class _Lanes:
     """Shared state of one batch run: the results, the stop signal and any gateway hold."""
 
     def __init__(self, claim_token, broadcast_id: str | None, account: str, deadline: float,
-                 pacer: Pacer | None, journal_ttl: float) -> None:
+                 pacer: Pacer | None, journal_ttl: float, optout_key: str | None = None) -> None:
         self.claim_token = claim_token
+        self.optout_key = optout_key
         self.broadcast_id = broadcast_id
         self.account = account
         self.pacer = pacer if pacer is not None and pacer.active else None
@@ -86,30 +88,34 @@ class _Lanes:
             self.stop_reason = reason
             self.stopped.set()
 
-    def may_call(self, unit: list[OutboundMessage], heard: list) -> bool:
-        """Deadline, early guard, Retry-After and rate slot; then the journal entry right before the call."""
+    def may_call(self, unit: list[OutboundMessage], heard: list) -> list[OutboundMessage] | None:
+        """Deadline, early guard, Retry-After and rate slot; then the journal entry right before the call.
+
+        Returns what may be sent now (the unit less anyone who opted out meanwhile; possibly
+        empty), or None when this lane must stop.
+        """
         if self.stopped.is_set():
-            return False
+            return None
         if time.monotonic() >= self.deadline:
             self.stop("deadline")
-            return False
+            return None
         try:
             # The cached early look spares booking rate slots for a broadcast that is already paused.
             if self.broadcast_id and not guard.may_send(self.broadcast_id):
                 self.stop("status")
-                return False
+                return None
             wait = self.hold_until - time.monotonic()
             if wait > 0:
                 self.flush(heard)
                 time.sleep(min(wait, _MAX_HOLD_SECONDS))
             if self.pacer is not None and not self.pacer.wait_for_slot(
                     unit[0].carrier, _cost(unit), self.deadline, before_sleep=lambda: self.flush(heard)):
-                return False
+                return None
             return self._enter(unit, heard)
         except redis.RedisError as exc:
             # Without Redis there is no guard and no journal: start nothing more, keep what was heard.
             self.stop(f"redis_unavailable: {exc}")
-            return False
+            return None
 
     def flush(self, heard: list) -> None:
         """Journal the answers this lane heard since its last call (before it sleeps or stops)."""
@@ -117,22 +123,36 @@ class _Lanes:
             call_journal.note_answers(self.claim_token, heard, self.journal_ttl)
             heard.clear()
 
-    def _enter(self, unit: list[OutboundMessage], heard: list) -> bool:
-        """Journal the last answers and this call, checking status and breaker afresh, in one Redis script."""
-        if self.stopped.is_set():
-            return False
-        ids = [m.message_id for m in unit]
-        verdict = call_journal.start_calls(self.claim_token, self.broadcast_id, self.account, ids,
-                                           self.journal_ttl, heard)
-        heard.clear()
-        if verdict == "no_flag":
-            guard.refresh(self.broadcast_id)
-            verdict = call_journal.start_calls(self.claim_token, self.broadcast_id, self.account, ids,
-                                               self.journal_ttl)
-        if verdict != "ok":
-            self.stop(verdict)
-            return False
-        return True
+    def _enter(self, unit: list[OutboundMessage], heard: list) -> list[OutboundMessage] | None:
+        """Journal the last answers and this call, checking status, breaker and opt-outs afresh, in one script.
+
+        A recipient who opted out since the claim is withheld (never sent, no attempt spent; the
+        next claim closes the row as opted out) and the rest of the unit goes ahead.
+        """
+        while unit:
+            if self.stopped.is_set():
+                return None
+            verdict = self._start(unit, heard)
+            heard.clear()
+            if verdict == "no_flag":
+                guard.refresh(self.broadcast_id)
+                verdict = self._start(unit, [])
+            if verdict == "ok":
+                return unit
+            if not verdict.startswith("optout:"):
+                self.stop(verdict)
+                return None
+            stopped = {int(i) - 1 for i in verdict.split(":", 1)[1].split(",")}
+            for position in stopped:
+                self.results[unit[position].message_id] = Withheld("opted_out", "the recipient opted out meanwhile")
+            unit = [m for i, m in enumerate(unit) if i not in stopped]
+        return unit
+
+    def _start(self, unit: list[OutboundMessage], heard: list) -> str:
+        """One journal script run for this unit."""
+        return call_journal.start_calls(self.claim_token, self.broadcast_id, self.account,
+                                        [m.message_id for m in unit], self.journal_ttl, heard,
+                                        [m.to for m in unit], self.optout_key)
 
     def note(self, unit: list[OutboundMessage], results: list[SendResult], heard: list) -> None:
         """Keep results (and queue them for the journal); a 429 holds every lane for its Retry-After."""
@@ -159,9 +179,11 @@ def _run_lane(app, lanes: _Lanes, provider: Provider, units: list[list[OutboundM
     with app.app_context():
         try:
             for unit in units:
-                if not lanes.may_call(unit, heard):
+                unit = lanes.may_call(unit, heard)
+                if unit is None:
                     break
-                lanes.note(unit, _send_unit(provider, unit), heard)
+                if unit:
+                    lanes.note(unit, _send_unit(provider, unit), heard)
             lanes.flush(heard)
         except redis.RedisError as exc:
             lanes.stop(f"redis_unavailable: {exc}")
@@ -180,13 +202,14 @@ class BatchRun:
 
 def run_batch(account: str, provider: Provider, messages: list[OutboundMessage], claim_token,
               broadcast_id: str | None, time_budget: float, threads: int, pacer: Pacer | None = None,
-              journal_ttl: float = 600.0) -> BatchRun:
+              journal_ttl: float = 600.0, optout_key: str | None = None) -> BatchRun:
     """Send a batch through one account from up to `threads` lanes, each call journalled under the claim's token.
 
     The account (not the provider kind) owns the breaker: two accounts of one provider fail apart.
     """
     units = plan_units(provider, messages)
-    lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl)
+    lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl,
+                   optout_key)
     app = current_app._get_current_object()
     width = max(1, min(threads, len(units)))
     if width == 1:

@@ -28,7 +28,7 @@ _RELEASED_RETRY_SECONDS = 1.0
 
 
 def _send_and_record(claim, sends: list[tuple[str, list[OutboundMessage], pacing.Pacer]],
-                     broadcast_id: str | None, cfg) -> message_state.BatchOutcome:
+                     broadcast_id: str | None, cfg, optout_key: str | None = None) -> message_state.BatchOutcome:
     """Call each account's gateway for its share of the claim, then write every outcome in one transaction."""
     lease = cfg["HERALD_LEASE_SECONDS"]
     deadline = time.monotonic() + lease * 0.5
@@ -38,7 +38,7 @@ def _send_and_record(claim, sends: list[tuple[str, list[OutboundMessage], pacing
         provider = gateway(account)
         run = run_batch(account, provider, messages, claim.token, broadcast_id,
                         time_budget=deadline - time.monotonic(), threads=cfg["HERALD_SEND_THREADS"], pacer=pacer,
-                        journal_ttl=message_state.journal_ttl(lease))
+                        journal_ttl=message_state.journal_ttl(lease), optout_key=optout_key)
         if run.stop_reason and run.stop_reason not in ("status", "deadline"):
             log.warning("batch %s stopped early on %s: %s", claim.token, account, run.stop_reason)
         outcome.extend(judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
@@ -78,7 +78,8 @@ def deliver_batch(broadcast_id: str) -> int:
     shares = _by_account(claim.rows, outbound_messages(context, claim.rows), context.provider)
     sends = [(account, messages, pacing.pacer_for(account, broadcast_id, context.rate_limit_per_second))
              for account, messages in shares.items()]
-    outcome = _send_and_record(claim, sends, broadcast_id, cfg)
+    outcome = _send_and_record(claim, sends, broadcast_id, cfg,
+                               optouts.recent_key(context.service_id, context.channel))
     throughput.note_sent(broadcast_id, len(outcome.sent))
     return len(outcome.sent)
 

@@ -41,13 +41,10 @@ def create():
     key = parse_key(request.headers.get("Idempotency-Key"))
     if items is None:
         if spec.dry_run:
-            raise ValidationFailed("a dry run needs a recipients list; a segment's count is "
-                                   "GET /v1/segments/{name}/count", {"field": "dry_run"})
+            return jsonify(_estimate_audience(payload, spec))
         return _create_for_audience(payload, spec, key, fingerprint)
     if spec.dry_run:
-        return jsonify(preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"],
-                                        cfg["HERALD_MAX_BODY_CHARS"], routing.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"])),
-                                        cfg["HERALD_SMS_CURRENCY"]))
+        return jsonify(_estimate(spec, items))
     result = intake.create_broadcast(
         g.service_id, spec, items, provider=routing.provider_for(spec.channel), region=cfg["HERALD_DEFAULT_REGION"],
         actor=g.actor, idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"],
@@ -56,6 +53,24 @@ def create():
         wake(result.broadcast.id)
     return responses.accepted(reporting.describe(result.broadcast), f"/v1/broadcasts/{result.broadcast.id}",
                               result.created)
+
+
+def _estimate(spec, items) -> dict:
+    """The dry run's answer for these recipient items: nothing is written."""
+    cfg = current_app.config
+    prices = routing.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"]))
+    return preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"], cfg["HERALD_MAX_BODY_CHARS"],
+                            prices, cfg["HERALD_SMS_CURRENCY"])
+
+
+def _estimate_audience(payload: dict, spec) -> dict:
+    """A dry run over a segment or filter, read page by page; contacts who withdrew consent count as opted out."""
+    items = segments_audience.PreviewItems(g.service_id, segments_audience.parse_audience(g.service_id, payload),
+                                           spec.channel)
+    answer = _estimate(spec, items)
+    db.session.rollback()
+    return {**answer, "recipients": answer["recipients"] + items.withdrawn,
+            "opted_out": answer["opted_out"] + items.withdrawn}
 
 
 def _create_for_audience(payload: dict, spec, key: str | None, fingerprint: str):

@@ -26,9 +26,11 @@ from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, 
 _STARTED_PREFIX = "s:"
 _RESULT_PREFIX = "r:"
 
-# KEYS: journal, status flag (or the journal again when no broadcast), breaker.
-# ARGV: ttl ms, check-flag 0/1, n answers, then n (message id, answer) pairs, then the ids about to be sent.
-# Answers are entered whatever the verdict; returns 'ok', or why the next call must not start.
+# KEYS: journal, status flag (or the journal again when no broadcast), breaker, recent opt-outs.
+# ARGV: ttl ms, check-flag 0/1, n answers, then n (message id, answer) pairs, then n ids about to be
+# sent, then those n ids, then (to check opt-outs) their n addresses. Answers are entered whatever the verdict; returns
+# 'ok', 'optout:<i>,<j>' (1-based positions of addresses that opted out since the claim: nothing
+# journalled, the caller sends the rest), or why the next call must not start.
 _START_CALLS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_journal' end
 local answers = tonumber(ARGV[3])
@@ -42,7 +44,16 @@ if ARGV[2] == '1' then
 end
 local reason = redis.call('GET', KEYS[3])
 if reason then return 'breaker:' .. reason end
-for i = 4 + 2 * answers, #ARGV do redis.call('HSET', KEYS[1], 's:' .. ARGV[i], '1') end
+local first = 5 + 2 * answers
+local n = tonumber(ARGV[first - 1])
+if #ARGV >= first + 2 * n - 1 and redis.call('EXISTS', KEYS[4]) == 1 then
+  local stopped = {}
+  for i = 1, n do
+    if redis.call('SISMEMBER', KEYS[4], ARGV[first + n + i - 1]) == 1 then stopped[#stopped + 1] = i end
+  end
+  if #stopped > 0 then return 'optout:' .. table.concat(stopped, ',') end
+end
+for i = first, first + n - 1 do redis.call('HSET', KEYS[1], 's:' .. ARGV[i], '1') end
 return 'ok'
 """
 _NOTE_ANSWERS = """
@@ -115,13 +126,19 @@ def decode_answer(raw: str) -> SendResult:
 
 
 def start_calls(token, broadcast_id, account: str, message_ids: list[int], ttl_seconds: float,
-                answers: list[tuple[int, str]] = ()) -> str:
-    """Enter answers heard and calls about to start; 'ok', or why the calls must not ('status:paused', …)."""
+                answers: list[tuple[int, str]] = (), addresses: list[str] = (), optout_key: str | None = None) -> str:
+    """Enter answers heard and calls about to start; 'ok', 'optout:<positions>', or why not ('status:paused', …).
+
+    With `optout_key` (and each message's address) the calls start only if no recipient opted out
+    since the claim; otherwise nothing starts and the positions of those who did are returned.
+    """
     key = journal_key(token)
     flag = guard.flag_key(broadcast_id) if broadcast_id else key
     pairs = [item for pair in answers for item in pair]
-    return get_redis().eval(_START_CALLS, 3, key, flag, breaker_key(account), int(ttl_seconds * 1000),
-                            "1" if broadcast_id else "0", len(answers), *pairs, *message_ids)
+    checked = list(addresses) if optout_key else []
+    return get_redis().eval(_START_CALLS, 4, key, flag, breaker_key(account), optout_key or key,
+                            int(ttl_seconds * 1000), "1" if broadcast_id else "0", len(answers), *pairs,
+                            len(message_ids), *message_ids, *checked)
 
 
 def note_answers(token, answers: list[tuple[int, str]], ttl_seconds: float) -> None:

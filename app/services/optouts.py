@@ -1,17 +1,26 @@
 """The suppression list: STOP and START keywords, audited adds and removes, set-based checks.
 
 Adds and removes write the list and one audit row in the same transaction. Intake loads a
-service's list once per broadcast; a send task looks up the rows it just claimed in one query.
+service's list once per broadcast; a send task looks up the rows it just claimed in one query,
+and each gateway call checks the addresses that opted out since (a Redis set per service and
+channel, kept as long as a claim can live), so a STOP mid-batch stops the remaining sends.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import logging
+
+import redis
+from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
+from app.redis_store import get_redis
 from app.services import message_state
 from app.services.recipients import classify
+
+log = logging.getLogger(__name__)
 
 _ADD = text("""
 INSERT INTO opt_outs (service_id, channel, address, source) VALUES (:sid, :channel, :address, :source)
@@ -85,6 +94,8 @@ def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: 
         db.session.execute(_EVENT, {**params, "action": "opt_out", "source": source, "actor": actor,
                                     "detail": detail})
     db.session.commit()
+    if added:
+        _note_recent(service_id, channel, address, stopped=True)
     return bool(added)
 
 
@@ -97,7 +108,30 @@ def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: s
         db.session.execute(_EVENT, {**params, "action": "opt_in", "source": source, "actor": actor,
                                     "detail": detail})
     db.session.commit()
+    if removed:
+        _note_recent(service_id, channel, address, stopped=False)
     return bool(removed)
+
+
+def recent_key(service_id: int, channel: str) -> str:
+    """Redis set of a service's addresses that opted out on a channel lately (checked before each call)."""
+    return f"herald:optouts:recent:{service_id}:{channel}"
+
+
+def _note_recent(service_id: int, channel: str, address: str, stopped: bool) -> None:
+    """Tell sends in flight: add (or, on START, remove) the address for as long as a claim can live.
+
+    The list in PostgreSQL is already committed; without Redis, only batches claimed before the
+    STOP can still reach the address (every later claim checks the list itself).
+    """
+    key = recent_key(service_id, channel)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.sadd(key, address) if stopped else pipe.srem(key, address)
+        pipe.pexpire(key, int(message_state.journal_ttl(current_app.config["HERALD_LEASE_SECONDS"]) * 1000))
+        pipe.execute()
+    except redis.RedisError:
+        log.exception("opt-out of %s not announced to sends in flight", address)
 
 
 def suppressed(service_id: int, channel: str) -> frozenset[str]:
@@ -137,8 +171,8 @@ def listing(service_id: int, channel: str | None, after: str, limit: int) -> lis
 def drop_suppressed(claim, service_id: int, channel: str) -> list:
     """Close the claimed rows whose recipient opted out since intake; return the rows still to send.
 
-    One query per claimed batch, not per message: a STOP that lands while its row is already
-    claimed (one batch, a few seconds) can still go out; every later batch sees it.
+    One query per claimed batch; a STOP landing after it is caught by the check before each
+    gateway call (recent_key), which withholds the message for the next claim to close.
     """
     stopped = suppressed_among(service_id, channel, [row.recipient for row in claim.rows])
     if not stopped:

@@ -170,6 +170,46 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, audience: Audience, *
     return IntakeResult(broadcast, created=True), total
 
 
+_PREVIEW_PAGE = """
+SELECT c.id, c.phone,
+       c.attributes || jsonb_strip_nulls(jsonb_build_object('external_id', c.external_id, 'language', c.language)) AS p,
+       (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' AS refused
+  FROM contacts c WHERE c.id > :cursor AND """ + _SCOPE + """
+ ORDER BY c.id LIMIT :page
+"""
+
+
+class PreviewItems:
+    """The audience as recipient items for a dry run, read page by page (keyset), never loaded whole.
+
+    Contacts who withdrew consent on the channel are not yielded but counted in `withdrawn`,
+    as the producer would write them `opted_out`.
+    """
+
+    def __init__(self, service_id: int, audience: Audience, channel: str, page_size: int = 5000) -> None:
+        """Bound the audience now (its highest contact id), as a real broadcast would."""
+        self.service_id, self.audience, self.channel, self.page_size = service_id, audience, channel, page_size
+        self.ceiling = db.session.execute(_CEILING, {"sid": service_id}).scalar()
+        self.withdrawn = 0
+
+    def __iter__(self):
+        """{"to", "personalisation"} per contact with a phone, in id order."""
+        sql = text(_PREVIEW_PAGE.format(filter=self.audience.compiled.sql))
+        params = {**_scope_params(self.service_id, self.audience.compiled, self.ceiling,
+                                  self.audience.exclude_broadcast_id),
+                  "channel": self.channel, "page": self.page_size, "cursor": 0}
+        while True:
+            rows = db.session.execute(sql, params).all()
+            for row in rows:
+                if row.refused:
+                    self.withdrawn += 1
+                else:
+                    yield {"to": row.phone, "personalisation": row.p}
+            if len(rows) < self.page_size:
+                return
+            params["cursor"] = rows[-1].id
+
+
 def is_open(broadcast_id) -> bool:
     """True while some of a broadcast's audience is not yet turned into rows (it must not complete)."""
     return db.session.execute(_OPEN, {"bid": broadcast_id}).first() is not None

@@ -6,8 +6,9 @@ from herald_testing import recipients, wait_until
 from pipeline_checks import summary, wait_completed
 from scripts.testbed import WEBHOOK_SECRET
 
-# Small batches at a paced rate, so the broadcast is still running when the STOP arrives.
-STACK_SETTINGS = {"HERALD_BATCH_SIZE": 10, "HERALD_INBOUND_SERVICES": "*=1"}
+# One batch holds the whole broadcast, sent at a paced rate: the STOP arrives while its recipient's
+# row is already claimed, so only the check before each gateway call can stop that send.
+STACK_SETTINGS = {"HERALD_BATCH_SIZE": 200, "HERALD_INBOUND_SERVICES": "*=1"}
 COUNT = 120
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import redis
 
-from app.services import call_journal, guard
+from app.services import call_journal, guard, optouts
 from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, TemporaryError,
                             UnknownOutcome)
 
@@ -43,3 +43,23 @@ def test_a_call_starts_only_while_running_with_the_breaker_closed_and_a_journal(
         journal = call_journal.read_journals([token])[str(token)]
     # Answers are kept even when the next call is refused; only allowed calls are marked started.
     assert journal.started == {1, 2} and journal.answers == {5: Accepted("AT-5")}
+
+
+def test_a_recipient_who_opted_out_since_the_claim_is_named_and_nothing_starts(app, service):
+    token, sid = uuid.uuid4(), service.service_id
+    with app.app_context():
+        call_journal.open_journal(token, [], 60)
+        guard.publish("b7", "running", 2)
+        optouts.opt_out(sid, "sms", "+260971000002", source="test", actor="test")
+        numbers = ["+260971000001", "+260971000002", "+260971000003"]
+        verdict = call_journal.start_calls(token, "b7", "africastalking", [1, 2, 3], 60, (), numbers,
+                                           optouts.recent_key(sid, "sms"))
+        assert verdict == "optout:2"
+        assert call_journal.read_journals([token])[str(token)].started == set()
+        # Another channel's list, or a START since, lets every call start.
+        assert call_journal.start_calls(token, "b7", "africastalking", [1, 2, 3], 60, (), numbers,
+                                        optouts.recent_key(sid, "email")) == "ok"
+        optouts.opt_in(sid, "sms", "+260971000002", source="test", actor="test")
+        assert call_journal.start_calls(token, "b7", "africastalking", [4], 60, (), ["+260971000002"],
+                                        optouts.recent_key(sid, "sms")) == "ok"
+        assert call_journal.read_journals([token])[str(token)].started == {1, 2, 3, 4}

@@ -105,3 +105,17 @@ def test_a_saved_segment_is_addressed_by_name_and_a_missing_one_is_422(app, clie
     bad = segment_broadcast(client, service, body="Rain", filter=MAIZE, exclude_received="not-a-broadcast")
     assert bad.status_code == 422 and bad.json["error"]["details"]["field"] == "exclude_received"
     assert scalar(app, "SELECT count(*) FROM broadcasts") == 1
+
+
+def test_a_dry_run_over_a_segment_judges_every_contact_as_the_producer_would_and_writes_nothing(app, client, service):
+    import_rows(app, service.service_id, FARMERS)
+    response = segment_broadcast(client, service, dry_run=True, filter=MAIZE)
+    assert response.status_code == 200, response.json
+    body = response.json
+    # The same six contacts the producer turns into rows: three to send, two rejected, one withdrawn.
+    assert (body["recipients"], body["audience"], body["rejected"], body["opted_out"]) == (6, 3, 2, 1)
+    assert body["rejected_by_reason"] == {"missing_personalisation": 1, "not_mobile": 1}
+    assert {s["to"] for s in body["sample"]} == {"+260961000001", "+260951000003", "+260761000004"}
+    assert body["sample"][0]["body"] == "Rain tomorrow Chipata"
+    assert scalar(app, "SELECT count(*) FROM broadcasts") == 0
+    assert scalar(app, "SELECT count(*) FROM messages") == 0
