@@ -1,10 +1,11 @@
 """Routes: which account carries a message, chosen per channel, country and carrier, with failover.
 
 Routes are configured (HERALD_ROUTES) as a list, each naming an account, a price per SMS part
-(in HERALD_SMS_CURRENCY; the cost of a message whose gateway reports none) and a priority. For each (country, carrier) the candidates are tried in priority order, then
-cheapest first, and the first whose account's breaker is closed carries the message. The choice
-is made when a batch is claimed (`plan`), in the same statement that leases the rows, and is
-written on each row (provider, route, price): a breaker opening moves the next claims to the
+(in HERALD_SMS_CURRENCY; the cost of a message whose gateway reports none) and a priority. For
+each (country, carrier) the candidates are tried in priority order, then cheapest first, and the
+first whose account's breaker is closed carries the message. The choice is made when a batch is
+claimed (`plan`), in the same statement that leases the rows, and is written on each row
+(provider, route, price): a breaker opening moves the next claims to the
 next route, and its probe closing moves them back. A message whose every candidate is down
 is not claimed at all and waits, attempt untouched.
 
@@ -108,7 +109,8 @@ def _route(index: int, entry: object, accounts: dict) -> Route:
             raise RouteConfigError(f"{where}: {name!r} must be a non-empty string")
     where = f"route {entry['name']!r}"
     if entry["account"] not in accounts:
-        raise RouteConfigError(f"{where}: unknown account {entry['account']!r}; accounts: {', '.join(sorted(accounts))}")
+        raise RouteConfigError(f"{where}: unknown account {entry['account']!r}; "
+                               f"accounts: {', '.join(sorted(accounts))}")
     country = str(entry.get("country", ANY)).upper()
     if country != ANY and phonenumbers.country_code_for_region(country) == 0:
         raise RouteConfigError(f"{where}: country {country!r} is not an ISO 3166 region code")
