@@ -178,11 +178,13 @@ class BatchRun:
     stop_reason: str | None
 
 
-def run_batch(provider: Provider, messages: list[OutboundMessage], claim_token, broadcast_id: str | None,
-              time_budget: float, threads: int, pacer: Pacer | None = None, journal_ttl: float = 600.0) -> BatchRun:
-    """Send a batch from up to `threads` lanes, each call journalled under the claim's token."""
+def run_batch(provider: Provider, account: str, messages: list[OutboundMessage], claim_token,
+              broadcast_id: str | None, time_budget: float, threads: int, pacer: Pacer | None = None,
+              journal_ttl: float = 600.0) -> BatchRun:
+    """Send a batch through `account` from up to `threads` lanes, each call journalled under the claim's token."""
     units = plan_units(provider, messages)
-    lanes = _Lanes(claim_token, broadcast_id, provider.name, time.monotonic() + time_budget, pacer, journal_ttl)
+    # The breaker is the account's (two accounts of one provider fail apart), as are its pauses and probes.
+    lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl)
     app = current_app._get_current_object()
     width = max(1, min(threads, len(units)))
     if width == 1:

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 _RELEASED_RETRY_SECONDS = 1.0
 
 
-def _send_and_record(claim, provider, messages, broadcast_id: str | None, cfg,
+def _send_and_record(claim, account: str, messages, broadcast_id: str | None, cfg,
                      pacer) -> message_state.BatchOutcome:
-    """Call the gateway for claimed messages and write every outcome in one transaction."""
+    """Call the account's gateway for claimed messages and write every outcome in one transaction."""
     lease = cfg["HERALD_LEASE_SECONDS"]
-    run = run_batch(provider, messages, claim.token, broadcast_id, time_budget=lease * 0.5,
+    provider = gateway(account)
+    run = run_batch(provider, account, messages, claim.token, broadcast_id, time_budget=lease * 0.5,
                     threads=cfg["HERALD_SEND_THREADS"], pacer=pacer, journal_ttl=message_state.journal_ttl(lease))
     if run.stop_reason and run.stop_reason not in ("status", "deadline"):
         log.warning("batch %s stopped early: %s", claim.token, run.stop_reason)
@@ -60,7 +61,7 @@ def deliver_batch(broadcast_id: str) -> int:
     if not claim.rows:
         return 0
     pacer = pacing.pacer_for(context.provider, broadcast_id, context.rate_limit_per_second)
-    outcome = _send_and_record(claim, gateway(context.provider), outbound_messages(context, claim.rows),
+    outcome = _send_and_record(claim, context.provider, outbound_messages(context, claim.rows),
                                broadcast_id, cfg, pacer)
     throughput.note_sent(broadcast_id, len(outcome.sent))
     return len(outcome.sent)
@@ -89,7 +90,7 @@ def send_priority(message_id: int) -> None:
     claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes)
     if not claim.rows:
         return
-    outcome = _send_and_record(claim, gateway(provider_name), transactional_messages(claim.rows), None, cfg,
+    outcome = _send_and_record(claim, provider_name, transactional_messages(claim.rows), None, cfg,
                                pacing.pacer_for(provider_name))
     # Back in the queue: wake it when it is due (beat's requeue_transactional is the safety net).
     for delay in [d for _mid, d, *_ in outcome.retry] + [d for _mid, d in outcome.deferred]:
