@@ -64,8 +64,8 @@ class SmscServer:
             await self.start(*self.address)
 
     def snapshot(self) -> dict:
-        """The counters for /_sandbox/ledger."""
-        return self.stats.snapshot()
+        """The counters for /_sandbox/ledger, and how many receipts wait for a bind."""
+        return {**self.stats.snapshot(), "receipts_waiting": len(self.waiting)}
 
     def clear(self) -> None:
         """Zero the counters and forget every receipt still owed (POST /_sandbox/reset)."""

@@ -258,6 +258,22 @@ def test_a_receipt_the_callback_could_not_store_comes_again(smsc, adapter_for):
     assert smsc.ledger()["smpp"]["receipts_refused"] == 1
 
 
+def test_receipts_kept_for_the_next_bind_that_come_with_its_answer_are_stored(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=300)
+    sender = adapter_for()
+    accepted = [sender.send(message(f"+26097{i:07d}", message_id=i)) for i in range(5)]
+    sender.close()  # unbound before the receipts are due: the SMSC keeps them for the next bind
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_waiting"] == 5, 5.0)
+    receipts = Receipts()
+
+    # The SMSC writes the kept receipts right behind its bind_transceiver_resp, in one write.
+    adapter_for(on_receipts=receipts).probe()
+
+    assert poll_until(lambda: len(receipts.reports) == 5, 5.0)
+    assert {r.provider_message_id for r in receipts.reports} == {a.provider_message_id for a in accepted}
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 5, 5.0)
+
+
 def test_receipt_text_without_tlvs_parses():
     adapter = SMPPTransceiver(host="h", system_id="s", password="p")
     text = "id:0A1B sub:001 dlvrd:000 submit date:2512011200 done date:2512011201 stat:EXPIRED err:027 text:"
