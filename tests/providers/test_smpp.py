@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from smpp_testing import poll_until, running_smsc
+from smpp_testing import Receipts, poll_until
 
 from providers import smpp_pdu
 from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage, PermanentError, RateLimited,
@@ -14,37 +14,6 @@ from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage,
 from providers.smpp import SMPPTransceiver
 from providers.smpp_text import DATA_CODING_GSM7, DATA_CODING_UCS2, decode_gsm7, encode_body
 from sandbox import smpp_wire
-
-
-@pytest.fixture(scope="module")
-def smsc_module():
-    """One sandbox SMSC for the module."""
-    with running_smsc() as smsc:
-        yield smsc
-
-
-@pytest.fixture
-def smsc(smsc_module):
-    """The module's SMSC on default settings with an empty ledger."""
-    smsc_module.reset()
-    return smsc_module
-
-
-class Receipts:
-    """An on_receipts callback that keeps what it is given, or fails while told to."""
-
-    def __init__(self) -> None:
-        self.reports = []
-        self.failures = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, reports) -> None:
-        """Store, or raise while scripted failures remain."""
-        with self.lock:
-            if self.failures:
-                self.failures -= 1
-                raise RuntimeError("database down")
-            self.reports.extend(reports)
 
 
 @pytest.fixture
