@@ -2,7 +2,8 @@
 
 Everything runs on this machine in one invocation against one sandbox gateway:
 (a) the naive baseline, (b) Herald with one request per message, (c) Herald in
-bulk mode. Figures are printed and written to bench/results/latest.json.
+bulk mode, (d) Herald through an SMPP account bound to the sandbox's SMSC.
+Figures are printed and written to bench/results/latest.json.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from scripts.testbed import ROOT, Stack, reset_database, scratch_database_url, s
 
 RESULTS = os.path.join(ROOT, "bench", "results", "latest.json")
 BASELINE_MAX = 50_000
+# submit_sm outstanding per bind in the SMPP phase: the adapter's default window.
+SMPP_WINDOW = 10
 
 
 def machine() -> str:
@@ -176,8 +179,9 @@ def run_herald(stack: Stack, database_url: str, key: str, count: int, bulk: int,
     stack.stop_workers()
     ledger = stack.sandbox("GET", "/_sandbox/ledger", params={"detail": "0"})
     rate = count / elapsed
+    calls = f"{ledger['smpp']['submits']:,} submit_sm" if ledger["requests"] == 0 else f"{ledger['requests']:,} requests"
     print(f"herald {label}: {count:,} in {elapsed:.1f}s = {rate:,.0f} msg/s; gateway accepted {ledger['accepted']:,}"
-          f" in {ledger['requests']:,} requests; peak worker RSS {sampler.peak_process_mb:.0f} MB per process, "
+          f" in {calls}; peak worker RSS {sampler.peak_process_mb:.0f} MB per process, "
           f"{sampler.peak_total_mb:.0f} MB in all (at 10/50/90% of the run: {sampler.trend()} MB)")
     # Numbers ending in the sandbox's magic suffixes (e.g. 999999, blacklisted) are refused on purpose.
     taken = query(database_url, "SELECT count(*) FROM messages WHERE broadcast_id = %s AND sent_at IS NOT NULL",
@@ -209,6 +213,31 @@ def run_rate_limited(stack: Stack, key: str, rate: int = 200, seconds: int = 30)
     return measured, ledger["rate_limited"]
 
 
+def run_smpp(stack: Stack, database_url: str, key: str, count: int, single: float) -> dict:
+    """The per-message phase's broadcast through an SMPP account instead: one bind per worker process."""
+    stack.env.update(HERALD_ACCOUNTS=json.dumps({"smpp": stack.smpp_account(window_size=SMPP_WINDOW)}),
+                     HERALD_SMS_PROVIDER="smpp")
+    stack.restart_api()
+    # Receipts off, as the HTTP phases get no delivery reports: the dlr phase measures report intake.
+    stack.sandbox("POST", "/_sandbox/config", json={"smpp_receipts": False})
+    try:
+        rate, _ = run_herald(stack, database_url, key, count, 0, f"SMPP, windowed submit_sm ({SMPP_WINDOW} per bind)")
+    finally:
+        stack.sandbox("POST", "/_sandbox/config", json={"smpp_receipts": True})
+        for name in ("HERALD_ACCOUNTS", "HERALD_SMS_PROVIDER"):
+            stack.env.pop(name, None)
+        stack.restart_api()
+    print(f"SMPP {rate:,.0f} msg/s against one request per message over HTTP {single:,.0f} msg/s "
+          f"= {rate / single:.2f}x (same workers, same run)")
+    return {"smpp_msgs_per_s": round(rate, 1), "smpp_window": SMPP_WINDOW, "smpp_vs_single": round(rate / single, 2)}
+
+
+def run_smpp_phase(stack: Stack, database_url: str, key: str, count: int) -> dict:
+    """`--only smpp`: the one-request-per-message phase it is compared with, then the SMPP phase."""
+    single, _ = run_herald(stack, database_url, key, count, 0, "one request per message")
+    return {"single_msgs_per_s": round(single, 1), **run_smpp(stack, database_url, key, count, single)}
+
+
 def run_send_phases(stack: Stack, database_url: str, key: str, args) -> dict:
     """Intake, the naive baseline, Herald per message and in bulk, the rate limit: their figures."""
     results = {"intake_seconds_50k": round(measure_intake(stack, key, 50_000), 3),
@@ -224,6 +253,7 @@ def run_send_phases(stack: Stack, database_url: str, key: str, args) -> dict:
     print(f"fast lane during the broadcast: {len(probe)} transactional messages, POST → sent p95 "
           f"{results['transactional_p95_seconds']:.3f}s")
     bulk, bulk_mem = run_herald(stack, database_url, key, args.recipients, 100, "bulk (100 per request)")
+    results.update(run_smpp(stack, database_url, key, args.recipients, single))
     if not args.skip_rate_limit:
         measured, refusals = run_rate_limited(stack, key)
         results.update(rate_limit_target_per_s=200, rate_limited_msgs_per_s=round(measured, 1),
@@ -238,14 +268,27 @@ def run_send_phases(stack: Stack, database_url: str, key: str, args) -> dict:
     return results
 
 
+def recipient_count(text: str) -> int:
+    """--recipients: a whole number the API takes in one broadcast (1 to 1,000,000)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= count <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1,000,000, got {count:,}")
+    return count
+
+
 def main() -> None:
     """Run every phase (or the one asked for) and write the results."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--recipients", type=int, default=50_000)
+    parser.add_argument("--recipients", type=recipient_count, default=50_000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-rate-limit", action="store_true")
     parser.add_argument("--reports", type=int, default=20_000, help="delivery reports in the dlr phase")
-    parser.add_argument("--only", choices=["dlr"], help="run one phase alone (results go to <phase>.json)")
+    parser.add_argument("--only", choices=["dlr", "smpp"],
+                        help="run one phase alone (results go to <phase>.json); smpp also runs the "
+                             "one-request-per-message phase it is compared with")
     args = parser.parse_args()
     database_url, redis_url = scratch_database_url("herald_bench"), scratch_redis_url(8)
     reset_database(database_url)
@@ -258,7 +301,10 @@ def main() -> None:
         stack.start_api()
         if args.only is None:
             results.update(run_send_phases(stack, database_url, key, args))
-        results.update(run_dlr(stack, database_url, key, args.reports))
+        if args.only == "smpp":
+            results.update(run_smpp_phase(stack, database_url, key, args.recipients))
+        else:
+            results.update(run_dlr(stack, database_url, key, args.reports))
     finally:
         stack.stop()
     names = [f"{args.only}.json"] if args.only else ["latest.json", f"run-{args.recipients}.json"]

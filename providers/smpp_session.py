@@ -51,9 +51,11 @@ class Pending:
 class Session:
     """A bound transceiver shared by a process's sender threads."""
 
-    def __init__(self, sock: socket.socket, window: int, enquire_link_s: float, on_receipts: ReceiptSink) -> None:
-        """Wrap an already bound socket and start reading from it."""
+    def __init__(self, sock: socket.socket, window: int, enquire_link_s: float, on_receipts: ReceiptSink,
+                 unread: bytes = b"") -> None:
+        """Wrap an already bound socket and start reading from it, `unread` (bytes read past the bind answer) first."""
         self._sock = sock
+        self._unread = unread
         self._window = threading.BoundedSemaphore(window)
         self._enquire_link_s = enquire_link_s
         self._on_receipts = on_receipts
@@ -73,13 +75,13 @@ class Session:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(pdu.encode(pdu.BIND_TRANSCEIVER, 1, pdu.bind_transceiver_body(*credentials)))
-            answer = _read_one(sock)
+            answer, unread = _read_bind_answer(sock)
             if answer.command_id != pdu.BIND_TRANSCEIVER_RESP or answer.status != pdu.ESME_ROK:
                 raise BindRefused(answer.status if answer.status else 0xFF)
         except BaseException:
             sock.close()
             raise
-        return cls(sock, window, enquire_link_s, on_receipts)
+        return cls(sock, window, enquire_link_s, on_receipts, unread)
 
     # ---- sending ------------------------------------------------------------
 
@@ -185,10 +187,11 @@ class Session:
 
     def _read_loop(self) -> None:
         """Read until the socket dies; answer the SMSC's requests, match its responses."""
-        buffer = bytearray()
+        buffer = bytearray(self._unread)
         self._sock.settimeout(self._enquire_link_s)
         idle_rounds = 0
         try:
+            self._handle(pdu.split_pdus(buffer))
             while not self.closed:
                 try:
                     data = self._sock.recv(_RECV_BYTES)
@@ -261,8 +264,12 @@ class Session:
                            status=pdu.ESME_ROK if not f else status) for item, f in zip(receipts, fields)]
 
 
-def _read_one(sock: socket.socket) -> pdu.PDU:
-    """Read exactly one PDU (used for the bind answer, before the reader thread exists)."""
+def _read_bind_answer(sock: socket.socket) -> tuple[pdu.PDU, bytes]:
+    """Read the bind answer (before the reader thread exists); return it and the bytes read after it.
+
+    An SMSC may write on at once, as the receipts it kept for the next bind: those bytes go to the
+    reader, or the receipts would be lost here while the SMSC waits for their deliver_sm_resp.
+    """
     buffer = bytearray()
     deadline = time.monotonic() + (sock.gettimeout() or 10.0)
     while time.monotonic() < deadline:
@@ -270,7 +277,7 @@ def _read_one(sock: socket.socket) -> pdu.PDU:
         if not chunk:
             raise ConnectionResetError("SMSC closed the connection during bind")
         buffer += chunk
-        pdus = pdu.split_pdus(buffer)
-        if pdus:
-            return pdus[0]
+        length = pdu.pdu_length(buffer)
+        if length is not None and len(buffer) >= length:
+            return pdu.split_pdus(buffer[:length])[0], bytes(buffer[length:])
     raise TimeoutError("no bind_transceiver_resp")

@@ -45,6 +45,11 @@ class Settings:
     smpp_drop_every_n: int = 0
     # Close the bind, unanswered, on the next submit_sm, then clear itself.
     smpp_drop_once: bool = False
+    # Counts down one per submit_sm on any bind; the one that reaches 0 cuts every bind at once
+    # (it and every answer held back by latency unsent), as an SMSC restart would; 0 means never.
+    smpp_cut_after_n: int = 0
+    # After such a cut, seconds the SMPP port refuses connections, so rebinds must back off; 0: none.
+    smpp_cut_refuse_s: float = 0.0
     # Whether delivery receipts (deliver_sm) go back over the bind, after dlr_delay_ms.
     smpp_receipts: bool = True
 
@@ -139,6 +144,11 @@ def _whole(value, name: str) -> int:
     return value
 
 
+def _short_wait(value, name: str) -> float:
+    """Zero or a number of seconds, at most a minute (a test waits through it)."""
+    return _number(value, name, upper=60.0)
+
+
 def _url(value, name: str) -> str:
     """Empty (reports off) or an http(s) URL."""
     if not isinstance(value, str):
@@ -164,6 +174,8 @@ RUNTIME_FIELDS = {
     "smpp_syserr_rate": _rate,
     "smpp_drop_every_n": _whole,
     "smpp_drop_once": _boolean,
+    "smpp_cut_after_n": _whole,
+    "smpp_cut_refuse_s": _short_wait,
     "smpp_receipts": _boolean,
     # Not a setting but an action: refuse connections for that many seconds, then listen again.
     OUTAGE_FIELD: _duration,

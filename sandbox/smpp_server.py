@@ -4,7 +4,7 @@ A worker binds with bind_transceiver; each submit_sm is decided as the HTTP dial
 recipient (scripted numbers, failure rates) and counted in the same ledger, a concatenated
 message once, on its last part. Receipts go back as deliver_sm after dlr_delay_ms, over any
 bound connection of the account, and wait for the next bind when none is open.
-Faults (throttle, syserr, dropped binds, latency) are set at POST /_sandbox/config.
+Faults (throttle, syserr, dropped or cut binds, latency) are set at POST /_sandbox/config.
 """
 from __future__ import annotations
 
@@ -58,14 +58,25 @@ class SmscServer:
         loop = asyncio.get_running_loop()
         loop.call_later(seconds, lambda: loop.create_task(self._listen_again()))
 
+    def cut_binds(self, refuse_s: float) -> None:
+        """Cut every bind at once (smpp_cut_after_n), counting the submit_sm read and never answered."""
+        self.stats.cuts += 1
+        # The answers held back by latency, and the submit_sm that cuts.
+        self.stats.cut_unanswered += 1 + sum(connection.outstanding for connection in self.connections)
+        if refuse_s > 0:
+            self.go_down(refuse_s)
+            return
+        for connection in list(self.connections):
+            connection.close_now()
+
     async def _listen_again(self) -> None:
         """Reopen the port after an outage, unless another outage already did."""
         if self.server is None:
             await self.start(*self.address)
 
     def snapshot(self) -> dict:
-        """The counters for /_sandbox/ledger."""
-        return self.stats.snapshot()
+        """The counters for /_sandbox/ledger, and how many receipts wait for a bind."""
+        return {**self.stats.snapshot(), "receipts_waiting": len(self.waiting)}
 
     def clear(self) -> None:
         """Zero the counters and forget every receipt still owed (POST /_sandbox/reset)."""
@@ -216,6 +227,9 @@ class SmscProtocol(asyncio.Protocol):
             stats.drops += 1
             self.close_now()
             return
+        if self._cut_now():
+            self.server.cut_binds(settings.smpp_cut_refuse_s)
+            return
         status, message_id = self._decide(w.parse_submit(pdu.body))
         body = message_id.encode("ascii") + b"\x00" if status == w.ROK else b""
         self.outstanding += 1
@@ -234,6 +248,14 @@ class SmscProtocol(asyncio.Protocol):
             settings.smpp_drop_once = False
             return True
         return bool(settings.smpp_drop_every_n) and count % settings.smpp_drop_every_n == 0
+
+    def _cut_now(self) -> bool:
+        """Whether this submit_sm (left unanswered) is the one that cuts every bind."""
+        settings = self.server.settings
+        if not settings.smpp_cut_after_n:
+            return False
+        settings.smpp_cut_after_n -= 1
+        return settings.smpp_cut_after_n == 0
 
     def _decide(self, submit: w.SubmitSm) -> tuple[int, str]:
         """Throttle, syserr, bad number, else accept: (command_status, message id)."""

@@ -13,8 +13,8 @@ RECEIPT_STATES = {
     recipients.ABSENT: ("EXPIRED", "027", 3),
 }
 
-_COUNTERS = ("binds", "bind_failures", "submits", "max_outstanding", "drops", "enquire_links",
-             "receipts_sent", "receipts_acked", "receipts_refused")
+_COUNTERS = ("binds", "bind_failures", "submits", "max_outstanding", "drops", "cuts", "cut_unanswered",
+             "enquire_links", "receipts_sent", "receipts_acked", "receipts_refused")
 
 
 class SmppStats:

@@ -18,6 +18,9 @@ VENV_BIN = os.path.dirname(sys.executable)
 WEBHOOK_SECRET = "test-secret"
 # Everything but sending: producer ticks, delivery reports, dead letters, beat's maintenance.
 CONTROL_QUEUES = "fanout,webhooks,dead_letter,maintenance"
+# The bind credentials of the sandbox's SMSC (every stack's sandbox runs one).
+SMPP_SYSTEM_ID = "herald"
+SMPP_PASSWORD = "smsc-secret"
 
 
 def free_port() -> int:
@@ -98,7 +101,7 @@ class Stack:
     """Starts and stops the processes of one pipeline test module."""
 
     def __init__(self, database_url: str, redis_url: str, tmp_dir: str, **settings) -> None:
-        self.sandbox_port, self.api_port = free_port(), free_port()
+        self.sandbox_port, self.api_port, self.smpp_port = free_port(), free_port(), free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.tmp_dir = tmp_dir
@@ -111,6 +114,7 @@ class Stack:
             "HERALD_BATCH_SIZE": "200",
             "SANDBOX_DLR_URL": f"{self.api_url}/webhooks/africastalking/{WEBHOOK_SECRET}",
             "SANDBOX_DLR_DELAY_MS": "200",
+            "SANDBOX_SMPP_SYSTEM_ID": SMPP_SYSTEM_ID, "SANDBOX_SMPP_PASSWORD": SMPP_PASSWORD,
         }
         self.env.update({k: str(v) for k, v in settings.items()})
 
@@ -123,9 +127,20 @@ class Stack:
         return proc
 
     def start_sandbox(self) -> None:
-        """The simulated gateway."""
-        self._start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port)])
+        """The simulated gateway, its SMSC listening on smpp_port."""
+        self._start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
+                                "--smpp-port", str(self.smpp_port)])
         wait_http(f"{self.sandbox_url}/_sandbox/config")
+
+    def smpp_account(self, **settings) -> dict:
+        """A HERALD_ACCOUNTS entry of provider `smpp` bound to this stack's sandbox SMSC."""
+        return {"provider": "smpp", "host": "127.0.0.1", "port": self.smpp_port, "system_id": SMPP_SYSTEM_ID,
+                "password": SMPP_PASSWORD, "source_addr": "HERALD", **settings}
+
+    def restart_api(self) -> None:
+        """Stop the API and start it again, so it reads a changed environment (accounts, provider)."""
+        self.kill("api")
+        self.start_api()
 
     def start_api(self) -> None:
         """The API (gunicorn, as in production) for webhooks."""

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ PASSWORD = "secret"
 START_TIMEOUT_S = 20.0
 # Restored before every test so fault settings never leak from one test into the next.
 DEFAULT_CONFIG = {"latency_ms": 0, "dlr_delay_ms": 50, "smpp_throttle_per_s": 0, "smpp_syserr_rate": 0.0,
-                  "smpp_drop_every_n": 0, "smpp_drop_once": False, "smpp_receipts": True}
+                  "smpp_drop_every_n": 0, "smpp_drop_once": False, "smpp_cut_after_n": 0,
+                  "smpp_cut_refuse_s": 0.0, "smpp_receipts": True}
 
 
 def free_port() -> int:
@@ -36,6 +38,24 @@ def poll_until(predicate, timeout_s: float, interval_s: float = 0.02):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval_s)
+
+
+class Receipts:
+    """An on_receipts callback that keeps what it is given, or fails while told to."""
+
+    def __init__(self) -> None:
+        """Nothing kept, no failures scripted."""
+        self.reports = []
+        self.failures = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, reports) -> None:
+        """Store, or raise while scripted failures remain."""
+        with self.lock:
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("database down")
+            self.reports.extend(reports)
 
 
 class SmscSandbox:

@@ -1,6 +1,7 @@
 """Each provider's wire dialect for the contract test: settings, scripted answers and real-shaped reports.
 
-A new provider adds one Dialect row here; tests/providers/test_provider_contract.py runs every row.
+A new HTTP provider adds one Dialect row here; tests/providers/test_provider_contract.py runs every
+row. SMPP's rows say what the sandbox SMSC is told instead, at the end.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from at_gateway import Recorded, Reply, at_recipient, at_response
-from providers.base import WebhookRequest
+from providers.base import PermanentError, RateLimited, TemporaryError, WebhookRequest
 from providers.twilio import sign
 
 SECRET = "report-secret"
@@ -154,3 +155,17 @@ def invalid_number_reply(name: str) -> Callable[[Recorded], Reply]:
         return lambda request: _infobip_answer(request, REJECTED_DESTINATION)
     reply = DIALECTS[name].invalid_number
     return lambda request: Reply(reply.status, reply.body, dict(reply.headers))
+
+
+# ---- SMPP, against the sandbox SMSC ----------------------------------------------------------
+
+# A refusal per outcome family: the SMSC's fault setting, the recipient, what the adapter raises.
+SMPP_REFUSALS = {
+    "syserr-temporary": ({"smpp_syserr_rate": 1.0}, "+260971234567", TemporaryError, "ESME_RSYSERR"),
+    "invalid-destination-permanent": ({}, "+260970999999", PermanentError, "ESME_RINVDSTADR"),
+    # A bucket of half a token: the very first submit_sm is throttled.
+    "throttled-rate-limited": ({"smpp_throttle_per_s": 0.5}, "+260971234567", RateLimited, "ESME_RTHROTTLED"),
+}
+# The receipt stat the SMSC sends for each scripted recipient, and the status Herald reads from it.
+SMPP_RECEIPTS = {"+260971234567": ("DELIVRD", "delivered"), "+260970888888": ("UNDELIV", "failed"),
+                 "+260970777777": ("EXPIRED", "unreachable")}

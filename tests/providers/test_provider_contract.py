@@ -1,7 +1,9 @@
 """The contract every registered adapter keeps, checked table-driven over PROVIDER_CLASSES.
 
-Each provider's dialect (settings, answers, reports) is one row of tests/providers/dialects.py;
-the wire tests run every row against a scripted loopback gateway speaking that dialect.
+Each HTTP provider's dialect (settings, answers, reports) is one row of tests/providers/dialects.py;
+the wire tests run every row against a scripted loopback gateway speaking that dialect. SMPP's
+rows run against the sandbox SMSC (`python -m sandbox --smpp-port`), told each fault over its
+control API: the same outcomes, from command_status codes, a silent or cut bind, and deliver_sm.
 """
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ import inspect
 import socket
 
 import pytest
+from smpp_testing import Receipts, poll_until
 
 import providers
 from at_gateway import Reply
-from dialects import DIALECTS, invalid_number_reply
+from dialects import DIALECTS, SMPP_RECEIPTS, SMPP_REFUSALS, invalid_number_reply
 from providers import base, registry
 from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage, PermanentError, Provider,
                             ProviderConfigError, RateLimited, SendError, TemporaryError, UnknownOutcome)
@@ -40,7 +43,7 @@ OUTCOMES = [
     (UnknownOutcome("read_timeout"), UnknownOutcome, None),
 ]
 NAMES = sorted(registry.PROVIDER_CLASSES)
-# The HTTP gateways, whose wire answers the stub gateway can script; SMPP's are in test_smpp.py.
+# The HTTP gateways, whose wire answers the stub gateway can script; SMPP's rows are at the end.
 HTTP_NAMES = sorted(DIALECTS)
 
 
@@ -278,6 +281,79 @@ def test_real_shaped_reports_verify_and_parse(name, wire):
 @pytest.mark.parametrize("name", HTTP_NAMES)
 def test_a_report_with_a_bad_signature_is_refused(name, wire):
     assert not wire(name).verify(DIALECTS[name].report("MSG-1", DIALECTS[name].delivered_status, True))
+
+
+# ---- the wire, SMPP: against the sandbox SMSC ------------------------------------------------
+
+@pytest.fixture
+def smpp_wire(smsc):
+    """Build SMPP adapters bound to the sandbox SMSC, with short timeouts; unbound after the test."""
+    built: list[Provider] = []
+
+    def build(on_receipts=None, **overrides) -> Provider:
+        settings = smsc.settings(response_timeout=0.5, throttle_retry_after_s=2.0, **overrides)
+        built.append(registry.build_account("smpp_test", "smpp", settings))
+        built[-1].on_receipts = on_receipts  # as app.services.gateways gives it the receipt sink
+        return built[-1]
+
+    yield build
+    for adapter in built:
+        adapter.close()
+
+
+def test_smpp_accepted(smsc, smpp_wire):
+    result = smpp_wire().send(OUTBOUND)
+
+    assert isinstance(result, Accepted) and result.provider_message_id and result.segments == 1
+    assert smsc.ledger()["by_recipient"] == {OUTBOUND.to: 1}
+
+
+@pytest.mark.parametrize(("fault", "to", "kind", "code"), SMPP_REFUSALS.values(), ids=SMPP_REFUSALS.keys())
+def test_smpp_command_status_is_a_typed_outcome(smsc, smpp_wire, fault, to, kind, code):
+    smsc.configure(**fault)
+
+    with pytest.raises(SendError) as caught:
+        smpp_wire().send(OutboundMessage(message_id=7, to=to, body="Rain expected", idempotency_key=""))
+    assert type(caught.value) is kind and caught.value.code == code and caught.value.gateway_fault is None
+    assert kind is not RateLimited or caught.value.retry_after == 2.0
+    assert smsc.ledger()["accepted"] == 0
+
+
+def test_smpp_no_answer_to_submit_sm_is_unknown_and_what_waits_behind_it_temporary(smsc, smpp_wire):
+    smsc.configure(latency_ms=3000)
+    second = OutboundMessage(message_id=8, to="+260977654321", body="Rain expected", idempotency_key="")
+
+    written, waiting = smpp_wire(window_size=1).send_bulk([OUTBOUND, second])
+
+    # The SMSC may have the written one: never resent. The other was never written: retried later.
+    assert isinstance(written, UnknownOutcome) and written.code == "response_timeout"
+    assert type(waiting) is TemporaryError and waiting.code == "window_full" and waiting.gateway_fault == "down"
+
+
+def test_smpp_a_bind_cut_after_submit_sm_was_written_is_an_unknown_outcome(smsc, smpp_wire):
+    adapter = smpp_wire()
+    adapter.probe()  # bound before the fault, so the cut comes after the submit_sm is written
+    smsc.configure(smpp_drop_once=True)
+
+    with pytest.raises(UnknownOutcome) as caught:
+        adapter.send(OUTBOUND)
+    assert caught.value.code == "bind_lost" and caught.value.gateway_fault == "down"
+    assert smsc.ledger()["smpp"]["drops"] == 1
+
+
+def test_smpp_real_deliver_sm_receipts_parse_to_herald_statuses(smsc, smpp_wire):
+    receipts = Receipts()
+    adapter = smpp_wire(on_receipts=receipts)
+    sent = {adapter.send(OutboundMessage(message_id=n, to=to, body="Rain expected", idempotency_key="")
+                         ).provider_message_id: to for n, to in enumerate(SMPP_RECEIPTS)}
+
+    assert poll_until(lambda: len(receipts.reports) == len(sent), 5.0)
+    for report in receipts.reports:
+        stat, status = SMPP_RECEIPTS[sent[report.provider_message_id]]
+        assert (report.status, report.provider_status) == (status, stat)
+        assert report.raw["esm_class"] == "4" and f"stat:{stat}" in report.raw["short_message"]
+    # Receipts come over the bind: no HTTP callback is ever this account's.
+    assert not adapter.verify(DIALECTS["africastalking"].report("MSG-1", "Success", False))
 
 
 def test_get_provider_does_not_cache_failures():

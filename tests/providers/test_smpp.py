@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from smpp_testing import poll_until, running_smsc
+from smpp_testing import Receipts, poll_until
 
 from providers import smpp_pdu
 from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage, PermanentError, RateLimited,
@@ -14,37 +14,6 @@ from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage,
 from providers.smpp import SMPPTransceiver
 from providers.smpp_text import DATA_CODING_GSM7, DATA_CODING_UCS2, decode_gsm7, encode_body
 from sandbox import smpp_wire
-
-
-@pytest.fixture(scope="module")
-def smsc_module():
-    """One sandbox SMSC for the module."""
-    with running_smsc() as smsc:
-        yield smsc
-
-
-@pytest.fixture
-def smsc(smsc_module):
-    """The module's SMSC on default settings with an empty ledger."""
-    smsc_module.reset()
-    return smsc_module
-
-
-class Receipts:
-    """An on_receipts callback that keeps what it is given, or fails while told to."""
-
-    def __init__(self) -> None:
-        self.reports = []
-        self.failures = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, reports) -> None:
-        """Store, or raise while scripted failures remain."""
-        with self.lock:
-            if self.failures:
-                self.failures -= 1
-                raise RuntimeError("database down")
-            self.reports.extend(reports)
 
 
 @pytest.fixture
@@ -256,6 +225,22 @@ def test_a_receipt_the_callback_could_not_store_comes_again(smsc, adapter_for):
     assert poll_until(lambda: receipts.reports, 5.0)
     assert [r.provider_message_id for r in receipts.reports] == [accepted.provider_message_id]
     assert smsc.ledger()["smpp"]["receipts_refused"] == 1
+
+
+def test_receipts_kept_for_the_next_bind_that_come_with_its_answer_are_stored(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=300)
+    sender = adapter_for()
+    accepted = [sender.send(message(f"+26097{i:07d}", message_id=i)) for i in range(5)]
+    sender.close()  # unbound before the receipts are due: the SMSC keeps them for the next bind
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_waiting"] == 5, 5.0)
+    receipts = Receipts()
+
+    # The SMSC writes the kept receipts right behind its bind_transceiver_resp, in one write.
+    adapter_for(on_receipts=receipts).probe()
+
+    assert poll_until(lambda: len(receipts.reports) == 5, 5.0)
+    assert {r.provider_message_id for r in receipts.reports} == {a.provider_message_id for a in accepted}
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 5, 5.0)
 
 
 def test_receipt_text_without_tlvs_parses():

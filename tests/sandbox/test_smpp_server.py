@@ -24,6 +24,12 @@ def smsc(smsc_module):
     return smsc_module
 
 
+def submit_body(to: str, text: bytes, esm_class: int = 0) -> bytes:
+    """A submit_sm body: TON 1 destination, GSM-7, final receipt asked for."""
+    return (b"\x00" + b"\x05\x00HERALD\x00" + b"\x01\x01" + to.encode() + b"\x00"
+            + bytes([esm_class, 0, 0]) + b"\x00\x00" + bytes([1, 0, 0, 0, len(text)]) + text)
+
+
 class Esme:
     """A bare-socket ESME: write PDUs, read PDUs, nothing else."""
 
@@ -55,9 +61,7 @@ class Esme:
 
     def submit(self, sequence: int, to: str, text: bytes, esm_class: int = 0) -> w.Pdu:
         """submit_sm (TON 1, GSM-7) and its answer."""
-        body = (b"\x00" + b"\x05\x00HERALD\x00" + b"\x01\x01" + to.encode() + b"\x00"
-                + bytes([esm_class, 0, 0]) + b"\x00\x00" + bytes([1, 0, 0, 0, len(text)]) + text)
-        self.send(w.SUBMIT_SM, sequence, body)
+        self.send(w.SUBMIT_SM, sequence, submit_body(to, text, esm_class))
         return self.read()
 
     def close(self) -> None:
@@ -137,7 +141,44 @@ def test_faults_are_set_through_the_control_api(smsc, esme):
     assert smsc.ledger()["smpp"]["drops"] == 1
 
 
-@pytest.mark.parametrize("bad", [{"smpp_syserr_rate": 2}, {"smpp_drop_every_n": -1}, {"smpp_drop_once": "yes"}])
+def _binds(port: int) -> bool:
+    """Whether a fresh connection is taken and bound."""
+    try:
+        esme = Esme(port)
+    except OSError:
+        return False
+    try:
+        return esme.bind().status == w.ROK
+    finally:
+        esme.close()
+
+
+def test_a_cut_closes_every_bind_at_the_nth_submit_then_refuses_binds_a_while(smsc):
+    first, second = Esme(smsc.smpp_port), Esme(smsc.smpp_port)
+    try:
+        assert first.bind().status == second.bind().status == w.ROK
+        smsc.configure(latency_ms=1000, smpp_cut_after_n=3, smpp_cut_refuse_s=2.0)
+        # Two taken with their answers held back by latency, then the third cuts both binds.
+        first.send(w.SUBMIT_SM, 2, submit_body("260971234567", b"hi"))
+        second.send(w.SUBMIT_SM, 2, submit_body("260971234568", b"hi"))
+        assert poll_until(lambda: smsc.ledger()["accepted"] == 2, 3.0)
+        second.send(w.SUBMIT_SM, 3, submit_body("260971234569", b"hi"))
+        for esme in (first, second):
+            with pytest.raises((ConnectionError, OSError)):
+                esme.read()  # closed, the held answers never sent
+        with pytest.raises(ConnectionRefusedError):
+            Esme(smsc.smpp_port)
+        assert poll_until(lambda: _binds(smsc.smpp_port), 5.0, 0.1)
+    finally:
+        first.close()
+        second.close()
+    ledger = smsc.ledger()
+    assert (ledger["smpp"]["cuts"], ledger["smpp"]["cut_unanswered"], ledger["accepted"]) == (1, 3, 2)
+    assert smsc.http.get(f"{smsc.base_url}/_sandbox/config", timeout=5).json()["smpp_cut_after_n"] == 0
+
+
+@pytest.mark.parametrize("bad", [{"smpp_syserr_rate": 2}, {"smpp_drop_every_n": -1}, {"smpp_drop_once": "yes"},
+                                 {"smpp_cut_after_n": -1}, {"smpp_cut_after_n": 1.5}, {"smpp_cut_refuse_s": 61}])
 def test_bad_fault_settings_are_refused(smsc, bad):
     response = smsc.http.post(f"{smsc.base_url}/_sandbox/config", json=bad, timeout=5)
     assert response.status_code == 400

@@ -1,0 +1,111 @@
+"""A broadcast through an SMPP account whose binds the SMSC cuts mid-way, with real workers.
+
+The sandbox's ledger does not deduplicate and SMPP has no idempotency key, so a message sent
+twice would show there. Only the submit_sm outstanding on a bind when it was cut may be in
+doubt: at most a window per bind, held as outcome unknown, never resent.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from herald_testing import make_service, recipients, wait_until
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Message
+from scripts.testbed import Stack
+
+COUNT = 3000
+WINDOW = 10
+# The bulk worker's prefork children: one bind each.
+PROCESSES = 2
+# The SMSC cuts every bind on this submit_sm, then refuses binds for CUT_REFUSE_S.
+CUT_AFTER = 1000
+CUT_REFUSE_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def stack(database_url, redis_url, tmp_path_factory):
+    """API, workers and sandbox whose only account is `smpp_acct`, bound to the sandbox SMSC."""
+    running = Stack(database_url, redis_url, str(tmp_path_factory.mktemp("smpp")), SANDBOX_DLR_DELAY_MS=100)
+    account = running.smpp_account(window_size=WINDOW, reconnect_min_s=0.2, reconnect_max_s=2.0)
+    running.env.update(HERALD_ACCOUNTS=json.dumps({"smpp_acct": account}), HERALD_SMS_PROVIDER="smpp_acct")
+    try:
+        yield running.start_all(concurrency=PROCESSES)
+    finally:
+        running.stop()
+
+
+class Api:
+    """Herald's real API as the programme's operator calls it."""
+
+    def __init__(self, stack: Stack, service) -> None:
+        self.url, self.headers = stack.api_url, service.headers
+
+    def get(self, path: str) -> dict:
+        """GET one resource."""
+        response = requests.get(f"{self.url}{path}", headers=self.headers, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def broadcast(self, count: int) -> str:
+        """POST a broadcast of `count` recipients; return its id."""
+        response = requests.post(f"{self.url}/v1/broadcasts", headers=self.headers, timeout=60,
+                                 json={"channel": "sms", "body": "Planting advisory: rains from Monday",
+                                       "recipients": recipients(count)})
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def counts_when(self, broadcast_id: str, predicate, timeout: float, what: str) -> dict:
+        """Poll the broadcast until predicate(summary) holds; return its counts."""
+        def check():
+            summary = self.get(f"/v1/broadcasts/{broadcast_id}")
+            return summary["counts"] if predicate(summary) else None
+        return wait_until(check, timeout, 0.3, what)
+
+
+def settled(summary: dict) -> bool:
+    """Completed with nothing pending or processing."""
+    counts = summary["counts"]
+    return summary["status"] == "completed" and counts.get("pending", 0) + counts.get("processing", 0) == 0
+
+
+def test_binds_cut_mid_broadcast_rebind_and_every_recipient_is_taken_at_most_once(gateway, stack, app):
+    api = Api(stack, make_service(app, "smpp-e2e"))
+    # Answers held back 20 ms: when the binds are cut, a window's worth is taken but unanswered.
+    gateway.sandbox("POST", "/_sandbox/config", json={"latency_ms": 20, "smpp_cut_after_n": CUT_AFTER,
+                                                       "smpp_cut_refuse_s": CUT_REFUSE_S})
+    broadcast_id = api.broadcast(COUNT)
+    # Read while the port still refuses binds: the binds opened before the cut.
+    at_cut = wait_until(lambda: (lambda led: led if led["smpp"]["cuts"] else None)(gateway.ledger()), 30, 0.05,
+                        "the SMSC to cut the binds")
+    api.counts_when(broadcast_id, settled, 40, "the broadcast to complete")
+    letters = api.get("/v1/dead-letters?limit=1000")["dead_letters"]
+    unknown = {d["recipient"] for d in letters if d["reason"] == "outcome_unknown"}
+    final = api.counts_when(broadcast_id, lambda s: s["counts"].get("delivered") == COUNT - len(unknown), 30,
+                            "every message taken to be delivered by its receipt")
+    ledger = gateway.ledger()
+    smpp = ledger["smpp"]
+    reconnects = smpp["binds"] - at_cut["smpp"]["binds"]
+    with app.app_context():
+        attempts = db.session.scalar(select(func.sum(Message.attempts)).where(Message.broadcast_id == broadcast_id))
+    audit = [(r["actor"], r["action"]) for r in api.get(f"/v1/broadcasts/{broadcast_id}/audit")["audit"]]
+    print(f"\nSMPP bind cut after {CUT_AFTER} submit_sm: outcome_unknown {len(unknown)} (SMSC read "
+          f"{smpp['cut_unanswered']} unanswered; bound {WINDOW} x {PROCESSES}), binds {smpp['binds']} "
+          f"({reconnects} after the cut: rebinds and the breaker's probe), submits {smpp['submits']}, accepted {ledger['accepted']}, "
+          f"receipts {smpp['receipts_acked']} acked, attempts {attempts}, counts {final}, audit {audit}")
+
+    assert smpp["cuts"] == 1 and reconnects >= 1
+    assert {(d["reason"], d["error_code"]) for d in letters} == {("outcome_unknown", "bind_lost")}
+    # In doubt: what was written and unanswered when the binds went, at least what the SMSC had read.
+    assert smpp["cut_unanswered"] <= len(unknown) <= WINDOW * PROCESSES
+    everyone = {r["to"] for r in recipients(COUNT)}
+    taken = ledger["by_recipient"]
+    assert ledger["duplicate_recipients"] == [] and set(taken) <= everyone
+    assert all(taken.get(to) == 1 for to in everyone - unknown)
+    assert all(taken.get(to, 0) <= 1 for to in unknown)
+    assert final["delivered"] == COUNT - len(unknown) and final.get("failed", 0) == len(unknown)
+    # The rebinds spent no attempt: each is a message taken, or a call cut before the SMSC read it.
+    assert attempts == ledger["accepted"] + len(unknown - set(taken))
