@@ -6,15 +6,19 @@ or a reclaimed lease can never move a row backwards.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.services import call_journal, quota
+
+log = logging.getLogger(__name__)
 
 _CLAIM = text("""
 UPDATE messages m
@@ -289,7 +293,27 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     # The gateway did not take these, so their quota goes back (an unknown outcome keeps its share).
     quota.consume(outcome.scopes, -not_taken)
     db.session.commit()
+    if outcome.sent:
+        _settle_reports_that_raced([sent[0] for sent in outcome.sent])
     return dead_ids
+
+
+def _settle_reports_that_raced(ids: list[int]) -> None:
+    """Look for waiting reports once more, now the rows are committed as sent.
+
+    A report stored between this write's look and its commit was missed by both sides: this
+    write saw no report yet, and the applier saw the row still `processing` (an SMSC's receipt
+    can follow its submit_sm_resp within a millisecond). A report stored after the commit finds
+    the row `sent`. If this look fails, the applier's rechecks settle the row later.
+    """
+    try:
+        if apply_waiting_reports(ids):
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except SQLAlchemyError:
+        log.warning("second look for delivery reports of %d sent rows failed; rechecks will settle them", len(ids))
+        db.session.rollback()
 
 
 def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int], int]:
