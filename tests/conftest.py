@@ -14,6 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from smpp_testing import running_smsc  # noqa: E402
 from herald_testing import (  # noqa: E402
     ServiceKey, make_service, reset_database, test_database_url, test_redis_url, truncate_all,
 )
@@ -59,3 +60,17 @@ def client(app, clean):
 def service(app, clean) -> ServiceKey:
     """A service with an API key."""
     return make_service(app, "programme-a")
+
+
+@pytest.fixture(scope="module")
+def smsc_module():
+    """One sandbox SMSC (`python -m sandbox --smpp-port`) for the module."""
+    with running_smsc() as smsc:
+        yield smsc
+
+
+@pytest.fixture
+def smsc(smsc_module):
+    """The module's SMSC on default settings with an empty ledger."""
+    smsc_module.reset()
+    return smsc_module

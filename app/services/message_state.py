@@ -40,12 +40,14 @@ _ROUTE_PICK = """(SELECT r.i FROM unnest(CAST(:r_prefix AS text[]), CAST(:r_carr
                         WITH ORDINALITY AS r(prefix, carrier, i)
                   WHERE starts_with(m.recipient, r.prefix) AND r.carrier IN ('*', lower(m.carrier))
                   ORDER BY r.i LIMIT 1)"""
+# What a routed claim sets: leased, and the account, route and price at the plan key `pick`.
+_ROUTED_LEASE = """status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
+       provider = (CAST(:r_account AS text[]))[{pick}], route = (CAST(:r_route AS text[]))[{pick}],
+       price = (CAST(:r_price AS numeric[]))[{pick}]"""
 _CLAIM_ROUTED = text(f"""
 UPDATE messages m
-   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
-       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
-       provider = (CAST(:r_account AS text[]))[due.pick], route = (CAST(:r_route AS text[]))[due.pick],
-       price = (CAST(:r_price AS numeric[]))[due.pick]
+   SET {_ROUTED_LEASE.format(pick="due.pick")}
   FROM (SELECT m.id, {_ROUTE_PICK} AS pick FROM messages m
          WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now()
            AND (CAST(:r_usable AS boolean[]))[{_ROUTE_PICK}]
@@ -145,10 +147,7 @@ RETURNING id, recipient, personalisation, attempts, body, provider, service_id, 
 """)
 _CLAIM_ONE_ROUTED = text(f"""
 UPDATE messages m
-   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
-       lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
-       provider = (CAST(:r_account AS text[]))[p.pick], route = (CAST(:r_route AS text[]))[p.pick],
-       price = (CAST(:r_price AS numeric[]))[p.pick]
+   SET {_ROUTED_LEASE.format(pick="p.pick")}
   FROM (SELECT {_ROUTE_PICK} AS pick FROM messages m WHERE m.id = :mid) p
  WHERE m.id = :mid AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
    AND (CAST(:r_usable AS boolean[]))[p.pick]

@@ -16,7 +16,6 @@ for _path in (_HERE, os.path.dirname(os.path.dirname(_HERE))):
 
 from at_gateway import ScriptedGateway  # noqa: E402
 from providers.africastalking import AfricasTalkingSMS  # noqa: E402
-from smpp_testing import running_smsc  # noqa: E402
 
 
 @pytest.fixture
@@ -59,17 +58,3 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def smsc_module():
-    """One sandbox SMSC (`python -m sandbox --smpp-port`) for the module."""
-    with running_smsc() as smsc:
-        yield smsc
-
-
-@pytest.fixture
-def smsc(smsc_module):
-    """The module's SMSC on default settings with an empty ledger."""
-    smsc_module.reset()
-    return smsc_module

@@ -5,23 +5,9 @@ import socket
 import struct
 
 import pytest
-from smpp_testing import PASSWORD, SYSTEM_ID, poll_until, running_smsc
+from smpp_testing import PASSWORD, SYSTEM_ID, poll_until
 
 from sandbox import smpp_wire as w
-
-
-@pytest.fixture(scope="module")
-def smsc_module():
-    """One sandbox SMSC for the module."""
-    with running_smsc() as smsc:
-        yield smsc
-
-
-@pytest.fixture
-def smsc(smsc_module):
-    """The module's SMSC on default settings with an empty ledger."""
-    smsc_module.reset()
-    return smsc_module
 
 
 def submit_body(to: str, text: bytes, esm_class: int = 0) -> bytes:
