@@ -147,9 +147,12 @@ def apply_pending_reports(limit: int) -> ReportPass:
         db.session.rollback()
         return ReportPass()
     chosen = _first_final(events)
+    # Which ids are known is read before the rows are moved, never after: a batch committing its
+    # rows as sent in between would make a report look applied that the move did not see (its row
+    # was still `processing`), and close it for good. Read first, such a report is checked again.
+    known = set(db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events})}).scalars())
     moved = message_state.apply_delivery_outcomes(
         [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
-    known = set(db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events})}).scalars())
     closed, later = [], []
     for event in events:
         outcome = _outcome(event, chosen, known)
