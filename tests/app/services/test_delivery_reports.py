@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import psycopg2
+
 from herald_testing import recipients
 from sqlalchemy import func, select, text
 
@@ -185,3 +187,40 @@ def test_sent_without_a_report_becomes_unknown_delivery_and_a_late_report_settle
     report(client, old_pid, "Success")
     assert apply_all(app) == 1
     assert status_of(app, old) == "delivered"
+
+
+def test_a_send_committed_while_the_applier_moves_rows_leaves_its_report_open_for_another_look(
+        app, client, service, database_url, monkeypatch):
+    # The row is still `processing` (no gateway id) when its report comes in, as with an SMSC
+    # receipt that follows its submit_sm_resp at once.
+    client.post("/v1/broadcasts", headers=service.headers,
+                json={"channel": "sms", "body": "hello", "recipients": recipients(1)})
+    with app.app_context():
+        mid = db.session.scalar(select(Message.id))
+        db.session.execute(text("UPDATE messages SET status = 'processing' WHERE id = :id"), {"id": mid})
+        db.session.commit()
+    assert report(client, "ATXid_race", "Success").status_code == 200
+    sender = psycopg2.connect(database_url.replace("postgresql+psycopg2://", "postgresql://", 1))
+    real_move = message_state.apply_delivery_outcomes
+
+    def move_then_the_send_commits(reports):
+        """The applier's move runs; right after it, another worker commits the row as sent."""
+        moved = real_move(reports)
+        with sender, sender.cursor() as cur:
+            cur.execute("UPDATE messages SET status = 'sent', provider_message_id = 'ATXid_race', sent_at = now()"
+                        " WHERE id = %s", (mid,))
+        return moved
+
+    monkeypatch.setattr(message_state, "apply_delivery_outcomes", move_then_the_send_commits)
+    try:
+        apply_all(app)
+    finally:
+        sender.close()
+    monkeypatch.undo()
+    with app.app_context():
+        event = db.session.scalars(select(DeliveryEvent)).one()
+        assert (event.applied_at, status_of(app, mid)) == (None, "sent")
+        # The sender's second look after its commit (or the next recheck) now settles it.
+        assert message_state.apply_waiting_reports([mid]) == 1
+        db.session.commit()
+    assert status_of(app, mid) == "delivered"
