@@ -1,7 +1,7 @@
 """Delivery reports: stored once each as they arrive, applied to messages in bulk.
 
 A report only ever moves a message forward (sent or unknown_delivery → delivered |
-failed | unreachable), through message_state. A report whose message is not found
+failed | unreachable), through message_reports. A report whose message is not found
 (not sent yet, or not ours: Africa's Talking posts a whole account's reports to one
 URL) is looked at again with backoff and closed as unmatched after
 HERALD_REPORT_UNMATCHED_SECONDS. The applier takes reports never looked at first,
@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.redis_store import get_redis
-from app.services import message_state
+from app.services import message_reports
 from providers.base import DeliveryReport
 
 _STORE = text("""
@@ -151,7 +151,7 @@ def apply_pending_reports(limit: int) -> ReportPass:
     # rows as sent in between would make a report look applied that the move did not see (its row
     # was still `processing`), and close it for good. Read first, such a report is checked again.
     known = set(db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events})}).scalars())
-    moved = message_state.apply_delivery_outcomes(
+    moved = message_reports.apply_delivery_outcomes(
         [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
     closed, later = [], []
     for event in events:
@@ -171,4 +171,4 @@ def apply_pending_reports(limit: int) -> ReportPass:
 
 def mark_unknown_deliveries(limit: int) -> int:
     """Move sent messages whose final report is overdue to unknown_delivery; return how many moved."""
-    return message_state.mark_unknown_delivery(current_app.config["HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS"], limit)
+    return message_reports.mark_unknown_delivery(current_app.config["HERALD_DELIVERY_REPORT_TIMEOUT_SECONDS"], limit)

@@ -1,8 +1,9 @@
 """Every status change of a message: guarded, set-based UPDATEs in short transactions.
 
-This module is the only writer of `messages.status`. Each function moves rows only
-from the states it names (compare-and-set), so a late worker, a duplicate report
-or a reclaimed lease can never move a row backwards.
+This module (claims, batch outcomes, cancel, requeue) and message_reports (the moves delivery
+reports drive) are the only writers of `messages.status`. Each function moves rows only from the
+states it names (compare-and-set), so a late worker, a duplicate report or a reclaimed lease can
+never move a row backwards.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.services import call_journal, quota
+from app.services import call_journal, message_reports, quota
+from app.services.message_reports import unnest_columns
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +259,6 @@ def mark_opted_out(claim: Claim, ids: list[int]) -> int:
     return moved
 
 
-def _columns(rows: list[tuple], count: int) -> list[list]:
-    """Transpose row tuples into per-column lists for unnest()."""
-    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(count)]
-
-
 def record_outcome(outcome: BatchOutcome) -> list[int]:
     """Write a batch's results in one transaction and return the new dead-letter ids.
 
@@ -272,20 +269,20 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     dead_ids: list[int] = []
     not_taken = 0
     if outcome.sent:
-        ids, pids, costs, currencies, segments = _columns(outcome.sent, 5)
+        ids, pids, costs, currencies, segments = unnest_columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
                                         "currencies": currencies, "segments": segments,
                                         "price_currency": current_app.config["HERALD_SMS_CURRENCY"]})
-        apply_waiting_reports(ids)
+        message_reports.apply_waiting_reports(ids)
     if outcome.retry:
-        ids, delays, codes, details = _columns(outcome.retry, 4)
+        ids, delays, codes, details = unnest_columns(outcome.retry, 4)
         not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays,
                                                       "codes": codes, "details": details}).rowcount
     if outcome.dead:
         dead_ids, refused = _mark_dead(token, outcome.dead)
         not_taken += refused
     if outcome.deferred:
-        ids, delays = _columns(outcome.deferred, 2)
+        ids, delays = unnest_columns(outcome.deferred, 2)
         not_taken += db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays}).rowcount
     if outcome.released:
         not_taken += db.session.execute(_RELEASE, {"token": token, "ids": outcome.released}).rowcount
@@ -306,7 +303,7 @@ def _settle_reports_that_raced(ids: list[int]) -> None:
     the row `sent`. If this look fails, the applier's rechecks settle the row later.
     """
     try:
-        if apply_waiting_reports(ids):
+        if message_reports.apply_waiting_reports(ids):
             db.session.commit()
         else:
             db.session.rollback()
@@ -317,7 +314,7 @@ def _settle_reports_that_raced(ids: list[int]) -> None:
 
 def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int], int]:
     """Fail rows and open their dead letters; return their ids and how many the gateway surely refused."""
-    ids, reasons, codes, details = _columns(dead, 4)
+    ids, reasons, codes, details = unnest_columns(dead, 4)
     opened = db.session.execute(_MARK_DEAD, {"token": token, "ids": ids, "reasons": reasons,
                                              "codes": codes, "details": details}).all()
     return [row.id for row in opened], sum(1 for row in opened if row.reason != "outcome_unknown")
@@ -383,74 +380,3 @@ def due_transactional(grace_seconds: float, limit: int = 1000) -> list[int]:
     ids = list(db.session.execute(_DUE_TRANSACTIONAL, {"grace": grace_seconds, "limit": limit}).scalars())
     db.session.rollback()
     return ids
-
-
-# Delivery reports. A final report moves a row out of `sent` or `unknown_delivery` only, and only when it
-# comes from the provider that sent the row: its own (transactional rows) or its broadcast's.
-_ROW_PROVIDER = "COALESCE(m.provider, (SELECT b.provider FROM broadcasts b WHERE b.id = m.broadcast_id))"
-
-_APPLY_REPORTS = text(f"""
-UPDATE messages m
-   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
-  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:statuses AS text[]),
-              CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
- WHERE m.provider_message_id = v.pid AND m.status IN ('sent', 'unknown_delivery')
-   AND {_ROW_PROVIDER} = v.provider
-""")
-
-# Reports that raced the worker (stored while the row was still `processing`) settle the row the moment
-# it becomes `sent`: the earliest final report per message. The rows are fetched one by one by primary
-# key (OFFSET 0 keeps the planner from flattening that): with statistics taken before any row was
-# `sent`, it otherwise scanned the whole `status = 'sent'` partial index (40,000 entries, seconds) for
-# each batch of 500.
-_WAITING_REPORTS = text(f"""
-SELECT s.id, r.status, r.failure_reason
-  FROM unnest(CAST(:ids AS bigint[])) AS i(id)
-  CROSS JOIN LATERAL (SELECT m.id, m.status, m.provider_message_id AS pid, {_ROW_PROVIDER} AS provider
-                        FROM messages m WHERE m.id = i.id OFFSET 0) s
-  CROSS JOIN LATERAL (SELECT e.status, e.failure_reason FROM delivery_events e
-                       WHERE e.provider = s.provider AND e.provider_message_id = s.pid
-                         AND e.applied_at IS NULL AND e.status IS NOT NULL
-                       ORDER BY e.id LIMIT 1) r
- WHERE s.status = 'sent'
-""")
-_SETTLE_WAITING = text("""
-UPDATE messages m
-   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
-  FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) AS v(id, status, reason)
- WHERE m.id = v.id AND m.status = 'sent'
-""")
-
-_MARK_UNKNOWN_DELIVERY = text("""
-UPDATE messages m SET status = 'unknown_delivery', updated_at = now()
-  FROM (SELECT id FROM messages
-         WHERE status = 'sent' AND sent_at < now() - make_interval(secs => :timeout)
-         ORDER BY sent_at LIMIT :limit
-           FOR UPDATE SKIP LOCKED) due
- WHERE m.id = due.id AND m.status = 'sent'
-""")
-
-
-def apply_delivery_outcomes(reports: list[tuple[str, str, str, str | None]]) -> int:
-    """Move rows to the final status of (provider, provider id, status, reason) reports. Caller commits."""
-    if not reports:
-        return 0
-    providers, pids, statuses, reasons = _columns(reports, 4)
-    return db.session.execute(_APPLY_REPORTS, {"providers": providers, "pids": pids, "statuses": statuses,
-                                               "reasons": reasons}).rowcount
-
-
-def apply_waiting_reports(message_ids: list[int]) -> int:
-    """Settle just-sent rows whose final report is already stored. Caller commits."""
-    waiting = db.session.execute(_WAITING_REPORTS, {"ids": message_ids}).all()
-    if not waiting:
-        return 0
-    ids, statuses, reasons = _columns(waiting, 3)
-    return db.session.execute(_SETTLE_WAITING, {"ids": ids, "statuses": statuses, "reasons": reasons}).rowcount
-
-
-def mark_unknown_delivery(timeout_seconds: float, limit: int) -> int:
-    """Move up to `limit` rows sent longer than `timeout_seconds` ago, with no final report, and commit."""
-    moved = db.session.execute(_MARK_UNKNOWN_DELIVERY, {"timeout": float(timeout_seconds), "limit": limit}).rowcount
-    db.session.commit()
-    return moved

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import DeliveryEvent, Message
-from app.services import delivery_reports, message_state
+from app.services import delivery_reports, message_reports, message_state
 from providers.base import DeliveryReport
 
 URL = "/webhooks/africastalking/test-secret"
@@ -201,7 +201,7 @@ def test_a_send_committed_while_the_applier_moves_rows_leaves_its_report_open_fo
         db.session.commit()
     assert report(client, "ATXid_race", "Success").status_code == 200
     sender = psycopg2.connect(database_url.replace("postgresql+psycopg2://", "postgresql://", 1))
-    real_move = message_state.apply_delivery_outcomes
+    real_move = message_reports.apply_delivery_outcomes
 
     def move_then_the_send_commits(reports):
         """The applier's move runs; right after it, another worker commits the row as sent."""
@@ -211,7 +211,7 @@ def test_a_send_committed_while_the_applier_moves_rows_leaves_its_report_open_fo
                         " WHERE id = %s", (mid,))
         return moved
 
-    monkeypatch.setattr(message_state, "apply_delivery_outcomes", move_then_the_send_commits)
+    monkeypatch.setattr(message_reports, "apply_delivery_outcomes", move_then_the_send_commits)
     try:
         apply_all(app)
     finally:
@@ -221,6 +221,6 @@ def test_a_send_committed_while_the_applier_moves_rows_leaves_its_report_open_fo
         event = db.session.scalars(select(DeliveryEvent)).one()
         assert (event.applied_at, status_of(app, mid)) == (None, "sent")
         # The sender's second look after its commit (or the next recheck) now settles it.
-        assert message_state.apply_waiting_reports([mid]) == 1
+        assert message_reports.apply_waiting_reports([mid]) == 1
         db.session.commit()
     assert status_of(app, mid) == "delivered"

@@ -1,0 +1,86 @@
+"""Status moves that delivery reports drive: a final report settles a `sent` row, a silent one expires.
+
+The report-driven half of message_state (which owns claims and batch outcomes): together they are
+the only writers of `messages.status`, each move compare-and-set from the states it names.
+"""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app.extensions import db
+
+
+def unnest_columns(rows: list[tuple], count: int) -> list[list]:
+    """Transpose row tuples into per-column lists for unnest()."""
+    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(count)]
+
+
+# Delivery reports. A final report moves a row out of `sent` or `unknown_delivery` only, and only when it
+# comes from the provider that sent the row: its own (transactional rows) or its broadcast's.
+_ROW_PROVIDER = "COALESCE(m.provider, (SELECT b.provider FROM broadcasts b WHERE b.id = m.broadcast_id))"
+
+_APPLY_REPORTS = text(f"""
+UPDATE messages m
+   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
+  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:statuses AS text[]),
+              CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
+ WHERE m.provider_message_id = v.pid AND m.status IN ('sent', 'unknown_delivery')
+   AND {_ROW_PROVIDER} = v.provider
+""")
+
+# Reports that raced the worker (stored while the row was still `processing`) settle the row the moment
+# it becomes `sent`: the earliest final report per message. The rows are fetched one by one by primary
+# key (OFFSET 0 keeps the planner from flattening that): with statistics taken before any row was
+# `sent`, it otherwise scanned the whole `status = 'sent'` partial index (40,000 entries, seconds) for
+# each batch of 500.
+_WAITING_REPORTS = text(f"""
+SELECT s.id, r.status, r.failure_reason
+  FROM unnest(CAST(:ids AS bigint[])) AS i(id)
+  CROSS JOIN LATERAL (SELECT m.id, m.status, m.provider_message_id AS pid, {_ROW_PROVIDER} AS provider
+                        FROM messages m WHERE m.id = i.id OFFSET 0) s
+  CROSS JOIN LATERAL (SELECT e.status, e.failure_reason FROM delivery_events e
+                       WHERE e.provider = s.provider AND e.provider_message_id = s.pid
+                         AND e.applied_at IS NULL AND e.status IS NOT NULL
+                       ORDER BY e.id LIMIT 1) r
+ WHERE s.status = 'sent'
+""")
+_SETTLE_WAITING = text("""
+UPDATE messages m
+   SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) AS v(id, status, reason)
+ WHERE m.id = v.id AND m.status = 'sent'
+""")
+
+_MARK_UNKNOWN_DELIVERY = text("""
+UPDATE messages m SET status = 'unknown_delivery', updated_at = now()
+  FROM (SELECT id FROM messages
+         WHERE status = 'sent' AND sent_at < now() - make_interval(secs => :timeout)
+         ORDER BY sent_at LIMIT :limit
+           FOR UPDATE SKIP LOCKED) due
+ WHERE m.id = due.id AND m.status = 'sent'
+""")
+
+
+def apply_delivery_outcomes(reports: list[tuple[str, str, str, str | None]]) -> int:
+    """Move rows to the final status of (provider, provider id, status, reason) reports. Caller commits."""
+    if not reports:
+        return 0
+    providers, pids, statuses, reasons = unnest_columns(reports, 4)
+    return db.session.execute(_APPLY_REPORTS, {"providers": providers, "pids": pids, "statuses": statuses,
+                                               "reasons": reasons}).rowcount
+
+
+def apply_waiting_reports(message_ids: list[int]) -> int:
+    """Settle just-sent rows whose final report is already stored. Caller commits."""
+    waiting = db.session.execute(_WAITING_REPORTS, {"ids": message_ids}).all()
+    if not waiting:
+        return 0
+    ids, statuses, reasons = unnest_columns(waiting, 3)
+    return db.session.execute(_SETTLE_WAITING, {"ids": ids, "statuses": statuses, "reasons": reasons}).rowcount
+
+
+def mark_unknown_delivery(timeout_seconds: float, limit: int) -> int:
+    """Move up to `limit` rows sent longer than `timeout_seconds` ago, with no final report, and commit."""
+    moved = db.session.execute(_MARK_UNKNOWN_DELIVERY, {"timeout": float(timeout_seconds), "limit": limit}).rowcount
+    db.session.commit()
+    return moved
