@@ -273,7 +273,6 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
                                         "currencies": currencies, "segments": segments,
                                         "price_currency": current_app.config["HERALD_SMS_CURRENCY"]})
-        message_reports.apply_waiting_reports(ids)
     if outcome.retry:
         ids, delays, codes, details = unnest_columns(outcome.retry, 4)
         not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays,
@@ -290,17 +289,17 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     quota.consume(outcome.scopes, -not_taken)
     db.session.commit()
     if outcome.sent:
-        _settle_reports_that_raced([sent[0] for sent in outcome.sent])
+        _settle_waiting_reports([sent[0] for sent in outcome.sent])
     return dead_ids
 
 
-def _settle_reports_that_raced(ids: list[int]) -> None:
-    """Look for waiting reports once more, now the rows are committed as sent.
+def _settle_waiting_reports(ids: list[int]) -> None:
+    """Settle rows whose final report came before they were recorded as sent, once they are committed.
 
-    A report stored between this write's look and its commit was missed by both sides: this
-    write saw no report yet, and the applier saw the row still `processing` (an SMSC's receipt
-    can follow its submit_sm_resp within a millisecond). A report stored after the commit finds
-    the row `sent`. If this look fails, the applier's rechecks settle the row later.
+    Looking after the commit, not inside the write's transaction, leaves no gap: a report stored
+    before the commit is seen here, one stored after it finds the row `sent` (an SMSC's receipt can
+    follow its submit_sm_resp within a millisecond). If this look fails, the applier's rechecks
+    settle the row later.
     """
     try:
         if message_reports.apply_waiting_reports(ids):
