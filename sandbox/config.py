@@ -24,6 +24,8 @@ class Settings:
     rate_limit_per_s: float = 0.0
     # Retry-After a 429 announces, in seconds; 0 means the bucket's own wait (a gateway asking for longer).
     retry_after_s: float = 0.0
+    # Chance a request answers 429 whatever the rate (a gateway's own congestion), with retry_after_s.
+    rate_limited_rate: float = 0.0
     # Whether a repeated Idempotency-Key replays the first answer (Herald's extension).
     honour_idempotency: bool = True
     # Where delivery reports go; empty means none are sent.
@@ -167,6 +169,7 @@ RUNTIME_FIELDS = {
     "http_error_rate": _rate,
     "rate_limit_per_s": _number,
     "retry_after_s": _number,
+    "rate_limited_rate": _rate,
     "honour_idempotency": _boolean,
     "dlr_url": _url,
     "dlr_delay_ms": _number,

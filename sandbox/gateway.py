@@ -5,6 +5,7 @@ import itertools
 import random
 import secrets
 import threading
+import time
 from functools import lru_cache
 from typing import Callable, NamedTuple
 
@@ -17,6 +18,10 @@ from sandbox.ledger import Ledger
 from sandbox.ratelimit import TokenBucket
 from providers.segments import count_segments
 from sandbox.reports import ReportSender
+
+# After a 429, how long a request may still arrive without counting against the client: it may have
+# been written before the answer could be read (the answer's way back, the client's bookkeeping).
+RETRY_AFTER_GRACE_S = 0.1
 
 # Bulk sends repeat one body many times; the one counter Herald bills with, cached per body.
 _count_parts = lru_cache(maxsize=4096)(count_segments)
@@ -60,6 +65,8 @@ class Gateway:
         self._id_prefix = secrets.token_hex(8)
         self._ids = itertools.count(1)
         self.in_flight = 0
+        # When the last Retry-After was given, and until when it runs (monotonic seconds).
+        self._retry_after_given = self._retry_after_until = 0.0
         # Set by a server that can simulate an outage: takes the seconds to stay down.
         self.outage: Callable[[float], None] | None = None
         # Set by the SMPP server when it runs: its bind/window counters (snapshot(), clear()).
@@ -90,19 +97,44 @@ class Gateway:
             self.in_flight += delta
 
     def admit(self, numbers: list[str], keys: list[str | None]) -> tuple[str, float] | None:
-        """Whole-request refusals: ('http_error', 0) or ('rate_limited', wait_s); None to go on."""
+        """Whole-request refusals: ('http_error', 0) or ('rate_limited', wait_s); None to go on.
+
+        A request that arrives inside a Retry-After given earlier is counted (not refused for it).
+        """
+        self._count_inside_retry_after()
         if self.settings.http_error_rate and self._rng.random() < self.settings.http_error_rate:
             with self._lock:
                 self.ledger.http_errors += 1
             return ("http_error", 0.0)
-        wait_s = self.bucket.take(len(numbers))
+        wait_s = 0.0
+        if self.settings.rate_limited_rate and self._rng.random() < self.settings.rate_limited_rate:
+            wait_s = self.settings.retry_after_s or 1.0
+        wait_s = wait_s or self.bucket.take(len(numbers))
         if not wait_s:
             return None
         with self._lock:
+            self._give_retry_after(self.settings.retry_after_s or wait_s)
             self.ledger.rate_limited += 1
             for number, key in zip(numbers, keys):
                 self.events.add(self.events.stamp(), number, key, ev.RATE_LIMITED)
         return ("rate_limited", wait_s)
+
+    def _give_retry_after(self, seconds: float) -> None:
+        """Open a Retry-After window unless one runs (lock held)."""
+        now = time.monotonic()
+        if now >= self._retry_after_until:
+            self._retry_after_given, self._retry_after_until = now, now + seconds
+
+    def _count_inside_retry_after(self) -> None:
+        """Count a request that arrives while a Retry-After runs, past the grace or within it."""
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._retry_after_until:
+                return
+            if now - self._retry_after_given > RETRY_AFTER_GRACE_S:
+                self.ledger.inside_retry_after += 1
+            else:
+                self.ledger.on_the_wire_at_retry_after += 1
 
     def submit(self, numbers: list[str], keys: list[str | None], message: str,
                on_accepted: Callable[[list[tuple[str, str, str]]], None] | None = None) -> Sent:
@@ -195,6 +227,7 @@ class Gateway:
         """Forget everything recorded; the configuration stays as it is."""
         with self._lock:
             self.ledger.clear()
+            self._retry_after_given = self._retry_after_until = 0.0
             self.dedup.clear()
             self.events.clear()
         self.reports.reset()

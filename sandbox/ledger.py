@@ -12,6 +12,11 @@ COUNTERS = (
     "temporary_failures",
     "permanent_failures",
     "http_errors",
+    # Requests that arrived while a Retry-After the gateway had given was still running, later
+    # than RETRY_AFTER_GRACE_S after it was given (a client that heard it should have waited)...
+    "inside_retry_after",
+    # ...and those within that grace: calls already on the wire when the 429 was answered.
+    "on_the_wire_at_retry_after",
 )
 
 

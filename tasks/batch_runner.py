@@ -1,10 +1,11 @@
 """Running one claimed batch against a gateway from a few threads.
 
 Each thread takes a lane of the batch. Immediately before every gateway call,
-after any Retry-After or rate-limit sleep, one Redis script checks the
-broadcast's status flag, the account's breaker and the opt-outs received since
-the claim, and journals the call, so a pause or a STOP stops new calls at once
-and a dead worker's reaper knows what was tried.
+after any rate-limit sleep, one Redis script checks the broadcast's status
+flag, the account's breaker and Retry-After hold, the opt-outs received since
+the claim and whether the reaper has fenced the claim, and journals the call,
+so a pause, a STOP or a 429 stops new calls at once (on every lane of every
+worker) and a dead worker's reaper knows what was tried.
 Nothing a lane hears is dropped: if Redis or anything else fails, the lanes
 stop starting calls and the results so far are returned for writing.
 """
@@ -27,8 +28,8 @@ from providers.base import OutboundMessage, Provider, RateLimited, SendError, Se
 log = logging.getLogger(__name__)
 
 _pool: dict = {"pid": None, "executor": None}
-# Longest a lane waits on a gateway's Retry-After before giving the rest back.
-_MAX_HOLD_SECONDS = 5.0
+# How long a 429 without Retry-After holds the account.
+_DEFAULT_RETRY_AFTER = 1.0
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
@@ -79,7 +80,6 @@ class _Lanes:
         self.journal_ttl = journal_ttl
         self.stopped = threading.Event()
         self.stop_reason: str | None = None
-        self.hold_until = 0.0
         self.results: dict[int, SendResult] = {}
 
     def stop(self, reason: str) -> None:
@@ -89,7 +89,7 @@ class _Lanes:
             self.stopped.set()
 
     def may_call(self, unit: list[OutboundMessage], heard: list) -> list[OutboundMessage] | None:
-        """Deadline, early guard, Retry-After and rate slot; then the journal entry right before the call.
+        """Deadline, early guard and rate slot; then the journal entry right before the call.
 
         Returns what may be sent now (the unit less anyone who opted out meanwhile; possibly
         empty), or None when this lane must stop.
@@ -104,10 +104,6 @@ class _Lanes:
             if self.broadcast_id and not guard.may_send(self.broadcast_id):
                 self.stop("status")
                 return None
-            wait = self.hold_until - time.monotonic()
-            if wait > 0:
-                self.flush(heard)
-                time.sleep(min(wait, _MAX_HOLD_SECONDS))
             if self.pacer is not None and not self.pacer.wait_for_slot(
                     unit[0].carrier, _cost(unit), self.deadline, before_sleep=lambda: self.flush(heard)):
                 return None
@@ -127,7 +123,9 @@ class _Lanes:
         """Journal the last answers and this call, checking status, breaker and opt-outs afresh, in one script.
 
         A recipient who opted out since the claim is withheld (never sent, no attempt spent; the
-        next claim closes the row as opted out) and the rest of the unit goes ahead.
+        next claim closes the row as opted out) and the rest of the unit goes ahead. While the
+        account is held by a gateway's Retry-After the lane waits it out, or stops if its time
+        would run out first.
         """
         while unit:
             if self.stopped.is_set():
@@ -139,6 +137,10 @@ class _Lanes:
                 verdict = self._start(unit, [])
             if verdict == "ok":
                 return unit
+            if verdict.startswith("hold:"):
+                if not self._wait_hold(int(verdict[5:]) / 1000.0):
+                    return None
+                continue
             if not verdict.startswith("optout:"):
                 self.stop(verdict)
                 return None
@@ -148,6 +150,14 @@ class _Lanes:
             unit = [m for i, m in enumerate(unit) if i not in stopped]
         return unit
 
+    def _wait_hold(self, seconds: float) -> bool:
+        """Sleep through an account hold; False (and the lane stops) when it outlasts the batch's time."""
+        if time.monotonic() + seconds >= self.deadline:
+            self.stop("deadline")
+            return False
+        time.sleep(seconds)
+        return True
+
     def _start(self, unit: list[OutboundMessage], heard: list) -> str:
         """One journal script run for this unit."""
         return call_journal.start_calls(self.claim_token, self.broadcast_id, self.account,
@@ -155,15 +165,15 @@ class _Lanes:
                                         [m.to for m in unit], self.optout_key)
 
     def note(self, unit: list[OutboundMessage], results: list[SendResult], heard: list) -> None:
-        """Keep results (and queue them for the journal); a 429 holds every lane for its Retry-After."""
+        """Keep results (and queue them for the journal); a 429 holds the whole account for its Retry-After."""
         for message, result in zip(unit, results):
             self.results[message.message_id] = result
             heard.append((message.message_id, call_journal.encode_answer(result)))
         breaker.observe(self.account, results)
         limited = [r for r in results if isinstance(r, RateLimited)]
         if limited:
-            pause = limited[0].retry_after or 1.0
-            self.hold_until = max(self.hold_until, time.monotonic() + pause)
+            pause = max(r.retry_after or _DEFAULT_RETRY_AFTER for r in limited)
+            call_journal.hold_account(self.account, pause)
             if self.pacer is not None:
                 self.pacer.slow_down(pause)
 

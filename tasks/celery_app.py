@@ -1,8 +1,9 @@
 """The Celery app workers, beat and Flower run: `celery -A tasks.celery_app ...`."""
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 from kombu.transport import redis as kombu_redis
 
 from app import create_app
+from app import redis_store
 from app.extensions import db
 
 # kombu 5.7's Redis channel, closed after the broker connection broke, puts its unacked messages
@@ -28,3 +29,11 @@ def _fresh_connections_after_fork(**_kwargs) -> None:
     """A forked child must not reuse its parent's database sockets."""
     with flask_app.app_context():
         db.engine.dispose(close=False)
+
+
+@worker_init.connect
+@beat_init.connect
+def _check_redis_durability(**_kwargs) -> None:
+    """Say at startup if Redis would not keep the call journal through a power cut."""
+    with flask_app.app_context():
+        redis_store.warn_if_not_durable()

@@ -26,16 +26,19 @@ from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, 
 _STARTED_PREFIX = "s:"
 _RESULT_PREFIX = "r:"
 
-# KEYS: journal, status flag (or the journal again when no broadcast), breaker, recent opt-outs.
+# KEYS: journal, status flag (or the journal again when no broadcast), breaker, recent opt-outs,
+# the account's Retry-After hold.
 # ARGV: ttl ms, check-flag 0/1, n answers, then n (message id, answer) pairs, then n ids about to be
 # sent, then those n ids, then (to check opt-outs) their n addresses. Answers are entered whatever the verdict; returns
 # 'ok', 'optout:<i>,<j>' (1-based positions of addresses that opted out since the claim: nothing
-# journalled, the caller sends the rest), or why the next call must not start.
+# journalled, the caller sends the rest), 'hold:<ms>' (the gateway asked the account to wait that
+# long), or why the next call must not start ('fenced': the reaper is settling the claim).
 _START_CALLS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_journal' end
 local answers = tonumber(ARGV[3])
 for i = 0, answers - 1 do redis.call('HSET', KEYS[1], 'r:' .. ARGV[4 + 2 * i], ARGV[5 + 2 * i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'fenced') == 1 then return 'fenced' end
 if ARGV[2] == '1' then
   local flag = redis.call('GET', KEYS[2])
   if not flag then return 'no_flag' end
@@ -44,6 +47,8 @@ if ARGV[2] == '1' then
 end
 local reason = redis.call('GET', KEYS[3])
 if reason then return 'breaker:' .. reason end
+local hold = redis.call('PTTL', KEYS[5])
+if hold > 0 then return 'hold:' .. hold end
 local first = 5 + 2 * answers
 local n = tonumber(ARGV[first - 1])
 if #ARGV >= first + 2 * n - 1 and redis.call('EXISTS', KEYS[4]) == 1 then
@@ -66,6 +71,20 @@ return 1
 _KINDS = {Accepted: "A", RateLimited: "L", NotSent: "N", GatewayRejected: "G", TemporaryError: "T",
           PermanentError: "P", UnknownOutcome: "U"}
 _TYPES = {letter: kind for kind, letter in _KINDS.items()}
+# KEYS: an account's hold. ARGV: ms. Only ever lengthens the hold, never shortens it.
+_HOLD = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+"""
+# KEYS: journal. ARGV: lease seconds. A journal whose worker beat within the lease is left alone
+# ('alive'); any other is fenced (no call of it starts any more) and returned, in the same step.
+_FENCE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local beat = redis.call('HGET', KEYS[1], 'hb')
+if beat and tonumber(redis.call('TIME')[1]) - tonumber(beat) < tonumber(ARGV[1]) then return 'alive' end
+redis.call('HSET', KEYS[1], 'fenced', '1')
+return redis.call('HGETALL', KEYS[1])
+"""
 _HEARTBEAT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'hb', redis.call('TIME')[1])
@@ -77,6 +96,11 @@ return 1
 def journal_key(token) -> str:
     """Redis key of one claim's journal."""
     return f"herald:claim:{token}"
+
+
+def hold_key(account: str) -> str:
+    """Redis key that exists while a gateway's Retry-After holds an account."""
+    return f"herald:hold:{account}"
 
 
 def breaker_key(account: str) -> str:
@@ -136,9 +160,14 @@ def start_calls(token, broadcast_id, account: str, message_ids: list[int], ttl_s
     flag = guard.flag_key(broadcast_id) if broadcast_id else key
     pairs = [item for pair in answers for item in pair]
     checked = list(addresses) if optout_key else []
-    return get_redis().eval(_START_CALLS, 4, key, flag, breaker_key(account), optout_key or key,
-                            int(ttl_seconds * 1000), "1" if broadcast_id else "0", len(answers), *pairs,
+    return get_redis().eval(_START_CALLS, 5, key, flag, breaker_key(account), optout_key or key,
+                            hold_key(account), int(ttl_seconds * 1000), "1" if broadcast_id else "0", len(answers), *pairs,
                             len(message_ids), *message_ids, *checked)
+
+
+def hold_account(account: str, seconds: float) -> None:
+    """Hold every call of an account, on every lane and worker, until a gateway's Retry-After passes."""
+    get_redis().eval(_HOLD, 1, hold_key(account), max(1, int(seconds * 1000)))
 
 
 def note_answers(token, answers: list[tuple[int, str]], ttl_seconds: float) -> None:
@@ -159,6 +188,28 @@ def read_journals(tokens: list) -> dict[str, Journal | None]:
     for token in tokens:
         pipe.hgetall(journal_key(token))
     return {str(token): _parse(raw) for token, raw in zip(tokens, pipe.execute())}
+
+
+ALIVE = "alive"
+
+
+def fence_journals(tokens: list, lease_seconds: float) -> dict[str, "Journal | None | str"]:
+    """Fence every listed claim whose worker is not beating and return its journal, in one round trip.
+
+    A fenced journal starts no call any more, so what the reaper reads is all that was started.
+    Each value is the journal, None where Redis no longer has it, or ALIVE for a claim left to its
+    live worker (not fenced).
+    """
+    pipe = get_redis().pipeline(transaction=False)
+    for token in tokens:
+        pipe.eval(_FENCE, 1, journal_key(token), int(lease_seconds))
+    found = {}
+    for token, raw in zip(tokens, pipe.execute()):
+        if raw == ALIVE:
+            found[str(token)] = ALIVE
+        else:
+            found[str(token)] = _parse(dict(zip(raw[::2], raw[1::2]))) if raw else None
+    return found
 
 
 def _parse(raw: dict) -> Journal | None:

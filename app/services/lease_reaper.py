@@ -6,14 +6,14 @@ never started goes back to `pending` with its attempt and quota given back; a ca
 started and has no answer is a lost call, resent with the same key only through a gateway
 that honours keys, otherwise held as `outcome_unknown`. A journal that Redis no longer has
 counts every row as a lost call. A worker that is alive and still holding outcomes (fresh
-heartbeat) is left alone.
+heartbeat) is left alone; any other claim is fenced before it is read (its journal refuses new
+calls), so a worker that is slow rather than dead cannot start a call the reaper does not see.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from app.redis_store import get_redis
 from app.services import call_journal, message_state, retry_policy
 from app.services.retry_policy import Policy
 
@@ -37,12 +37,11 @@ def release_expired_leases(safe_providers: set[str], policy: Policy, lease_secon
     claims: dict = defaultdict(list)
     for row in rows:
         claims[row.claim_token].append(row)
-    journals = call_journal.read_journals(list(claims)) if claims else {}
-    now = int(get_redis().time()[0]) if claims else 0
+    journals = call_journal.fence_journals(list(claims), lease_seconds) if claims else {}
     outcomes = []
     for token, claimed in claims.items():
         journal = journals.get(str(token))
-        if journal is not None and journal.heartbeat is not None and now - journal.heartbeat < lease_seconds:
+        if journal == call_journal.ALIVE:
             sweep.skipped += len(claimed)
             continue
         outcomes.append(_judge_claim(token, claimed, journal, safe_providers, policy))
@@ -51,6 +50,7 @@ def release_expired_leases(safe_providers: set[str], policy: Policy, lease_secon
     for outcome in outcomes or [None]:
         ids = message_state.record_outcome(outcome) if outcome else message_state.settle_nothing()
         _tally(sweep, outcome, ids)
+    call_journal.close_journals([outcome.token for outcome in outcomes])
     return sweep
 
 

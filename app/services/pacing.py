@@ -13,7 +13,7 @@ from functools import lru_cache
 from flask import current_app
 
 from app.redis_store import get_redis
-from app.services import rate_limiter
+from app.services import call_journal, rate_limiter
 from providers.segments import count_segments
 
 # Longest a thread waits for its slot before giving the rest of its batch back.
@@ -85,10 +85,15 @@ def pacer_for(provider: str, broadcast_id=None, broadcast_rate=None) -> Pacer:
 
 
 def backlog_seconds(accounts: list[str], broadcast_id=None) -> float:
-    """How far ahead the timelines are booked: the least booked account's (a routed broadcast may
-    use any of its accounts), or the broadcast's own if later. Producer back-pressure."""
+    """How far ahead the timelines are booked or a gateway's Retry-After holds them: the least held
+    account's (a routed broadcast may use any of its accounts), or the broadcast's own if later.
+    Producer back-pressure."""
     r = get_redis()
-    backlog = min(rate_limiter.backlog_seconds(r, rate_limiter.provider_key(account)) for account in accounts)
+    holds = r.pipeline(transaction=False)
+    for account in accounts:
+        holds.pttl(call_journal.hold_key(account))
+    backlog = min(max(rate_limiter.backlog_seconds(r, rate_limiter.provider_key(account)), held / 1000.0)
+                  for account, held in zip(accounts, holds.execute()))
     if broadcast_id is not None:
         backlog = max(backlog, rate_limiter.backlog_seconds(r, rate_limiter.broadcast_key(broadcast_id)))
     return backlog

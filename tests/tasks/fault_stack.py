@@ -7,6 +7,7 @@ processes against them, and talks to Herald over HTTP only, as an operator does.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,22 +68,67 @@ class PrivateServers:
         embedded_postgres.stop_postgres(self.data_dir)
 
     def start_redis(self) -> None:
-        """Start (or restart) Redis on the same port, empty."""
+        """Start (or restart) Redis on the same port, with what its append-only file kept."""
         with _embedded_env(self.redis_port):
             self.redis_url = embedded_redis.ensure_redis(self.data_dir)
 
+    def start_redis_empty(self) -> None:
+        """Restart Redis having lost everything, as one run without persistence would."""
+        for aof in embedded_redis.redis_dir(self.data_dir).glob("appendonly*"):
+            aof.unlink()
+        self.start_redis()
+
     def kill_redis(self) -> None:
-        """SIGKILL Redis: everything it held (broker queues, flags, journals, buckets) is gone."""
-        pid = int((embedded_redis.redis_dir(self.data_dir) / "redis.pid").read_text())
-        psutil.Process(pid).kill()
-        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-                   10, 0.05, "redis to die")
+        """SIGKILL Redis: what it had not written to its append-only file is gone."""
+        _kill_now([int((embedded_redis.redis_dir(self.data_dir) / "redis.pid").read_text())])
+
+    def kill_postgres(self) -> None:
+        """SIGKILL the postmaster and every backend at once: no shutdown checkpoint, crash recovery next start."""
+        pgdir = embedded_postgres.postgres_dir(self.data_dir)
+        postmaster = psutil.Process(int((pgdir / "postmaster.pid").read_text().split()[0]))
+        _kill_now([postmaster.pid] + [child.pid for child in postmaster.children(recursive=True)])
 
     def stop(self) -> None:
         """Stop both for good."""
         embedded_postgres.stop_postgres(self.data_dir)
         with _embedded_env(self.redis_port):
             embedded_redis.stop_redis(self.data_dir)
+
+
+def _kill_now(pids: list[int]) -> None:
+    """SIGKILL every listed process and wait until each is gone (or a zombie)."""
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            pass
+
+    def gone(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    wait_until(lambda: all(gone(pid) for pid in pids), 10, 0.05, f"processes {pids} to die")
+
+
+def power_cut(servers: PrivateServers, stack: Stack) -> None:
+    """Every Herald process and both servers SIGKILLed at the same moment (the gateway lives on)."""
+    herald = [name for name in stack.procs if name != "sandbox"]
+    groups = [stack.procs[name].pid for name in herald if stack.procs[name].poll() is None]
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGKILL)
+    servers.kill_redis()
+    servers.kill_postgres()
+    for name in herald:
+        stack.procs.pop(name).wait(timeout=20)
+
+
+def power_back(servers: PrivateServers, stack: Stack) -> None:
+    """`make up` after the cut: both servers, the API, the workers and beat."""
+    servers.start_postgres()
+    servers.start_redis()
+    stack.start_api()
+    stack.start_workers()
 
 
 class Operator:
@@ -133,9 +179,17 @@ class Operator:
         if live:
             time.sleep(2.0)  # the lanes of batches in flight see the cancel at their next call
 
-    def dead_letters(self) -> list[dict]:
-        """Every open dead letter of the service."""
-        return self.call("GET", "/v1/dead-letters?limit=1000").json()["dead_letters"]
+    def dead_letters(self, broadcast_id: str | None = None) -> list[dict]:
+        """Every open dead letter of the service, or of one broadcast."""
+        only = f"&broadcast_id={broadcast_id}" if broadcast_id else ""
+        letters, after = [], 0
+        for _page in range(1000):
+            page = self.call("GET", f"/v1/dead-letters?limit=1000&after={after}{only}").json()
+            letters += page["dead_letters"]
+            after = page["next_after"]
+            if after is None:
+                return letters
+        raise AssertionError("more than a million dead letters")
 
 
 def start_fault_stack(tmp_dir: str, **settings) -> tuple[PrivateServers, Stack]:
@@ -155,6 +209,13 @@ def use_mode(stack: Stack, mode: str) -> None:
         stack.env["AT_BULK_MAX"] = SEND_MODES[mode]
         stack.stop_workers()
         stack.start_workers()
+
+
+def wait_on_the_wire(stack: Stack, accepted: int, timeout: float = 60) -> dict:
+    """Wait until the gateway has accepted `accepted` messages and holds calls unanswered right now."""
+    wait_ledger(stack, accepted, timeout)
+    return wait_until(lambda: (lambda led: led if led["in_flight"] else None)(stack.ledger()),
+                      timeout, 0.002, "calls on the wire")
 
 
 def wait_ledger(stack: Stack, accepted: int, timeout: float = 60) -> dict:

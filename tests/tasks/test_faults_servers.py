@@ -26,12 +26,12 @@ def _assert_everyone_once_and_no_doubt(stack, operator, broadcast_id: str) -> di
     assert ledger["accepted"] == COUNT
     counts = final["counts"]
     assert counts["sent"] + counts["delivered"] == COUNT, counts
-    assert operator.dead_letters() == []
+    assert operator.dead_letters(broadcast_id) == []
     return ledger
 
 
-# Each fault: how to bring the server down, and back up (Redis comes back empty).
-FAULTS = {"postgres_stopped": ("stop_postgres", "start_postgres"), "redis_killed": ("kill_redis", "start_redis")}
+# Each fault: how to bring the server down, and back up (Redis comes back empty, as one without persistence would).
+FAULTS = {"postgres_stopped": ("stop_postgres", "start_postgres"), "redis_killed": ("kill_redis", "start_redis_empty")}
 
 
 @pytest.mark.parametrize("mode", list(SEND_MODES))

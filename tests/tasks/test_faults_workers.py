@@ -44,7 +44,7 @@ def test_ten_sigkills_across_bulk_and_control_workers(faulty):
         in_flight_at_kills += max(before, stack.ledger()["in_flight"])
         _restart(stack, name)
     final = operator.wait_settled(broadcast_id, timeout=240)
-    ledger, letters = stack.ledger(), operator.dead_letters()
+    ledger, letters = stack.ledger(), operator.dead_letters(broadcast_id)
     unknown = {d["recipient"] for d in letters if d["reason"] == "outcome_unknown"}
     recorded = final["counts"]["sent"] + final["counts"]["delivered"]
     assert {d["reason"] for d in letters} <= {"outcome_unknown"}

@@ -63,3 +63,36 @@ def test_a_recipient_who_opted_out_since_the_claim_is_named_and_nothing_starts(a
         assert call_journal.start_calls(token, "b7", "africastalking", [4], 60, (), ["+260971000002"],
                                         optouts.recent_key(sid, "sms")) == "ok"
         assert call_journal.read_journals([token])[str(token)].started == {1, 2, 3, 4}
+
+
+def test_a_retry_after_holds_every_call_of_the_account_and_only_ever_lengthens(app, redis_url):
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    token = uuid.uuid4()
+    with app.app_context():
+        call_journal.open_journal(token, [], 60)
+        guard.publish("b5", "running", 2)
+        call_journal.hold_account("at_held", 30)
+        call_journal.hold_account("at_held", 0.5)  # a shorter Retry-After heard later does not cut it
+        verdict = call_journal.start_calls(token, "b5", "at_held", [1], 60)
+        assert verdict.startswith("hold:") and 29_000 < int(verdict[5:]) <= 30_000
+        assert call_journal.start_calls(token, "b5", "another_account", [1], 60) == "ok"
+        store.delete(call_journal.hold_key("at_held"))
+        assert call_journal.start_calls(token, "b5", "at_held", [2], 60) == "ok"
+        assert call_journal.read_journals([token])[str(token)].started == {1, 2}
+
+
+def test_a_fenced_journal_starts_no_call_but_keeps_the_answers_heard(app):
+    token, alive = uuid.uuid4(), uuid.uuid4()
+    with app.app_context():
+        for claim in (token, alive):
+            call_journal.open_journal(claim, [], 60)
+        guard.publish("b6", "running", 2)
+        assert call_journal.start_calls(token, "b6", "africastalking", [1], 60) == "ok"
+        call_journal.heartbeat(alive, 60)
+        fenced = call_journal.fence_journals([token, alive, uuid.uuid4()], lease_seconds=30)
+        answer = [(1, call_journal.encode_answer(Accepted("AT-1")))]
+        assert call_journal.start_calls(token, "b6", "africastalking", [2], 60, answer) == "fenced"
+        assert call_journal.start_calls(alive, "b6", "africastalking", [3], 60) == "ok"
+        after = call_journal.read_journals([token])[str(token)]
+    assert fenced[str(alive)] == call_journal.ALIVE and list(fenced.values())[2] is None
+    assert fenced[str(token)].started == {1} and after.started == {1} and after.answers == {1: Accepted("AT-1")}

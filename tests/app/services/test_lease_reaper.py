@@ -77,3 +77,18 @@ def test_a_journal_redis_lost_counts_every_row_as_a_lost_call(app, client, servi
         resend_safe = lease_reaper.release_expired_leases({"africastalking"}, POLICY, lease_seconds=0.2)
         assert resend_safe.retried == 2
         assert {s for s, *_ in _statuses(broadcast_id).values()} == {"pending"}
+
+
+def test_a_slow_worker_starts_no_call_once_the_reaper_has_settled_its_claim(app, client, service):
+    broadcast_id = post_broadcast(client, service, 3)
+    with app.app_context():
+        claim = _claim_and_expire(broadcast_id, 3)
+        ids = sorted(row.id for row in claim.rows)
+        assert call_journal.start_calls(claim.token, broadcast_id, "africastalking", ids[:1], 60) == "ok"
+        sweep = lease_reaper.release_expired_leases(set(), POLICY, lease_seconds=0.2)
+        # The worker was only slow: its next call, for a row the reaper gave back, must not start.
+        late = call_journal.start_calls(claim.token, broadcast_id, "africastalking", ids[1:2], 60)
+        rows = _statuses(broadcast_id)
+    assert late in ("fenced", "no_journal")
+    assert (sweep.released, len(sweep.dead_letter_ids)) == (2, 1)
+    assert rows[ids[0]][0] == "failed" and [rows[i][:2] for i in ids[1:]] == [("pending", 0), ("pending", 0)]
