@@ -52,11 +52,11 @@ def delivery_report(account: str, secret: str | None = None):
         reports = provider.parse_reports(view)
     except ValueError as exc:
         raise MalformedRequest(str(exc), {"field": "body"}) from None
-    _refuse_unstorable(reports)
-    return jsonify({"stored": _store(account, reports)}), 200
+    refuse_unstorable(reports)
+    return jsonify({"stored": store_reports(account, reports)}), 200
 
 
-def _store(account: str, reports: list[DeliveryReport]) -> bool:
+def store_reports(account: str, reports: list[DeliveryReport]) -> bool:
     """Store reports durably (grouped with concurrent single ones); True if any was new."""
     if len(reports) != 1 or not current_app.config["HERALD_REPORT_GROUP_COMMIT"]:
         created = delivery_reports.store_reports(account, reports) > 0
@@ -83,7 +83,7 @@ def _request_view(secret: str | None) -> WebhookRequest:
         form=form, body=body, path_secret=secret, query=request.args.to_dict(flat=True))
 
 
-def _refuse_unstorable(reports: list[DeliveryReport]) -> None:
+def refuse_unstorable(reports: list[DeliveryReport]) -> None:
     """400 when a parsed report holds text PostgreSQL cannot store (a NUL, a lone surrogate)."""
     for report in reports:
         found = flaw_path(dict(report.raw), "body") or flaw_path(report.provider_message_id, "id")

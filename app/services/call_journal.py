@@ -93,6 +93,18 @@ return 1
 """
 
 
+_loaded: dict = {}
+
+
+def _script(text: str):
+    """The script as this process's client runs it: by its SHA (EVALSHA), loaded again if Redis lost it."""
+    client = get_redis()
+    key = (id(client), text)
+    if key not in _loaded:
+        _loaded[key] = client.register_script(text)
+    return _loaded[key]
+
+
 def journal_key(token) -> str:
     """Redis key of one claim's journal."""
     return f"herald:claim:{token}"
@@ -160,26 +172,27 @@ def start_calls(token, broadcast_id, account: str, message_ids: list[int], ttl_s
     flag = guard.flag_key(broadcast_id) if broadcast_id else key
     pairs = [item for pair in answers for item in pair]
     checked = list(addresses) if optout_key else []
-    return get_redis().eval(_START_CALLS, 5, key, flag, breaker_key(account), optout_key or key,
-                            hold_key(account), int(ttl_seconds * 1000), "1" if broadcast_id else "0", len(answers), *pairs,
-                            len(message_ids), *message_ids, *checked)
+    return _script(_START_CALLS)(
+        keys=[key, flag, breaker_key(account), optout_key or key, hold_key(account)],
+        args=[int(ttl_seconds * 1000), "1" if broadcast_id else "0", len(answers), *pairs, len(message_ids),
+              *message_ids, *checked])
 
 
 def hold_account(account: str, seconds: float) -> None:
     """Hold every call of an account, on every lane and worker, until a gateway's Retry-After passes."""
-    get_redis().eval(_HOLD, 1, hold_key(account), max(1, int(seconds * 1000)))
+    _script(_HOLD)(keys=[hold_key(account)], args=[max(1, int(seconds * 1000))])
 
 
 def note_answers(token, answers: list[tuple[int, str]], ttl_seconds: float) -> None:
     """Enter answers heard, before a lane sleeps or stops."""
     if answers:
-        get_redis().eval(_NOTE_ANSWERS, 1, journal_key(token), int(ttl_seconds * 1000),
-                         *[item for pair in answers for item in pair])
+        _script(_NOTE_ANSWERS)(keys=[journal_key(token)],
+                               args=[int(ttl_seconds * 1000), *[item for pair in answers for item in pair]])
 
 
 def heartbeat(token, ttl_seconds: float) -> bool:
     """Say the claim's worker is alive and still holds its outcomes; False if the journal is gone."""
-    return bool(get_redis().eval(_HEARTBEAT, 1, journal_key(token), int(ttl_seconds * 1000)))
+    return bool(_script(_HEARTBEAT)(keys=[journal_key(token)], args=[int(ttl_seconds * 1000)]))
 
 
 def read_journals(tokens: list) -> dict[str, Journal | None]:
@@ -200,9 +213,10 @@ def fence_journals(tokens: list, lease_seconds: float) -> dict[str, "Journal | N
     Each value is the journal, None where Redis no longer has it, or ALIVE for a claim left to its
     live worker (not fenced).
     """
+    fence = _script(_FENCE)
     pipe = get_redis().pipeline(transaction=False)
     for token in tokens:
-        pipe.eval(_FENCE, 1, journal_key(token), int(lease_seconds))
+        fence(keys=[journal_key(token)], args=[int(lease_seconds)], client=pipe)
     found = {}
     for token, raw in zip(tokens, pipe.execute()):
         if raw == ALIVE:

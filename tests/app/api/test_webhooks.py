@@ -41,11 +41,17 @@ def accounts_app(database_url, redis_url):
                        "HERALD_WEBHOOK_MAX_BYTES": 4096})
 
 
-@pytest.fixture
-def client(accounts_app, redis_url):
-    """A test client on emptied stores."""
+@pytest.fixture(params=["flask", "lean"])
+def client(request, accounts_app, redis_url):
+    """A test client on emptied stores: through Flask alone, and through the lean report path as wsgi.py serves it."""
+    from app.api.report_ingest import ReportIngest
+
     truncate_all(accounts_app, redis_url)
-    return accounts_app.test_client()
+    plain = accounts_app.wsgi_app
+    if request.param == "lean":
+        accounts_app.wsgi_app = ReportIngest(accounts_app, plain)
+    yield accounts_app.test_client()
+    accounts_app.wsgi_app = plain
 
 
 def stored(app) -> list[tuple[str, str, str | None]]:
@@ -122,3 +128,26 @@ def test_a_bad_signature_is_refused_before_the_body_is_parsed(accounts_app, clie
     response = client.post("/webhooks/ib_zm/wrong", data=b"not json", content_type="application/json")
 
     assert response.status_code == 403 and stored(accounts_app) == []
+
+
+def test_a_plain_single_report_never_reaches_flask_and_a_refusal_always_does(accounts_app, redis_url):
+    from werkzeug.test import Client
+
+    from app.api.report_ingest import ReportIngest
+
+    truncate_all(accounts_app, redis_url)
+    seen: list[str] = []
+
+    def flask_app(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return accounts_app.wsgi_app(environ, start_response)
+
+    lean = Client(ReportIngest(accounts_app, flask_app))
+    first = lean.post("/webhooks/at_main/secret-main", data=at_form("L1"))
+    again = lean.post("/webhooks/at_main/secret-main", data=at_form("L1"))
+    assert (first.status_code, first.get_json(), again.get_json()) == (200, {"stored": True}, {"stored": False})
+    assert seen == []
+    assert lean.post("/webhooks/at_main/wrong", data=at_form("L2")).status_code == 403
+    assert lean.post("/webhooks/at_main/secret-main", data={**at_form("L3"), "status": "Success\x00"}).status_code == 400
+    assert seen == ["/webhooks/at_main/wrong", "/webhooks/at_main/secret-main"]
+    assert stored(accounts_app) == [("at_main", "L1", "delivered")]

@@ -96,3 +96,15 @@ def test_a_fenced_journal_starts_no_call_but_keeps_the_answers_heard(app):
         after = call_journal.read_journals([token])[str(token)]
     assert fenced[str(alive)] == call_journal.ALIVE and list(fenced.values())[2] is None
     assert fenced[str(token)].started == {1} and after.started == {1} and after.answers == {1: Accepted("AT-1")}
+
+
+def test_the_journal_scripts_run_again_after_redis_forgot_them(app, redis_url):
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    token = uuid.uuid4()
+    with app.app_context():
+        call_journal.open_journal(token, [], 60)
+        guard.publish("b8", "running", 2)
+        assert call_journal.start_calls(token, "b8", "africastalking", [1], 60) == "ok"
+        store.script_flush()  # as after a Redis restart: every loaded script is gone
+        assert call_journal.start_calls(token, "b8", "africastalking", [2], 60) == "ok"
+        assert call_journal.fence_journals([token], lease_seconds=30)[str(token)].started == {1, 2}
