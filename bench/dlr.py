@@ -19,7 +19,7 @@ import requests
 
 from sandbox.rawclient import RawConnection, form_request
 from scripts.processes import PROCESSES
-from scripts.testbed import VENV_BIN, WEBHOOK_SECRET, Stack, wait_until
+from scripts.testbed import VENV_BIN, WEBHOOK_SECRET, Stack, free_port, wait_until
 
 CLIENT_PROCESSES = 2
 CONNECTIONS_PER_PROCESS = 8
@@ -36,6 +36,14 @@ def api_argv(port: int) -> list[str]:
     """The API exactly as scripts/processes.py runs it, bound to `port`."""
     argv = list(next(p for p in PROCESSES if p.name == "api").argv)
     argv[0] = f"{VENV_BIN}/gunicorn"
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    return argv
+
+
+def ingest_argv(port: int) -> list[str]:
+    """The ingest process exactly as scripts/processes.py runs it, bound to `port`."""
+    argv = list(next(p for p in PROCESSES if p.name == "ingest").argv)
+    argv[0] = f"{VENV_BIN}/python"
     argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
     return argv
 
@@ -131,15 +139,17 @@ def moved_rows(database_url: str, broadcast_id: str) -> int:
 
 
 def post_and_time(stack: Stack, database_url: str, broadcast_id: str, count: int,
-                  bulk: bool = False) -> tuple[float, float]:
-    """Fire every report from the client processes; seconds until the last answer, and until the last row moved."""
+                  bulk: bool = False, url: str | None = None) -> tuple[float, float]:
+    """Fire every report from the client processes at `url` (the API's by default); seconds until the
+    last answer, and until the last row moved."""
+    url = url or stack.api_url
     ids = [f"ATXid_bench_{n}" for n in _message_ids(database_url, broadcast_id)]
-    requests_ = bulk_report_requests(stack.api_url, ids) if bulk else report_requests(stack.api_url, ids)
+    requests_ = bulk_report_requests(url, ids) if bulk else report_requests(url, ids)
     lanes = CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS
     batches = [requests_[lane::lanes] for lane in range(lanes)]
     ctx = multiprocessing.get_context("fork")
     start, errors = ctx.Event(), ctx.Queue()
-    parts = urlsplit(stack.api_url)
+    parts = urlsplit(url)
     clients = [ctx.Process(target=client_process, args=(parts.hostname, parts.port,
                                                         batches[i::CLIENT_PROCESSES], start, errors))
                for i in range(CLIENT_PROCESSES)]
@@ -172,22 +182,32 @@ def _message_ids(database_url: str, broadcast_id: str) -> list[int]:
 
 
 def _measure(stack: Stack, database_url: str, key: str, count: int, group_commit: bool,
-             bulk: bool = False) -> tuple[float, float]:
-    """One pass: API (as the stack runs it) and control worker started fresh; (answered, applied) per second."""
+             bulk: bool = False, ingest: bool = False) -> tuple[float, float]:
+    """One pass: API (as the stack runs it), the ingest process if asked, and the control worker started
+    fresh; (answered, applied) per second."""
     stack.env["HERALD_REPORT_GROUP_COMMIT"] = "1" if group_commit else "0"
     if bulk:
         stack.env["HERALD_ACCOUNTS"] = bulk_accounts(stack.sandbox_url)
     stack.kill("api")
     stack._start("api", api_argv(stack.api_port))
     wait_until(lambda: _answers(f"{stack.api_url}/healthz"), 30, 0.2, "the API")
+    url = stack.api_url
+    if ingest:
+        port = free_port()
+        stack._start("ingest", ingest_argv(port))
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{url}/healthz"), 30, 0.2, "the ingest process")
     stack.start_worker("worker-control", queues="fanout,webhooks,dead_letter,maintenance", concurrency=2)
     broadcast_id = prepare_sent_rows(stack, key, database_url, count, BULK_ACCOUNT if bulk else None)
     time.sleep(3)
-    answered, elapsed = post_and_time(stack, database_url, broadcast_id, count, bulk)
+    answered, elapsed = post_and_time(stack, database_url, broadcast_id, count, bulk, url)
     stack.kill("worker-control")
+    stack.kill("ingest")
     stack.env.pop("HERALD_ACCOUNTS", None)
     label = ("Infobip callbacks of 100" if bulk else
-             "AT, one per request, group commit" if group_commit else "AT, one per request, one commit each")
+             "AT, one per request, ingest process" if ingest else
+             "AT, one per request, API, group commit" if group_commit else
+             "AT, one per request, API, one commit each")
     print(f"delivery reports ({label}): {count:,} POSTed by {CLIENT_PROCESSES * CONNECTIONS_PER_PROCESS} keep-alive "
           f"connections, all answered in {answered:.2f}s, all applied in {elapsed:.2f}s = {count / elapsed:,.0f}/s")
     return count / answered, count / elapsed
@@ -197,15 +217,18 @@ def run_dlr(stack: Stack, database_url: str, key: str, count: int) -> dict:
     """Reports per second from first POST to last row applied.
 
     `dlr_per_s` is the ingestion rate with reports POSTed in bulk (Infobip's callbacks); the
-    one-report-per-request figures (Africa's Talking's way) are beside it, with group commit and
-    with the old commit per report as the baseline measured in the same run.
+    one-report-per-request figures (Africa's Talking's way) are beside it: through the ingest
+    process (`dlr_single_per_s`, where the stack points gateways), through the gunicorn API with
+    group commit, and through the API with a commit per report, the baseline of the same run.
     """
     _, baseline = _measure(stack, database_url, key, count, group_commit=False)
-    answered, single = _measure(stack, database_url, key, count, group_commit=True)
+    _, via_api = _measure(stack, database_url, key, count, group_commit=True)
+    answered, single = _measure(stack, database_url, key, count, group_commit=True, ingest=True)
     _, bulk = _measure(stack, database_url, key, count, group_commit=True, bulk=True)
     stack.env.pop("HERALD_REPORT_GROUP_COMMIT", None)
     return {"dlr_reports": count, "dlr_per_s": round(bulk, 1), "dlr_reports_per_post": BULK_REPORTS_PER_POST,
             "dlr_single_per_s": round(single, 1), "dlr_single_answered_per_s": round(answered, 1),
+            "dlr_single_api_per_s": round(via_api, 1),
             "dlr_single_baseline_per_s": round(baseline, 1), "dlr_single_vs_baseline": round(single / baseline, 2)}
 
 

@@ -12,7 +12,7 @@ import tempfile
 
 import redis
 
-from bench.__main__ import machine, make_key, run_herald
+from bench.__main__ import fast_lane_p95, machine, make_key, run_herald
 from scripts.testbed import Stack, reset_database, scratch_database_url, scratch_redis_url
 
 
@@ -38,8 +38,12 @@ def main() -> None:
         stack.start_sandbox()
         stack.start_api()
         for mode in args.modes.split(","):
-            rate, _ = run_herald(stack, database_url, key, args.recipients, 100 if mode == "bulk" else 0, mode)
+            probe: list = []
+            rate, _ = run_herald(stack, database_url, key, args.recipients, 100 if mode == "bulk" else 0, mode,
+                                 probe=probe if mode == "single" else None)
             results[f"{mode}_msgs_per_s"] = round(rate, 1)
+            if probe:
+                results["transactional_p95_seconds"] = round(fast_lane_p95(database_url, probe), 3)
     finally:
         stack.stop()
         server.config_set("appendfsync", before)

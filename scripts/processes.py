@@ -35,13 +35,20 @@ PROCESSES = [
         name="sandbox",
         argv=[".venv/bin/python", "-m", "sandbox", "--port", "8025", "--smpp-port", "2775"],
         health="http://127.0.0.1:8025/_sandbox/config",
-        env={"SANDBOX_DLR_URL": "http://127.0.0.1:8000/webhooks/africastalking/{webhook_secret}"},
+        # Delivery reports go to the ingest process, as a gateway's report URL should in production.
+        env={"SANDBOX_DLR_URL": "http://127.0.0.1:8001/webhooks/africastalking/{webhook_secret}"},
     ),
     Process(
         name="api",
         argv=[".venv/bin/gunicorn", "wsgi:app", "-k", "gthread", "--workers", "2",
               "--threads", "8", "--bind", "127.0.0.1:8000"],
         health="http://127.0.0.1:8000/healthz",
+    ),
+    # Gateways' callbacks (one delivery report per request, thousands a second) on one event loop.
+    Process(
+        name="ingest",
+        argv=[".venv/bin/python", "-m", "app.api.ingest_server", "--bind", "127.0.0.1:8001"],
+        health="http://127.0.0.1:8001/healthz",
     ),
     Process(
         name="worker",

@@ -19,11 +19,11 @@ from app.api import webhooks
 from app.errors import ApiError
 from app.services.gateways import find_gateway
 from app.services.storable_text import flaw
-from providers.base import WebhookRequest
+from providers.base import DeliveryReport, WebhookRequest
 
 _PREFIX = "/webhooks/"
 _FORM = "application/x-www-form-urlencoded"
-_ANSWERS = {True: b'{"stored":true}\n', False: b'{"stored":false}\n'}
+ANSWERS = {True: b'{"stored":true}\n', False: b'{"stored":false}\n'}
 
 
 class ReportIngest:
@@ -37,55 +37,65 @@ class ReportIngest:
 
     def __call__(self, environ, start_response):
         """Answer a plain single report here; pass anything else (with its body intact) to Flask."""
-        target = self._target(environ)
+        target = report_target(environ, self.limit)
         if target is None:
             return self.wsgi_app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-        stored = self._store(environ, body, *target)
+        with self.flask_app.app_context():
+            report = prepare_report(environ, body, *target)
+            stored = None
+            if report is not None:
+                try:
+                    stored = webhooks.store_reports(target[0], [report])
+                except ApiError:
+                    stored = None
         if stored is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.wsgi_app(environ, start_response)
-        answer = _ANSWERS[stored]
+        answer = ANSWERS[stored]
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
         return [answer]
 
-    def _target(self, environ) -> tuple[str, str | None] | None:
-        """(account, path secret) of a form POST to a report URL within the size limit; else None."""
-        path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(_PREFIX):
-            return None
-        if not environ.get("CONTENT_TYPE", "").startswith(_FORM):
-            return None
-        length = environ.get("CONTENT_LENGTH", "")
-        if not length.isdigit() or int(length) > self.limit:
-            return None
-        segments = path[len(_PREFIX):].split("/")
-        if len(segments) > 2 or not all(segments):
-            return None
-        return segments[0], segments[1] if len(segments) == 2 else None
 
-    def _store(self, environ, body: bytes, account: str, secret: str | None) -> bool | None:
-        """Verify, parse and commit one report: True if new, False if known, None to leave it to Flask."""
-        form = _first_values(body.decode("utf-8", "replace"))
-        if form is None:
+def report_target(environ, limit: int) -> tuple[str, str | None] | None:
+    """(account, path secret) of a form POST to a report URL within the size limit; else None."""
+    path = environ.get("PATH_INFO", "")
+    if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(_PREFIX):
+        return None
+    if not environ.get("CONTENT_TYPE", "").startswith(_FORM):
+        return None
+    length = environ.get("CONTENT_LENGTH", "")
+    if not length.isdigit() or int(length) > limit:
+        return None
+    segments = path[len(_PREFIX):].split("/")
+    if len(segments) > 2 or not all(segments):
+        return None
+    return segments[0], segments[1] if len(segments) == 2 else None
+
+
+def prepare_report(environ, body: bytes, account: str, secret: str | None) -> DeliveryReport | None:
+    """The one verified, parsed, storable report of this request; None to leave the request to Flask.
+
+    Runs in an app context.
+    """
+    form = _first_values(body.decode("utf-8", "replace"))
+    if form is None:
+        return None
+    provider = find_gateway(account)
+    if provider is None:
+        return None
+    view = WebhookRequest(method="POST", url=get_current_url(environ), headers=_headers(environ), form=form,
+                          body=body, path_secret=secret, query=_first_values(environ.get("QUERY_STRING", "")) or {})
+    if not provider.verify(view):
+        return None
+    try:
+        reports = provider.parse_reports(view)
+        if len(reports) != 1:
             return None
-        with self.flask_app.app_context():
-            provider = find_gateway(account)
-            if provider is None:
-                return None
-            view = WebhookRequest(method="POST", url=get_current_url(environ), headers=_headers(environ), form=form,
-                                  body=body, path_secret=secret,
-                                  query=_first_values(environ.get("QUERY_STRING", "")) or {})
-            if not provider.verify(view):
-                return None
-            try:
-                reports = provider.parse_reports(view)
-                if len(reports) != 1:
-                    return None
-                webhooks.refuse_unstorable(reports)
-                return webhooks.store_reports(account, reports)
-            except (ValueError, ApiError):
-                return None
+        webhooks.refuse_unstorable(reports)
+    except (ValueError, ApiError):
+        return None
+    return reports[0]
 
 
 def _first_values(encoded: str) -> dict[str, str] | None:

@@ -29,7 +29,7 @@ def _wake_applier(app) -> None:
         enqueue(app, APPLY_TASK)
 
 
-def _committer() -> ReportCommitter:
+def report_committer() -> ReportCommitter:
     """This process's committer, made on first use."""
     app = current_app._get_current_object()
     committer = app.extensions.get("report_committer")
@@ -64,7 +64,7 @@ def store_reports(account: str, reports: list[DeliveryReport]) -> bool:
             _wake_applier(current_app._get_current_object())
         return created
     try:
-        return _committer().store(account, reports[0])
+        return report_committer().store(account, reports[0])
     except StoreFailed as exc:
         raise Unavailable(f"report not stored: {exc}") from None
 

@@ -28,16 +28,28 @@ class StoreFailed(Exception):
 
 
 class _Pending:
-    """One request's report and the answer it waits for."""
+    """One request's report and the answer it waits for (an event, or a callback for an event loop)."""
 
-    __slots__ = ("provider", "report", "done", "created", "error")
+    __slots__ = ("provider", "report", "done", "created", "error", "on_done")
 
-    def __init__(self, provider: str, report: DeliveryReport) -> None:
+    def __init__(self, provider: str, report: DeliveryReport,
+                 on_done: Callable[[bool, Exception | None], None] | None = None) -> None:
         """A report not yet written."""
         self.provider, self.report = provider, report
         self.done = threading.Event()
         self.created = False
         self.error: Exception | None = None
+        self.on_done = on_done
+
+    def settle(self, created: bool, error: Exception | None = None) -> None:
+        """Record the outcome and release whoever waits for it."""
+        self.created, self.error = created, error
+        self.done.set()
+        if self.on_done is not None:
+            try:
+                self.on_done(created, error)
+            except Exception:  # noqa: BLE001 - a gone listener must not stop the flusher
+                log.exception("a delivery report's listener failed")
 
 
 class ReportCommitter:
@@ -53,16 +65,26 @@ class ReportCommitter:
 
     def store(self, provider: str, report: DeliveryReport, timeout_s: float = 10.0) -> bool:
         """Block until the report is committed; True if it was new. Raises StoreFailed."""
-        pending = _Pending(provider, report)
-        with self._ready:
-            self._start()
-            self._queue.append(pending)
-            self._ready.notify()
+        pending = self._enqueue(_Pending(provider, report))
         if not pending.done.wait(timeout_s):
             raise StoreFailed("timed out waiting for the report to be committed")
         if pending.error is not None:
             raise StoreFailed(str(pending.error)) from pending.error
         return pending.created
+
+    def submit(self, provider: str, report: DeliveryReport,
+               on_done: Callable[[bool, Exception | None], None]) -> None:
+        """Queue a report without waiting; `on_done(created, error)` runs on the flusher thread once
+        it is committed (error None) or has failed."""
+        self._enqueue(_Pending(provider, report, on_done))
+
+    def _enqueue(self, pending: _Pending) -> _Pending:
+        """Hand a report to the flusher."""
+        with self._ready:
+            self._start()
+            self._queue.append(pending)
+            self._ready.notify()
+        return pending
 
     def _start(self) -> None:
         """Start the flusher on first use, in the process that serves (after gunicorn's fork)."""
@@ -92,12 +114,10 @@ class ReportCommitter:
             log.exception("storing %d delivery reports failed", len(batch))
             self._discard_transaction()
             for pending in batch:
-                pending.error = exc
-                pending.done.set()
+                pending.settle(False, exc)
             return
         for pending, is_new in zip(batch, created):
-            pending.created = is_new
-            pending.done.set()
+            pending.settle(is_new)
         if any(created):
             self._wake()
 

@@ -218,7 +218,7 @@ def test_cmdline_match_accepts_interpreter_line():
 
 def test_process_table_is_well_formed():
     names = [spec.name for spec in PROCESSES]
-    assert names == ["sandbox", "api", "worker", "worker-control", "worker-priority", "beat", "flower"]
+    assert names == ["sandbox", "api", "ingest", "worker", "worker-control", "worker-priority", "beat", "flower"]
     for spec in PROCESSES:
         assert spec.argv[0].startswith(".venv/bin/")
         assert spec.health is None or isinstance(spec.health, int) or spec.health.startswith("http://")

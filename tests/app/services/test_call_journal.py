@@ -65,12 +65,18 @@ def test_a_recipient_who_opted_out_since_the_claim_is_named_and_nothing_starts(a
         assert call_journal.read_journals([token])[str(token)].started == {1, 2, 3, 4}
 
 
+def _running_claim(broadcast_id: str) -> uuid.UUID:
+    """A claim with an open journal, of a broadcast whose flag says running."""
+    token = uuid.uuid4()
+    call_journal.open_journal(token, [], 60)
+    guard.publish(broadcast_id, "running", 2)
+    return token
+
+
 def test_a_retry_after_holds_every_call_of_the_account_and_only_ever_lengthens(app, redis_url):
     store = redis.Redis.from_url(redis_url, decode_responses=True)
-    token = uuid.uuid4()
     with app.app_context():
-        call_journal.open_journal(token, [], 60)
-        guard.publish("b5", "running", 2)
+        token = _running_claim("b5")
         call_journal.hold_account("at_held", 30)
         call_journal.hold_account("at_held", 0.5)  # a shorter Retry-After heard later does not cut it
         verdict = call_journal.start_calls(token, "b5", "at_held", [1], 60)
@@ -100,10 +106,8 @@ def test_a_fenced_journal_starts_no_call_but_keeps_the_answers_heard(app):
 
 def test_the_journal_scripts_run_again_after_redis_forgot_them(app, redis_url):
     store = redis.Redis.from_url(redis_url, decode_responses=True)
-    token = uuid.uuid4()
     with app.app_context():
-        call_journal.open_journal(token, [], 60)
-        guard.publish("b8", "running", 2)
+        token = _running_claim("b8")
         assert call_journal.start_calls(token, "b8", "africastalking", [1], 60) == "ok"
         store.script_flush()  # as after a Redis restart: every loaded script is gone
         assert call_journal.start_calls(token, "b8", "africastalking", [2], 60) == "ok"
