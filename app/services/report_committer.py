@@ -4,7 +4,9 @@ Each webhook request hands its report to the process's committer and waits; a si
 flusher thread takes everything waiting, writes it in one statement, commits, and only
 then releases the requests, so a report answered 200 is in PostgreSQL. Nothing waits on
 purpose: reports that arrive while one commit is in flight form the next batch, so the
-batch grows with the load and a lone report costs one ordinary commit.
+batch grows with the load and a lone report costs one ordinary commit. Waking the applier
+(a Redis round trip and a Celery message) is left to a second thread, so the next batch never
+waits for it; wake-ups asked for while one is under way become one.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ class ReportCommitter:
         self._queue: deque[_Pending] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake_needed = threading.Event()
+        self._waker: threading.Thread | None = None
 
     def store(self, provider: str, report: DeliveryReport, timeout_s: float = 10.0) -> bool:
         """Block until the report is committed; True if it was new. Raises StoreFailed."""
@@ -91,6 +95,9 @@ class ReportCommitter:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="report-committer", daemon=True)
             self._thread.start()
+        if self._waker is None or not self._waker.is_alive():
+            self._waker = threading.Thread(target=self._run_waker, name="report-waker", daemon=True)
+            self._waker.start()
 
     def _run(self) -> None:
         """Flusher loop: take every waiting report, write them together, release their requests."""
@@ -130,8 +137,16 @@ class ReportCommitter:
             log.exception("rollback after a failed flush failed")
 
     def _wake(self) -> None:
-        """Wake the applier; the reports are safe already, so a failure here is only logged."""
-        try:
-            self._on_stored()
-        except Exception:  # noqa: BLE001 - beat's applier run picks the reports up anyway
-            log.exception("waking the delivery-report applier failed")
+        """Ask the waker thread to wake the applier (the reports are committed already)."""
+        self._wake_needed.set()
+
+    def _run_waker(self) -> None:
+        """Waker loop: one applier wake-up for every burst of commits; a failure is only logged."""
+        with self._app.app_context():
+            while True:
+                self._wake_needed.wait()
+                self._wake_needed.clear()
+                try:
+                    self._on_stored()
+                except Exception:  # noqa: BLE001 - beat's applier run picks the reports up anyway
+                    log.exception("waking the delivery-report applier failed")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+from herald_testing import wait_until
+
 from sqlalchemy import text
 
 from app.extensions import db
@@ -43,7 +45,21 @@ def test_concurrent_reports_are_each_committed_before_their_answer(app, clean):
     assert answers == {f"ATXid_{n:02d}": True for n in range(40)}
     assert stored_ids(app) == sorted(answers)
     assert committer.store("africastalking", at_report("ATXid_00")) is False
+    # The applier is woken by the waker thread, after the answers: bursts of commits share wake-ups.
+    wait_until(lambda: wakes, 5, 0.01, "the applier to be woken")
     assert 1 <= len(wakes) <= 40
+
+
+def test_a_submitted_report_calls_back_once_it_is_committed(app, clean):
+    committer = ReportCommitter(app, lambda: None)
+    outcomes: list = []
+    done = threading.Event()
+
+    def heard(created, error):
+        outcomes.append((created, error, "ATXid_cb" in stored_ids(app)))
+        done.set()
+    committer.submit("africastalking", at_report("ATXid_cb"), heard)
+    assert done.wait(10) and outcomes == [(True, None, True)]
 
 
 def test_an_unstorable_report_is_refused_before_the_committer_and_the_next_is_stored(app, client):
