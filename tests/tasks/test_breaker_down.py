@@ -62,10 +62,13 @@ def test_gateway_down_mid_broadcast_pauses_spends_no_attempt_and_resumes_by_itse
           f"requests {ledger['requests']}, temporary failures {ledger['temporary_failures']}; attempts {attempts}")
 
     assert pause_latency <= PAUSE_WITHIN_S
-    # The only doubt allowed: a request already written on a kept-alive connection the gateway cut as
-    # it went down (no answer came back), at most one per send lane; held, never resent.
+    # The only doubt allowed: a call that had started when the gateway went down and got no answer,
+    # at most one per send lane; held, never resent. Its worker records it (`connection_lost`), or,
+    # when the cut call kept its lane past the lease, the reaper does (`lease_expired`: seen once in
+    # a full-suite run, the call never reached the gateway's ledger).
     letters = client.get("/v1/dead-letters", headers=service.headers).json["dead_letters"]
-    assert {(d["reason"], d["error_code"]) for d in letters} <= {("outcome_unknown", "connection_lost")}
+    assert {(d["reason"], d["error_code"]) for d in letters} <= {("outcome_unknown", "connection_lost"),
+                                                                  ("outcome_unknown", "lease_expired")}
     assert len(letters) <= 16
     held = {d["recipient"] for d in letters}
     assert final["counts"]["sent"] + final["counts"]["delivered"] + len(held) == RECIPIENTS
