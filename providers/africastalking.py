@@ -36,11 +36,13 @@ from providers.africastalking_wire import (
 from providers.base import (
     Accepted,
     DeliveryReport,
+    InboundMessage,
     OutboundMessage,
     Provider,
     SendError,
     SendResult,
     WebhookRequest,
+    gateway_time,
 )
 
 
@@ -177,6 +179,16 @@ class AfricasTalkingSMS(Provider):
         if not self._webhook_secret:
             return False
         return hmac.compare_digest(given.encode(), self._webhook_secret)
+
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """An incoming-message callback (form: from, to, text, date, id, linkId); ValueError without `from`."""
+        form = request.form
+        sender = _form_text(form, "from")
+        if not sender:
+            raise ValueError("Africa's Talking inbound message has no 'from'")
+        return [InboundMessage(sender=sender, to=_form_text(form, "to"), text=form.get("text") or "",
+                               inbound_id=_form_text(form, "id") or None,
+                               sent_at=gateway_time(_form_text(form, "date"), ("%Y-%m-%d %H:%M:%S",)))]
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """Turn one AT delivery-report callback into a DeliveryReport; raise ValueError if malformed."""

@@ -6,6 +6,7 @@ message state live in the services and tasks, never here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Mapping, Sequence
 
@@ -43,6 +44,40 @@ class DeliveryReport:
     failure_reason: str | None = None
     network_code: str | None = None
     raw: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a person sent to one of our numbers, as its gateway reported it.
+
+    `sent_at` is the gateway's own timestamp (None when the gateway gives none: the receiving
+    time stands in); `inbound_id` is the gateway's id for it (None when it has none).
+    """
+
+    sender: str
+    to: str
+    text: str
+    inbound_id: str | None = None
+    sent_at: datetime | None = None
+
+
+def gateway_time(value: str, formats: Sequence[str] = ()) -> datetime | None:
+    """A gateway timestamp as an aware datetime (UTC when it names no zone); None if unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(value, fmt)
+            break
+        except ValueError:
+            continue
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 # What a failure says about the gateway as a whole (SendError.gateway_fault).
@@ -187,6 +222,18 @@ class Provider:
     def parse_reports(self, request: WebhookRequest) -> list[DeliveryReport]:
         """Every delivery report one verified callback carries; raise ValueError if malformed."""
         return [self.parse_delivery_report(request.form)]
+
+    def verify_inbound(self, request: WebhookRequest) -> bool:
+        """Whether an inbound-message callback comes from this account's gateway (as reports, by default)."""
+        return self.verify(request)
+
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """Every inbound message one verified callback carries; raise ValueError if malformed."""
+        raise ValueError(f"{self.name or 'this gateway'} posts no inbound messages to Herald")
+
+    def inbound_answer(self) -> tuple[str, str] | None:
+        """(body, content type) the gateway expects for an inbound callback, or None for Herald's JSON."""
+        return None
 
     def probe(self) -> None:
         """Ask the gateway, without sending anything, whether it answers this account; raise a SendError if not."""

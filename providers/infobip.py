@@ -14,9 +14,9 @@ import hmac
 import json
 from typing import Sequence
 
-from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejected, OutboundMessage,
+from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejected, InboundMessage, OutboundMessage,
                             PermanentError, Provider, ProviderConfigError, RateLimited, SendResult, TemporaryError,
-                            UnknownOutcome, WebhookRequest)
+                            UnknownOutcome, WebhookRequest, gateway_time)
 from providers.http_exchange import WireResponse
 from providers.http_transport import HttpTransport, excerpt, retry_after
 from providers.segments import count_segments
@@ -128,16 +128,36 @@ class InfobipSMS(Provider):
         """Turn one element of a report's results[] into a DeliveryReport; raise ValueError if malformed."""
         return _report(form)
 
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """Every message of an inbound POST ({"results": [{messageId, from, to, text, receivedAt}]})."""
+        return [_inbound(item) for item in _results(request.body, "inbound")]
+
     def parse_reports(self, request: WebhookRequest) -> list[DeliveryReport]:
         """Every report of one bulk POST ({"results": [...]}); ValueError if the body is not one."""
-        try:
-            payload = json.loads(request.body)
-        except ValueError:
-            raise ValueError("Infobip report body is not JSON") from None
-        results = payload.get("results") if isinstance(payload, dict) else None
-        if not isinstance(results, list) or not results:
-            raise ValueError("Infobip report body needs a non-empty 'results' list")
-        return [_report(item) for item in results]
+        return [_report(item) for item in _results(request.body, "report")]
+
+
+def _results(body: bytes, kind: str) -> list:
+    """The non-empty `results` list of an Infobip callback body; ValueError otherwise."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ValueError(f"Infobip {kind} body is not JSON") from None
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, list) or not results:
+        raise ValueError(f"Infobip {kind} body needs a non-empty 'results' list")
+    return results
+
+
+def _inbound(item: object) -> InboundMessage:
+    """One element of an inbound POST's results[]; ValueError if it has no sender."""
+    if not isinstance(item, dict) or not isinstance(item.get("from"), str) or not item["from"].strip():
+        raise ValueError("an Infobip inbound message needs 'from'")
+    text = item.get("text") if isinstance(item.get("text"), str) else ""
+    to, message_id = item.get("to"), item.get("messageId")
+    return InboundMessage(sender=item["from"].strip(), to=to.strip() if isinstance(to, str) else "", text=text,
+                          inbound_id=message_id if isinstance(message_id, str) and message_id else None,
+                          sent_at=gateway_time(str(item.get("receivedAt") or ""), ("%Y-%m-%dT%H:%M:%S.%f%z",)))
 
 
 def _our_id(message: OutboundMessage) -> str:

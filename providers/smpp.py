@@ -17,14 +17,15 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from providers import smpp_pdu as pdu
 from providers.settings_schema import Setting
-from providers.base import (Accepted, DeliveryReport, GatewayRejected, NotSent, OutboundMessage, PermanentError,
-                            Provider, ProviderConfigError, SendError, SendResult, TemporaryError, UnknownOutcome)
+from providers.base import (Accepted, DeliveryReport, GatewayRejected, InboundMessage, NotSent, OutboundMessage,
+                            PermanentError, Provider, ProviderConfigError, SendError, SendResult, TemporaryError, UnknownOutcome)
 from providers.smpp_session import BindLost, BindRefused, Pending, Session
 from providers.smpp_status import COMMAND_STATUSES, RECEIPT_STATES, status_error
 from providers.smpp_text import encode_body
 
 log = logging.getLogger(__name__)
 ReportCallback = Callable[[list[DeliveryReport]], None]
+InboundCallback = Callable[[list[InboundMessage]], None]
 
 
 class _Bind(NamedTuple):
@@ -76,7 +77,8 @@ class SMPPTransceiver(Provider):
                  max_bulk_recipients: int | str = 500, connect_timeout: float | str = 3.0,
                  response_timeout: float | str = 10.0, enquire_link_s: float | str = 30.0,
                  reconnect_min_s: float | str = 0.5, reconnect_max_s: float | str = 30.0,
-                 throttle_retry_after_s: float | str = 1.0, on_receipts: ReportCallback | None = None) -> None:
+                 throttle_retry_after_s: float | str = 1.0, on_receipts: ReportCallback | None = None,
+                 on_inbound: InboundCallback | None = None) -> None:
         """Validate settings; nothing connects until the first send or probe."""
         self.host = _text("host", host)
         self.port = _count("port", port)
@@ -92,6 +94,7 @@ class SMPPTransceiver(Provider):
         self.reconnect_max_s = _seconds("reconnect_max_s", reconnect_max_s)
         self.throttle_retry_after_s = _seconds("throttle_retry_after_s", throttle_retry_after_s)
         self.on_receipts = on_receipts
+        self.on_inbound = on_inbound
         self._bind: _Bind | None = None
         self._references = itertools.count()
 
@@ -228,18 +231,34 @@ class SMPPTransceiver(Provider):
     # ---- delivery receipts --------------------------------------------------
 
     def _store_receipts(self, fields: list[dict[str, str]]) -> bool:
-        """Turn deliver_sm fields into reports and hand them on; True once they are stored."""
-        reports = []
+        """Hand on a read's deliver_sm: receipts as reports, mobile-originated texts as inbound messages.
+
+        True once both are stored; a callback that raises leaves every one unacknowledged, so the
+        SMSC delivers them again (storing either twice is harmless: both are deduplicated).
+        """
+        reports, inbound = [], []
         for form in fields:
+            if is_mobile_originated(form):
+                inbound.append(self.parse_mobile_originated(form))
+                continue
             try:
                 reports.append(self.parse_delivery_report(form))
             except ValueError as exc:
                 log.warning("smpp %s: unreadable deliver_sm ignored: %s", self.system_id, exc)
+        if inbound and self.on_inbound is not None:
+            self.on_inbound(inbound)
+        elif inbound:
+            log.warning("smpp %s: %d inbound messages dropped: no on_inbound callback", self.system_id, len(inbound))
         if reports and self.on_receipts is not None:
             self.on_receipts(reports)
         elif reports:
             log.warning("smpp %s: %d receipts dropped: no on_receipts callback", self.system_id, len(reports))
         return True
+
+    def parse_mobile_originated(self, form: Mapping[str, str]) -> InboundMessage:
+        """A text a person sent (deliver_sm with no receipt bit); SMPP carries no id or time for it."""
+        return InboundMessage(sender=form.get("source_addr", ""), to=form.get("destination_addr", ""),
+                              text=form.get("short_message", ""))
 
     def verify(self, request) -> bool:
         """Never: an SMSC sends its receipts over the bind (deliver_sm), so no HTTP callback is this account's."""
@@ -272,6 +291,15 @@ def _submit_bodies(message: OutboundMessage, source: str, reference: int) -> lis
 
 _bind_lock = threading.Lock()
 os.register_at_fork(after_in_child=lambda: globals().update(_bind_lock=threading.Lock()))
+
+
+def is_mobile_originated(form: Mapping[str, str]) -> bool:
+    """True for a deliver_sm whose message type (esm_class bits 2-5) is the default: a person's text."""
+    try:
+        esm_class = int(form.get("esm_class", "4"))
+    except ValueError:
+        return False
+    return esm_class & 0x3C == 0 and bool(form.get("source_addr")) and "receipted_message_id" not in form
 
 
 def _text(name: str, value: object) -> str:

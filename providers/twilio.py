@@ -16,9 +16,9 @@ import json
 from typing import Mapping
 from urllib.parse import quote, urlencode
 
-from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejected, OutboundMessage,
-                            PermanentError, Provider, ProviderConfigError, RateLimited, SendError, TemporaryError, UnknownOutcome,
-                            WebhookRequest)
+from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejected, InboundMessage, OutboundMessage,
+                            PermanentError, Provider, ProviderConfigError, RateLimited, SendError, TemporaryError,
+                            UnknownOutcome, WebhookRequest)
 from providers.http_exchange import WireResponse
 from providers.http_transport import HttpTransport, excerpt, retry_after
 from providers.segments import count_segments
@@ -57,6 +57,7 @@ SETTINGS = (
     Setting("sender", str, help="From number or alphanumeric id (or use messaging_service_sid)"),
     Setting("messaging_service_sid", str, help="MG... messaging service, instead of sender"),
     Setting("status_callback", str, default="", help="public URL of /webhooks/<account>"),
+    Setting("inbound_url", str, default="", help="public URL of /webhooks/<account>/inbound (signed by Twilio)"),
     Setting("honours_idempotency_key", bool, default=False, help="Twilio ignores our key; true for the sandbox"),
     Setting("connect_timeout", float, default=3.0, help="seconds to connect"),
     Setting("read_timeout", float, default=15.0, help="seconds to wait for an answer"),
@@ -74,7 +75,7 @@ class TwilioSMS(Provider):
 
     def __init__(self, *, account_sid: str = "", auth_token: str = "", base_url: str = "https://api.twilio.com",
                  sender: str | None = None, messaging_service_sid: str | None = None, status_callback: str = "",
-                 honours_idempotency_key: bool = False, connect_timeout: float = 3.0, read_timeout: float = 15.0,
+                 inbound_url: str = "", honours_idempotency_key: bool = False, connect_timeout: float = 3.0, read_timeout: float = 15.0,
                  pool_maxsize: int = 16, proxy_url: str = "") -> None:
         """Check settings and pre-build the constant request heads."""
         if not account_sid or not auth_token:
@@ -83,7 +84,7 @@ class TwilioSMS(Provider):
             raise _config_error("sender or messaging_service_sid is required")
         self.account_sid, self._token = account_sid, auth_token.encode()
         self._origin = {"MessagingServiceSid": messaging_service_sid} if messaging_service_sid else {"From": sender}
-        self._callback = status_callback or ""
+        self._callback, self._inbound_url = status_callback or "", inbound_url or ""
         self.honours_idempotency_key = bool(honours_idempotency_key)
         self._transport = HttpTransport(self.name, base_url, connect_timeout=float(connect_timeout),
                                         read_timeout=float(read_timeout), pool_maxsize=int(pool_maxsize),
@@ -129,6 +130,26 @@ class TwilioSMS(Provider):
         url = self._callback or request.url
         expected = sign(self._token, url, request.form)
         return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+    def verify_inbound(self, request: WebhookRequest) -> bool:
+        """An incoming-message webhook: signed over the inbound URL, and for this account's SID."""
+        given = request.headers.get("x-twilio-signature", "")
+        expected = sign(self._token, self._inbound_url or request.url, request.form)
+        return (bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+                and request.form.get("AccountSid", self.account_sid) == self.account_sid)
+
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """An incoming-message webhook (From, To, Body, MessageSid); Twilio gives no send time."""
+        form = request.form
+        sender = str(form.get("From") or "").strip()
+        if not sender:
+            raise ValueError("Twilio inbound message has no 'From'")
+        return [InboundMessage(sender=sender, to=str(form.get("To") or "").strip(), text=form.get("Body") or "",
+                               inbound_id=str(form.get("MessageSid") or form.get("SmsSid") or "").strip() or None)]
+
+    def inbound_answer(self) -> tuple[str, str]:
+        """Empty TwiML: Herald replies (if at all) through its own fast lane, never in the webhook's answer."""
+        return '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml"
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport:
         """Turn one status callback into a DeliveryReport; raise ValueError if malformed."""

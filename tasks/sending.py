@@ -95,6 +95,25 @@ def send_batch(broadcast_id: str, slot: str) -> None:
         enqueue(current_app, "tasks.fanout.broadcast_tick", broadcast_id)
 
 
+def _consult_suppression(claim) -> str | None:
+    """The suppression list for a claimed transactional message, right before its call.
+
+    A message that is not exempt is closed `opted_out` if its recipient opted out since intake, and
+    the call checks the STOPs that land meanwhile (the key returned). An exempt one (service-critical,
+    an opt-out's confirmation) goes out, audited if its recipient is on the list now.
+    """
+    row = claim.rows[0]
+    if row.suppression_exempt is None:
+        claim.rows = optouts.drop_suppressed(claim, row.service_id, "sms")
+        return optouts.recent_key(row.service_id, "sms")
+    if optouts.is_suppressed(row.service_id, "sms", row.recipient):
+        optouts.audit_override(row.service_id, row.id, row.suppression_exempt, "send_priority", "send")
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return None
+
+
 @shared_task(name="tasks.sending.send_priority")
 def send_priority(message_id: int) -> None:
     """Send one transactional message now; a temporary failure comes back after its backoff."""
@@ -109,10 +128,13 @@ def send_priority(message_id: int) -> None:
                                               routing.plan("sms") if routed else None)
     if not claim.rows:
         return
+    optout_key = _consult_suppression(claim)
+    if not claim.rows:
+        return
     # A routed message names the account it was routed to now (the claim wrote it on the row).
     provider_name = claim.rows[0].provider
     outcome = _send_and_record(claim, [(provider_name, transactional_messages(claim.rows),
-                                        pacing.pacer_for(provider_name))], None, cfg)
+                                        pacing.pacer_for(provider_name))], None, cfg, optout_key)
     # Back in the queue: wake it when it is due (beat's requeue_transactional is the safety net).
     for delay in [d for _mid, d, *_ in outcome.retry] + [d for _mid, d in outcome.deferred]:
         send_priority.apply_async((message_id,), countdown=delay)

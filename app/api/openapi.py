@@ -136,6 +136,7 @@ SCHEMAS = {
     "MessageRequest": obj({"channel": {**STRING, "enum": ["sms"], "default": "sms"}, "to": STRING,
                            "body": SPEC_FIELDS["body"], "template": SPEC_FIELDS["template"],
                            "priority": {**STRING, "enum": ["asap"], "default": "asap"},
+                           "template_version": {**INTEGER, "minimum": 1}, "language": STRING,
                            "personalisation": nullable(OBJECT)}, required=["to"]),
     "Message": MESSAGE,
     "MessageAccepted": {"allOf": [ref("Message"), obj({"queue_position": {
@@ -279,6 +280,8 @@ PATHS = {
     "/v1/messages": {"post": op("createMessage", "messages", "Send one transactional message on the fast lane", {
         "202": reply("Accepted and queued.", ref("MessageAccepted"), LOCATION),
         **fails("BadRequest", "PayloadTooLarge", "Unprocessable")}, parameters=[param("IdempotencyKey")],
+        description="A number on the service's suppression list is 422 `recipient_opted_out`, unless `template` "
+                    "names a saved template marked `service_critical` (sent and audited).",
         requestBody={"required": True, "content": json_content(ref("MessageRequest"))})},
     "/v1/messages/{message_id}": {"parameters": [param("MessageId")], "get": op(
         "getMessage", "messages", "One message's status and timestamps", {

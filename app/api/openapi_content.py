@@ -17,7 +17,7 @@ BROADCAST_EXTRAS = {
                       "description": "Replace smart quotes, dashes, ellipses and odd spaces with GSM-7 look-alikes."},
 }
 TEMPLATE = obj({"name": STRING, "channel": STRING, "language": STRING, "version": INTEGER, "body": STRING,
-                "created_by": STRING, "created_at": nullable(TIME)})
+                "service_critical": {"type": "boolean"}, "created_by": STRING, "created_at": nullable(TIME)})
 DRY_RUN = obj({
     "dry_run": {"type": "boolean"}, "channel": STRING, "template": nullable(OBJECT), "transliterate": {"type": "boolean"},
     "recipients": INTEGER, "audience": INTEGER, "rejected": INTEGER,
@@ -39,7 +39,10 @@ CONTENT_SCHEMAS = {
                             "channel": {**STRING, "enum": ["sms", "whatsapp", "email", "inbox", "webhook"],
                                         "default": "sms"},
                             "language": {**STRING, "description": "'' (default) or a language code: en, bem, nya."},
-                            "body": {**STRING, "minLength": 1, "description": TEMPLATE_SYNTAX}},
+                            "body": {**STRING, "minLength": 1, "description": TEMPLATE_SYNTAX},
+                            "service_critical": {"type": "boolean", "default": False, "description": (
+                                "A one-time code or an account alert: a transactional message by this "
+                                "template may reach a number on the suppression list (SMS only); audited.")}},
                            required=["name", "body"]),
     "Template": TEMPLATE,
     "TemplateList": obj({"templates": array(ref("Template"))}),
@@ -58,6 +61,11 @@ CONTENT_SCHEMAS = {
     "InboundMessage": obj({"from": STRING, "to": STRING, "text": STRING, "date": STRING, "id": STRING,
                            "linkId": STRING}, required=["from"]),
 }
+
+INBOUND_DONE = ("What each message did: its keyword's action and outcome (applied, unchanged, stale: a newer "
+                "keyword is in force, duplicate: this gateway id was seen, unmapped, no_keyword).")
+_INBOUND_ONE = {"action": {"type": ["string", "null"], "enum": ["opt_out", "opt_in", None]}, "outcome": STRING}
+INBOUND_RESULT = obj({**_INBOUND_ONE, "messages": array(obj(_INBOUND_ONE))})
 
 CONTENT_PATHS = {
     "/v1/templates": {
@@ -89,9 +97,9 @@ CONTENT_PATHS = {
             limit(100, 1000)]),
     },
     "/webhooks/{account}/{secret}/inbound": {"post": op(
-        "africastalkingInbound", "webhooks", "Inbound SMS from Africa's Talking: STOP/START keywords (opt-outs)", {
-            "200": reply("What the message did: opt_out, opt_in or nothing.",
-                         obj({"action": {"type": ["string", "null"], "enum": ["opt_out", "opt_in", None]}})),
+        "inboundWithSecret", "webhooks", "Inbound SMS of a gateway that does not sign (Africa's Talking form, "
+        "Infobip JSON): STOP/START keywords", {
+            "200": reply(INBOUND_DONE, INBOUND_RESULT),
             **fails("BadRequest", "NotFound", "PayloadTooLarge"),
             "403": reply("The secret does not match the account's.", ref("Error"))}, public=True,
         parameters=[{"name": "account", "in": "path", "required": True, "schema": STRING,
@@ -99,5 +107,16 @@ CONTENT_PATHS = {
                     {"name": "secret", "in": "path", "required": True, "schema": STRING,
                      "description": "The account's webhook_secret; any other value is 403."}],
         requestBody={"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": ref("InboundMessage")}}})},
+            "application/x-www-form-urlencoded": {"schema": ref("InboundMessage")},
+            "application/json": {"schema": {"type": "object"}}}})},
+    "/webhooks/{account}/inbound": {"post": op(
+        "inboundSigned", "webhooks", "Inbound SMS of a signing gateway (Twilio, X-Twilio-Signature over the "
+        "account's inbound_url): STOP/START keywords", {
+            "200": reply(INBOUND_DONE + " Twilio is answered with empty TwiML.", INBOUND_RESULT),
+            **fails("BadRequest", "NotFound", "PayloadTooLarge"),
+            "403": reply("The signature does not match the account.", ref("Error"))}, public=True,
+        parameters=[{"name": "account", "in": "path", "required": True, "schema": STRING,
+                     "description": "A configured gateway account; any other is 404."}],
+        requestBody={"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}})},
 }

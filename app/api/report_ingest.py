@@ -68,8 +68,8 @@ def report_target(environ, limit: int) -> tuple[str, str | None] | None:
     if not length.isdigit() or int(length) > limit:
         return None
     segments = path[len(_PREFIX):].split("/")
-    if len(segments) > 2 or not all(segments):
-        return None
+    if len(segments) > 2 or not all(segments) or segments[-1] == "inbound":
+        return None  # inbound messages (/webhooks/<account>/inbound) are Flask's
     return segments[0], segments[1] if len(segments) == 2 else None
 
 

@@ -12,9 +12,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
-from app.services import delivery_reports, optouts, routing, transactional
+from app.services import delivery_reports, inbound
 from app.services.gateways import find_gateway
-from app.services.optouts import inbound_service
 from app.services.report_committer import ReportCommitter, StoreFailed
 from app.services.storable_text import check_text, flaw_path, refuse
 from providers.base import DeliveryReport, WebhookRequest
@@ -92,43 +91,31 @@ def refuse_unstorable(reports: list[DeliveryReport]) -> None:
             raise refuse(path, code, in_key)
 
 
+@bp.post("/<account>/inbound")
 @bp.post("/<account>/<secret>/inbound")
-def inbound(account: str, secret: str):
-    """An inbound SMS (Africa's Talking: from, to, text, date, id, linkId): STOP and START act at once."""
+def inbound_messages(account: str, secret: str | None = None):
+    """Messages people sent to an account's numbers (STOP and START act at once), verified as the gateway signs.
+
+    Africa's Talking and Infobip carry the account's secret in the URL; Twilio signs the request.
+    An unmapped number or a text without a keyword is answered 200 and changes nothing.
+    """
     provider = find_gateway(account)
     if provider is None:
         raise NotFound("no such webhook")
     view = _request_view(secret)
-    if not provider.verify(view):
-        raise Forbidden("the callback's secret does not match this account")
-    form = view.form
-    sender, text = form.get("from", ""), form.get("text", "")
-    if not sender:
-        raise MalformedRequest("the inbound message has no 'from'", {"field": "from"})
-    cfg = current_app.config
-    service_id = inbound_service(cfg["HERALD_INBOUND_SERVICES"], form.get("to", ""))
-    action = None
-    if service_id is not None:
-        action = optouts.apply_inbound(service_id, sender, text, optouts.Keywords.from_config(cfg),
-                                       source=f"{account}:{form.get('id', '')}",
-                                       region=cfg["HERALD_DEFAULT_REGION"])
-    if action:
-        _confirm(service_id, sender, action, form.get("id", ""))
-    return jsonify({"action": action}), 200
-
-
-def _confirm(service_id: int, sender: str, action: str, inbound_id: str) -> None:
-    """Send the configured confirmation on the fast lane (off when its text is empty).
-
-    The inbound message's id is the Idempotency-Key, so a callback posted twice confirms once.
-    """
-    cfg = current_app.config
-    body = cfg["HERALD_OPTOUT_REPLY" if action == "opt_out" else "HERALD_OPTIN_REPLY"]
-    if not body:
-        return
-    accepted = transactional.create_message(
-        service_id, {"to": sender, "body": body}, provider=routing.provider_for("sms"),
-        region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
-        idempotency_key=f"{action}:{inbound_id}" if inbound_id else None)
-    if accepted.created:
-        enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)
+    if not provider.verify_inbound(view):
+        raise Forbidden("the callback's signature or secret does not match this account")
+    try:
+        messages = provider.parse_inbound(view)
+    except ValueError as exc:
+        raise MalformedRequest(str(exc), {"field": "body"}) from None
+    for message in messages:
+        found = flaw_path({"from": message.sender, "to": message.to, "text": message.text,
+                           "id": message.inbound_id or ""}, "body")
+        if found:
+            raise refuse(*found)
+    results = inbound.receive(account, messages)
+    answer = provider.inbound_answer()
+    if answer is not None:
+        return current_app.response_class(answer[0], status=200, content_type=answer[1])
+    return jsonify({**results[0], "messages": results}), 200

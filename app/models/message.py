@@ -70,6 +70,8 @@ class Message(db.Model):
     currency = db.Column(db.Text)
     error_code = db.Column(db.Text)
     error_detail = db.Column(db.Text)
+    # Why this message may reach a suppressed number ('service_critical', 'optout_confirmation'); else NULL.
+    suppression_exempt = db.Column(db.Text)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())
     sent_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))

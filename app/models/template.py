@@ -21,5 +21,7 @@ class MessageTemplate(db.Model):
     language = db.Column(db.Text, nullable=False, server_default="")
     version = db.Column(db.Integer, nullable=False)
     body = db.Column(db.Text, nullable=False)
+    # A one-time code or an account alert: may reach a number on the suppression list (audited).
+    service_critical = db.Column(db.Boolean, nullable=False, server_default=db.false())
     created_by = db.Column(db.Text, nullable=False)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())

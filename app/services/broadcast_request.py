@@ -65,7 +65,7 @@ def parse_channel(value: object) -> str:
     return value
 
 
-def _names_stored_template(payload: dict) -> bool:
+def names_stored_template(payload: dict) -> bool:
     """True when `template` names a saved template rather than carrying the text inline."""
     value = payload.get("template")
     return "body" not in payload and isinstance(value, str) and bool(_TEMPLATE_NAME.match(value))
@@ -146,7 +146,7 @@ def parse_spec(payload: dict, max_chars: int, resolve_template: Callable | None 
     """Validate every field but the recipients; `resolve_template(channel, name, version, language)`
     gives (body, reference) when `template` names a saved template."""
     channel, reference = parse_channel(payload.get("channel")), None
-    if resolve_template is not None and _names_stored_template(payload):
+    if resolve_template is not None and names_stored_template(payload):
         body, reference = resolve_template(channel, payload["template"], payload.get("template_version"),
                                            payload.get("language"))
         payload = {**payload, "template": body}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.services import smpp_receipts
+from app.services import inbound, smpp_receipts
 from providers.base import Provider, ProviderConfigError
 from providers.registry import get_account
 
@@ -22,6 +22,9 @@ def find_gateway(account: str) -> Provider | None:
     if getattr(provider, "on_receipts", False) is None:
         # A bind-based gateway (SMPP) hands receipts to a callback instead of a webhook.
         provider.on_receipts = smpp_receipts.receipt_sink(current_app._get_current_object(), account)
+    if getattr(provider, "on_inbound", False) is None:
+        # ...and the texts people send to its numbers (STOP, START) to the inbound path.
+        provider.on_inbound = inbound.bind_sink(current_app._get_current_object(), account)
     return provider
 
 

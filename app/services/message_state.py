@@ -145,7 +145,7 @@ UPDATE messages
    SET status = 'processing', claim_token = :token, attempts = attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
  WHERE id = :mid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
-RETURNING id, recipient, personalisation, attempts, body, provider, service_id, carrier
+RETURNING id, recipient, personalisation, attempts, body, provider, service_id, carrier, suppression_exempt
 """)
 _CLAIM_ONE_ROUTED = text(f"""
 UPDATE messages m
@@ -153,7 +153,8 @@ UPDATE messages m
   FROM (SELECT {_ROUTE_PICK} AS pick FROM messages m WHERE m.id = :mid) p
  WHERE m.id = :mid AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
    AND (CAST(:r_usable AS boolean[]))[p.pick]
-RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.body, m.provider, m.service_id, m.carrier
+RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.body, m.provider, m.service_id, m.carrier,
+          m.suppression_exempt
 """)
 _DUE_TRANSACTIONAL = text("""
 SELECT id FROM messages

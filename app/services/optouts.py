@@ -1,15 +1,23 @@
 """The suppression list: STOP and START keywords, audited adds and removes, set-based checks.
 
-Adds and removes write the list and one audit row in the same transaction. Intake loads a
-service's list once per broadcast; a send task looks up the rows it just claimed in one query,
-and each gateway call checks the addresses that opted out since (a Redis set per service and
-channel, kept as long as a claim can live), so a STOP mid-batch stops the remaining sends.
+Adds and removes write the list and one audit row in the same transaction, under a lock on the
+address, so an inbound keyword and an operator's change never interleave. Inbound keywords are
+applied in the person's own order: each is recorded with the gateway's id (a replay is
+dropped) and timestamp, and one older than the newest keyword or change already in force
+changes nothing ('stale'), so a late START never undoes a newer STOP.
+
+Every path consults this one list: intake loads a service's list once per broadcast, a segment
+page and a transactional POST look their recipients up, a send task looks up the rows it just
+claimed in one query, and each gateway call checks the addresses that opted out since (a Redis
+set per service and channel, kept as long as a claim can live), so a STOP mid-batch stops the
+remaining sends. Only a message marked exempt (a service-critical template, the confirmation of
+an opt-out) passes, and each one that reaches a suppressed number is audited.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import json
 import logging
+from dataclasses import dataclass
 
 import redis
 from flask import current_app
@@ -28,9 +36,33 @@ ON CONFLICT DO NOTHING
 """)
 _REMOVE = text("DELETE FROM opt_outs WHERE service_id = :sid AND channel = :channel AND address = :address")
 _EVENT = text("""
-INSERT INTO opt_out_events (service_id, channel, address, action, source, actor, detail)
-VALUES (:sid, :channel, :address, :action, :source, :actor, :detail)
+INSERT INTO opt_out_events (service_id, channel, address, action, source, actor, detail, occurred_at)
+VALUES (:sid, :channel, :address, :action, :source, :actor, :detail, COALESCE(:occurred_at, now()))
 """)
+# One change at a time per address: an inbound keyword's order check and the change it makes are atomic.
+_LOCK_ADDRESS = text("SELECT pg_advisory_xact_lock(hashtextextended(:sid || ':' || :channel || ':' || :address, 7))")
+# A keyword dated in the future (a gateway's clock ahead) counts as now, or it would outrank every later one.
+_RECORD_KEYWORD = text("""
+INSERT INTO inbound_messages (service_id, channel, account, inbound_id, address, action, outcome, sent_at)
+VALUES (:sid, :channel, :account, :inbound_id, :address, :action, 'pending', LEAST(COALESCE(:sent_at, now()), now()))
+ON CONFLICT (account, inbound_id) WHERE inbound_id IS NOT NULL DO NOTHING
+RETURNING id, sent_at
+""")
+_NEWEST_OTHER = text("""
+SELECT GREATEST(
+  (SELECT max(sent_at) FROM inbound_messages
+    WHERE service_id = :sid AND channel = :channel AND address = :address AND id <> :me),
+  (SELECT max(occurred_at) FROM opt_out_events WHERE service_id = :sid AND channel = :channel AND address = :address))
+""")
+_SETTLE_KEYWORD = text("UPDATE inbound_messages SET outcome = :outcome WHERE id = :me")
+_OVERRIDE = text("""
+INSERT INTO audit_log (service_id, actor, action, reason, details)
+VALUES (:sid, :actor, 'suppression_override', :reason, CAST(:details AS jsonb))
+""")
+# Why a message may reach a suppressed address: a service-critical template, or the opt-out's own confirmation.
+EXEMPTIONS = ("service_critical", "optout_confirmation")
+# Channels whose rules let a service-critical message reach someone who opted out (one-time codes, account alerts).
+CRITICAL_CHANNELS = frozenset({"sms"})
 _ALL = text("SELECT address FROM opt_outs WHERE service_id = :sid AND channel = :channel")
 _AMONG = text("""
 SELECT address FROM opt_outs
@@ -73,44 +105,83 @@ def normalise(address: str, channel: str, region: str) -> str | None:
     return classify(address, region)[0]
 
 
-def apply_inbound(service_id: int, sender: str, message: str, keywords: Keywords, *, source: str,
-                  region: str) -> str | None:
-    """Act on an inbound SMS's keyword: 'opt_out', 'opt_in', or None when it carries none."""
-    action = keywords.action_for(message)
-    address = normalise(sender, "sms", region) if action else None
-    if address is None:
-        return None
-    change = opt_out if action == "opt_out" else opt_in
-    change(service_id, "sms", address, source=source, actor=f"inbound:{address}", detail=message[:160])
-    return action
+def apply_keyword(service_id: int, channel: str, address: str, action: str, *, account: str,
+                  inbound_id: str | None, sent_at, detail: str | None) -> str:
+    """Apply one inbound STOP/START in the person's order and commit; what it did.
+
+    'duplicate' (this gateway id was seen), 'stale' (a newer keyword or change is in force),
+    'unchanged' (already in that state) or 'applied'.
+    """
+    params = {"sid": service_id, "channel": channel, "address": address}
+    db.session.execute(_LOCK_ADDRESS, params)
+    recorded = db.session.execute(_RECORD_KEYWORD, {**params, "account": account, "inbound_id": inbound_id,
+                                                    "action": action, "sent_at": sent_at}).first()
+    if recorded is None:
+        db.session.commit()
+        return "duplicate"
+    newest = db.session.execute(_NEWEST_OTHER, {**params, "me": recorded.id}).scalar()
+    changed = False
+    if newest is not None and newest > recorded.sent_at:
+        outcome = "stale"
+    else:
+        changed = _change(service_id, channel, address, stopped=action == "opt_out",
+                          source=f"{account}:{inbound_id or ''}", actor=f"inbound:{account}", detail=detail,
+                          occurred_at=recorded.sent_at)
+        outcome = "applied" if changed else "unchanged"
+    db.session.execute(_SETTLE_KEYWORD, {"outcome": outcome, "me": recorded.id})
+    db.session.commit()
+    if changed:
+        _note_recent(service_id, channel, address, stopped=action == "opt_out")
+    return outcome
+
+
+def _change(service_id: int, channel: str, address: str, *, stopped: bool, source: str, actor: str,
+            detail: str | None, occurred_at=None) -> bool:
+    """Add (stopped) or remove an address and audit it, under the address lock; no commit. True if it changed."""
+    params = {"sid": service_id, "channel": channel, "address": address}
+    db.session.execute(_LOCK_ADDRESS, params)
+    if stopped:
+        changed = db.session.execute(_ADD, {**params, "source": source}).rowcount
+    else:
+        changed = db.session.execute(_REMOVE, params).rowcount
+    if changed:  # the audit records changes; a repeated STOP changes nothing
+        db.session.execute(_EVENT, {**params, "action": "opt_out" if stopped else "opt_in", "source": source,
+                                    "actor": actor, "detail": detail, "occurred_at": occurred_at})
+    return bool(changed)
 
 
 def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: str,
             detail: str | None = None) -> bool:
     """Suppress an address and audit it, committing; True when it was not suppressed before."""
-    params = {"sid": service_id, "channel": channel, "address": address}
-    added = db.session.execute(_ADD, {**params, "source": source}).rowcount
-    if added:  # the audit records changes; a repeated STOP changes nothing
-        db.session.execute(_EVENT, {**params, "action": "opt_out", "source": source, "actor": actor,
-                                    "detail": detail})
+    added = _change(service_id, channel, address, stopped=True, source=source, actor=actor, detail=detail)
     db.session.commit()
     if added:
         _note_recent(service_id, channel, address, stopped=True)
-    return bool(added)
+    return added
 
 
 def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: str,
            detail: str | None = None) -> bool:
     """Lift a suppression and audit it, committing; True when the address was suppressed."""
-    params = {"sid": service_id, "channel": channel, "address": address}
-    removed = db.session.execute(_REMOVE, params).rowcount
-    if removed:
-        db.session.execute(_EVENT, {**params, "action": "opt_in", "source": source, "actor": actor,
-                                    "detail": detail})
+    removed = _change(service_id, channel, address, stopped=False, source=source, actor=actor, detail=detail)
     db.session.commit()
     if removed:
         _note_recent(service_id, channel, address, stopped=False)
-    return bool(removed)
+    return removed
+
+
+def is_suppressed(service_id: int, channel: str, address: str) -> bool:
+    """Whether one address is on the list (one indexed lookup)."""
+    return bool(suppressed_among(service_id, channel, [address]))
+
+
+def audit_override(service_id: int, message_id: int, reason: str, actor: str, stage: str) -> None:
+    """Record, in the current transaction, that an exempt message goes to a suppressed address.
+
+    The audit row names the message, never the address (erasure would have to find it there).
+    """
+    db.session.execute(_OVERRIDE, {"sid": service_id, "actor": actor, "reason": reason,
+                                   "details": json.dumps({"message_id": message_id, "stage": stage})})
 
 
 def recent_key(service_id: int, channel: str) -> str:

@@ -41,11 +41,15 @@ SELECT a.service_id, a.filter, a.exclude_broadcast_id, a.id_ceiling, a.cursor, b
   FROM broadcast_audiences a JOIN broadcasts b ON b.id = a.broadcast_id
  WHERE a.broadcast_id = :bid AND NOT a.done FOR UPDATE OF a
 """)
+# The suppression list (STOP, the API) speaks for the number whatever the contact's consent says.
+_ON_LIST = """EXISTS (SELECT 1 FROM opt_outs o
+                 WHERE o.service_id = c.service_id AND o.channel = CAST(:channel AS text) AND o.address = c.phone)"""
 _PAGE = """
 WITH page AS (
   SELECT c.id, c.phone, c.phone_carrier, c.phone_error,
          c.attributes || jsonb_strip_nulls(jsonb_build_object('external_id', c.external_id, 'language', c.language)) AS p,
-         (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' AS refused
+         (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' AS refused,
+         """ + _ON_LIST + """ AS listed
     FROM contacts c WHERE c.id > :cursor AND """ + _SCOPE + """
    ORDER BY c.id LIMIT :page
 ), judged AS (
@@ -58,9 +62,10 @@ WITH page AS (
   INSERT INTO messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)
   SELECT :bid, :sid, phone, p, phone_carrier,
          CASE WHEN phone_error IS NOT NULL OR missing IS NOT NULL OR chars > :max_chars THEN 'rejected'
-              WHEN refused THEN 'opted_out' ELSE 'pending' END,
+              WHEN refused OR listed THEN 'opted_out' ELSE 'pending' END,
          CASE WHEN phone_error IS NOT NULL THEN phone_error WHEN missing IS NOT NULL THEN 'missing_personalisation'
-              WHEN chars > :max_chars THEN 'message_too_long' WHEN refused THEN 'consent_withdrawn' END,
+              WHEN chars > :max_chars THEN 'message_too_long' WHEN refused THEN 'consent_withdrawn'
+              WHEN listed THEN 'opted_out' END,
          CASE WHEN phone_error IS NOT NULL THEN NULL WHEN missing IS NOT NULL THEN missing
               WHEN chars > :max_chars THEN chars || ' characters; the limit is ' || :max_chars END
     FROM judged ORDER BY id
@@ -173,7 +178,7 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, audience: Audience, *
 _PREVIEW_PAGE = """
 SELECT c.id, c.phone,
        c.attributes || jsonb_strip_nulls(jsonb_build_object('external_id', c.external_id, 'language', c.language)) AS p,
-       (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' AS refused
+       (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' OR """ + _ON_LIST + """ AS refused
   FROM contacts c WHERE c.id > :cursor AND """ + _SCOPE + """
  ORDER BY c.id LIMIT :page
 """

@@ -10,7 +10,9 @@ from sqlalchemy.orm import aliased
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import MessageTemplate
+from app.services import optouts
 from app.services.broadcast_request import KNOWN_CHANNELS
+from app.services.broadcast_state import record_audit
 from app.services.storable_text import check_text
 from app.services.templates import compile_template
 
@@ -41,17 +43,36 @@ def parse_template(payload: dict, max_chars: int) -> tuple[str, str, str, str]:
     return channel, name, language, body
 
 
+def parse_critical(payload: dict, channel: str) -> bool:
+    """The optional `service_critical` flag: true only on a channel whose rules let it pass an opt-out."""
+    value = payload.get("service_critical", False)
+    if type(value) is not bool:
+        raise _fail("service_critical", "service_critical must be true or false")
+    if value and channel not in optouts.CRITICAL_CHANNELS:
+        raise _fail("service_critical", f"a {channel} message may not reach someone who opted out; "
+                                        f"service_critical is allowed on {sorted(optouts.CRITICAL_CHANNELS)}")
+    return value
+
+
 def save(service_id: int, payload: dict, actor: str, max_chars: int) -> dict:
-    """Store the next version of a template and commit; a racing save is retried once."""
+    """Store the next version of a template and commit; a racing save is retried once.
+
+    A `service_critical` version (a one-time code, an account alert) may be sent to a number on
+    the suppression list; the save is audited, as is every such send.
+    """
     channel, name, language, body = parse_template(payload, max_chars)
+    critical = parse_critical(payload, channel)
     for _attempt in range(2):
         version = 1 + (db.session.scalar(select(func.max(MessageTemplate.version)).where(
             MessageTemplate.service_id == service_id, MessageTemplate.channel == channel,
             MessageTemplate.name == name, MessageTemplate.language == language)) or 0)
         row = MessageTemplate(service_id=service_id, channel=channel, name=name, language=language,
-                              version=version, body=body, created_by=actor)
+                              version=version, body=body, created_by=actor, service_critical=critical)
         db.session.add(row)
         try:
+            if critical:
+                record_audit(service_id, None, actor, "template_service_critical", reason=name,
+                             details={"template": name, "language": language, "version": version})
             db.session.commit()
             return describe(row)
         except IntegrityError:
@@ -62,7 +83,7 @@ def save(service_id: int, payload: dict, actor: str, max_chars: int) -> dict:
 def describe(row: MessageTemplate) -> dict:
     """One version as the API shows it."""
     return {"name": row.name, "channel": row.channel, "language": row.language, "version": row.version,
-            "body": row.body, "created_by": row.created_by,
+            "body": row.body, "service_critical": bool(row.service_critical), "created_by": row.created_by,
             "created_at": row.created_at.isoformat() if row.created_at else None}
 
 
@@ -119,6 +140,8 @@ def resolve(service_id: int, channel: str, name: str, version: object, language:
                     + (f" in language {language!r}" if language else "")
                     + (f" with version {version}" if version is not None else ""))
     reference = {"name": row.name, "version": row.version, "language": row.language}
+    if row.service_critical:
+        reference["service_critical"] = True
     if language is None and version is None:
         # No language asked for: each recipient's `language` picks the newest variant in it.
         variants = language_variants(service_id, channel, name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -10,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Message
-from app.services.broadcast_request import parse_body, parse_channel
-from app.services import idempotency
+from app.services.broadcast_request import names_stored_template, parse_body, parse_channel
+from app.services import idempotency, optouts
 from app.services.idempotency import check_replay
 from app.services.recipients import classify
 from app.services.storable_text import check_json, check_text
@@ -88,19 +89,41 @@ def _replay(service_id: int, idempotency_key: str | None, fingerprint: str) -> A
 
 
 def create_message(service_id: int, payload: dict, *, provider: str, region: str, max_chars: int,
-                   idempotency_key: str | None) -> Accepted:
-    """Store one message for the fast lane; replay the first one for a repeated Idempotency-Key."""
-    number, carrier, body, personalisation = _validate(payload, region, max_chars)
+                   idempotency_key: str | None, resolve_template: Callable | None = None,
+                   exempt: str | None = None, actor: str = "api") -> Accepted:
+    """Store one message for the fast lane; replay the first one for a repeated Idempotency-Key.
+
+    A recipient on the suppression list is refused (422 recipient_opted_out) unless the message is
+    exempt: the confirmation of an opt-out, or a template its service marked service_critical on a
+    channel that allows it. An exempt message to a suppressed number is audited here and at send.
+    `resolve_template(channel, name, version, language)` gives (body, reference) for a saved template.
+    """
     fingerprint = request_fingerprint(payload)
+    channel = parse_channel(payload.get("channel", "sms"))
+    if resolve_template is not None and names_stored_template(payload):
+        body, reference = resolve_template(channel, payload["template"], payload.get("template_version"),
+                                           payload.get("language"))
+        payload = {**payload, "template": body}
+        if reference.get("service_critical") and channel in optouts.CRITICAL_CHANNELS:
+            exempt = exempt or "service_critical"
+    number, carrier, body, personalisation = _validate(payload, region, max_chars)
     replay = _replay(service_id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
+    suppressed = optouts.is_suppressed(service_id, channel, number)
+    if suppressed and exempt is None:
+        db.session.rollback()
+        raise ValidationFailed("the recipient opted out of this service's messages on this channel",
+                               {"field": "to", "channel": channel}, code="recipient_opted_out")
     message = Message(service_id=service_id, recipient=number, carrier=carrier, status="pending", body=body,
                       provider=provider, idempotency_key=idempotency_key,
-                      request_hash=fingerprint if idempotency_key else None,
+                      request_hash=fingerprint if idempotency_key else None, suppression_exempt=exempt,
                       personalisation=json.loads(json.dumps(personalisation)) if personalisation else None)
     try:
         db.session.add(message)
+        db.session.flush()
+        if suppressed:
+            optouts.audit_override(service_id, message.id, exempt, actor, "intake")
         db.session.commit()
     except IntegrityError:
         # Two requests raced on one Idempotency-Key: the first one's message is the answer.

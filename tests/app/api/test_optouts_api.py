@@ -1,6 +1,8 @@
 """Opt-outs: the API, the inbound STOP/START webhook, the audit trail, and intake's opted_out."""
 from __future__ import annotations
 
+import itertools
+
 from herald_testing import make_service, post_json, recipients
 
 from app.extensions import db
@@ -9,10 +11,21 @@ from app.models import Message
 INBOUND = "/webhooks/africastalking/test-secret/inbound"
 
 
-def inbound(client, sender, text, to="12345"):
-    """Post an Africa's Talking inbound SMS."""
-    return client.post(INBOUND, data={"from": sender, "to": to, "text": text, "date": "2026-12-02 00:10:00",
-                                      "id": "in-1", "linkId": "link-1"})
+_IDS = itertools.count(1)
+
+
+def inbound(client, sender, text, to="12345", inbound_id=None, date=None):
+    """Post an Africa's Talking inbound SMS (a fresh id and a later time each, unless given)."""
+    number = next(_IDS)
+    return client.post(INBOUND, data={
+        "from": sender, "to": to, "text": text, "id": inbound_id or f"in-{number}", "linkId": "link-1",
+        "date": date or f"2026-12-02 00:{number // 60 % 60:02d}:{number % 60:02d}"})
+
+
+def action(response):
+    """The keyword's action as the webhook answered it."""
+    assert response.status_code == 200, response.json
+    return response.json["action"]
 
 
 def listed(client, service):
@@ -38,16 +51,16 @@ def test_add_list_and_remove_through_the_api(client, service):
 def test_inbound_stop_in_english_bemba_or_nyanja_opts_out_and_start_opts_back_in(client, service, app):
     app.config["HERALD_INBOUND_SERVICES"] = f"*={service.service_id}"
     try:
-        assert inbound(client, "+260961000001", "stop").json == {"action": "opt_out"}
-        assert inbound(client, "+260971000002", "Leka.").json == {"action": "opt_out"}
-        assert inbound(client, "+260951000003", "SIYA please").json == {"action": "opt_out"}
-        assert inbound(client, "+260951000004", "when is the rain?").json == {"action": None}
+        assert action(inbound(client, "+260961000001", "stop", inbound_id="in-1")) == "opt_out"
+        assert action(inbound(client, "+260971000002", "Leka.")) == "opt_out"
+        assert action(inbound(client, "+260951000003", "SIYA please")) == "opt_out"
+        assert action(inbound(client, "+260951000004", "when is the rain?")) is None
         assert sorted(listed(client, service)) == ["+260951000003", "+260961000001", "+260971000002"]
-        assert inbound(client, "+260961000001", "START").json == {"action": "opt_in"}
+        assert action(inbound(client, "+260961000001", "START")) == "opt_in"
         assert sorted(listed(client, service)) == ["+260951000003", "+260971000002"]
         history = client.get("/v1/opt-outs?address=%2B260961000001", headers=service.headers).json["history"]
         assert [h["action"] for h in history] == ["opt_in", "opt_out"]
-        assert history[1]["source"] == "africastalking:in-1" and history[1]["actor"] == "inbound:+260961000001"
+        assert history[1]["source"] == "africastalking:in-1" and history[1]["actor"] == "inbound:africastalking"
     finally:
         app.config["HERALD_INBOUND_SERVICES"] = ""
 
@@ -55,7 +68,8 @@ def test_inbound_stop_in_english_bemba_or_nyanja_opts_out_and_start_opts_back_in
 def test_inbound_needs_the_secret_and_a_known_destination(client, service, app):
     bad = client.post("/webhooks/africastalking/wrong/inbound", data={"from": "+260961000001", "text": "STOP"})
     assert bad.status_code == 403
-    assert inbound(client, "+260961000001", "STOP").json == {"action": None}  # no service routed
+    unmapped = inbound(client, "+260961000001", "STOP")  # no service routed: 200, nothing changed
+    assert unmapped.status_code == 200 and unmapped.json["outcome"] == "unmapped"
     assert listed(client, service) == []
 
 
@@ -77,8 +91,9 @@ def test_an_optional_confirmation_goes_out_on_the_fast_lane_once(client, service
     app.config.update(HERALD_INBOUND_SERVICES=f"*={service.service_id}",
                       HERALD_OPTOUT_REPLY="You will get no more messages. Send START to resubscribe.")
     try:
-        inbound(client, "+260961000001", "STOP")
-        inbound(client, "+260961000001", "STOP")  # the gateway posting the same callback again
+        inbound(client, "+260961000001", "STOP", inbound_id="in-stop")
+        replay = inbound(client, "+260961000001", "STOP", inbound_id="in-stop")  # the same callback again
+        assert replay.json["outcome"] == "duplicate"
         inbound(client, "+260961000001", "START")  # no opt-in reply configured
     finally:
         app.config.update(HERALD_INBOUND_SERVICES="", HERALD_OPTOUT_REPLY="")
