@@ -155,7 +155,10 @@ def _inbound(item: object) -> InboundMessage:
         raise ValueError("an Infobip inbound message needs 'from'")
     text = item.get("text") if isinstance(item.get("text"), str) else ""
     to, message_id = item.get("to"), item.get("messageId")
-    return InboundMessage(sender=item["from"].strip(), to=to.strip() if isinstance(to, str) else "", text=text,
+    sender = item["from"].strip()
+    # Infobip writes numbers in international format without the '+'.
+    sender = "+" + sender if sender.isdigit() else sender
+    return InboundMessage(sender=sender, to=to.strip() if isinstance(to, str) else "", text=text,
                           inbound_id=message_id if isinstance(message_id, str) and message_id else None,
                           sent_at=gateway_time(str(item.get("receivedAt") or ""), ("%Y-%m-%dT%H:%M:%S.%f%z",)))
 

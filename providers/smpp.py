@@ -257,7 +257,10 @@ class SMPPTransceiver(Provider):
 
     def parse_mobile_originated(self, form: Mapping[str, str]) -> InboundMessage:
         """A text a person sent (deliver_sm with no receipt bit); SMPP carries no id or time for it."""
-        return InboundMessage(sender=form.get("source_addr", ""), to=form.get("destination_addr", ""),
+        sender = form.get("source_addr", "")
+        if form.get("source_addr_ton") == "1" and sender.isdigit():
+            sender = "+" + sender  # an international number, written without its '+'
+        return InboundMessage(sender=sender, to=form.get("destination_addr", ""),
                               text=form.get("short_message", ""))
 
     def verify(self, request) -> bool:

@@ -125,6 +125,7 @@ def submit_sm_resp_message_id(body: bytes) -> str:
 def deliver_sm_fields(body: bytes) -> dict[str, str]:
     """A deliver_sm's addresses, esm_class, text and known TLVs as strings (the receipt's raw form)."""
     offset = read_cstring(body, 0)[1] + 2  # service_type, source ton/npi
+    source_ton = body[offset - 2]
     source, offset = read_cstring(body, offset)
     destination, offset = read_cstring(body, offset + 2)
     esm_class = body[offset]
@@ -133,7 +134,8 @@ def deliver_sm_fields(body: bytes) -> dict[str, str]:
     # registered_delivery, replace_if_present, data_coding, sm_default_msg_id, sm_length, short_message
     data_coding, length = body[offset + 2], body[offset + 4]
     text = body[offset + 5:offset + 5 + length]
-    fields = {"source_addr": source, "destination_addr": destination, "esm_class": str(esm_class),
+    fields = {"source_addr": source, "source_addr_ton": str(source_ton), "destination_addr": destination,
+              "esm_class": str(esm_class),
               "short_message": text.decode("utf-16-be" if data_coding == 8 else "latin-1", "replace")}
     fields.update(read_tlvs(body[offset + 5 + length:]))
     return fields

@@ -65,3 +65,19 @@ def get_events(environ: dict, gateway: Gateway) -> r.Response:
         for when, number, key, code in picked
     ]
     return r.json_response(200, {"events": events, "more": more})
+
+
+def post_mobile_originated(environ: dict, gateway: Gateway) -> r.Response:
+    """A person's text ({"from", "to", "text"}) sent to the ESME over its bind as a deliver_sm; 409 if none is bound."""
+    try:
+        body = r.read_json(environ)
+    except (ValueError, r.BodyTooLarge):
+        return r.error(400, "body must be a JSON object")
+    fields = [body.get(name) if isinstance(body, dict) else None for name in ("from", "to", "text")]
+    if not all(isinstance(value, str) and value for value in fields):
+        return r.error(400, "from, to and text are required strings")
+    if gateway.smpp is None:
+        return r.error(409, "the sandbox runs no SMSC (--smpp-port)")
+    if not gateway.smpp.send_mobile_originated(*fields):
+        return r.error(409, "no ESME is bound")
+    return r.json_response(200, {"sent": True})

@@ -90,6 +90,17 @@ class SmscServer:
         """A fresh SMSC message id."""
         return f"{self._prefix}{next(self._ids):010x}"
 
+    def send_mobile_originated(self, source: str, destination: str, text: str) -> int:
+        """Write a person's text (deliver_sm, no receipt bit) on one bound connection; 1 if written, else 0.
+
+        Its deliver_sm_resp is counted (mo_acked, or mo_refused for an error status), not resent.
+        """
+        for connection in self.connections:
+            if connection.bound:
+                connection.send_mobile_originated(source, destination, text)
+                return 1
+        return 0
+
     def schedule_receipt(self, receipt: Receipt) -> None:
         """Send the receipt after dlr_delay_ms, if receipts are on and the number gets one."""
         if self.settings.smpp_receipts and recipients.report_outcome(receipt.number) is not None:
@@ -130,6 +141,7 @@ class SmscProtocol(asyncio.Protocol):
         self.bound = False
         self.outstanding = 0
         self.receipts: dict[int, Receipt] = {}
+        self.mobile_originated: set[int] = set()
         self.first_part_ids: dict[tuple[str, int], str] = {}
         self._sequences = itertools.count(1)
         # While one read's PDUs are handled, answers are gathered and written once at the end.
@@ -302,8 +314,18 @@ class SmscProtocol(asyncio.Protocol):
         body = w.receipt(receipt.message_id, receipt.number, stat, err, receipt.submitted, state)
         self._send(w.frame(w.DELIVER_SM, sequence, body))
 
+    def send_mobile_originated(self, source: str, destination: str, text: str) -> None:
+        """Write one mobile-originated deliver_sm and remember its sequence until the answer."""
+        sequence = next(self._sequences)
+        self.mobile_originated.add(sequence)
+        self._send(w.frame(w.DELIVER_SM, sequence, w.mobile_originated(source, destination, text)))
+
     def _receipt_answered(self, pdu: w.Pdu) -> None:
         """Close a receipt on ROK; offer it again on an error status."""
+        if pdu.sequence in self.mobile_originated:
+            self.mobile_originated.discard(pdu.sequence)
+            self.server.stats.count_mobile_originated(pdu.status == w.ROK)
+            return
         receipt = self.receipts.pop(pdu.sequence, None)
         if receipt is None:
             return

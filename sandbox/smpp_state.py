@@ -14,7 +14,7 @@ RECEIPT_STATES = {
 }
 
 _COUNTERS = ("binds", "bind_failures", "submits", "max_outstanding", "drops", "cuts", "cut_unanswered",
-             "enquire_links", "receipts_sent", "receipts_acked", "receipts_refused")
+             "enquire_links", "receipts_sent", "receipts_acked", "receipts_refused", "mo_acked", "mo_refused")
 
 
 class SmppStats:
@@ -30,6 +30,13 @@ class SmppStats:
         for name in _COUNTERS:
             setattr(self, name, 0)
         self.bucket.set_rate(self.bucket.rate)
+
+    def count_mobile_originated(self, acknowledged: bool) -> None:
+        """One person's text answered by the ESME: taken (ROK) or refused."""
+        if acknowledged:
+            self.mo_acked += 1
+        else:
+            self.mo_refused += 1
 
     def snapshot(self) -> dict:
         """The counters as a dict."""

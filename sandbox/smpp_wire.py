@@ -114,3 +114,12 @@ def receipt(message_id: str, number: str, stat: str, err: str, submitted: float,
             + bytes([5, 0]) + b"HERALD\x00"  # destination: the ESME's sender
             + bytes([0x04, 0, 0]) + b"\x00\x00"  # esm_class: SMSC delivery receipt
             + bytes([0, 0, 0, 0, len(text)]) + text + tlvs)
+
+
+def mobile_originated(source: str, destination: str, text: str) -> bytes:
+    """A deliver_sm body carrying a person's text to the ESME (esm_class 0: no receipt bit), GSM-7 as latin-1."""
+    data = text.encode("latin-1", "replace")[:254]
+    return (b"\x00" + bytes([1, 1]) + source.lstrip("+").encode("ascii") + b"\x00"  # service_type, source
+            + bytes([0, 0]) + destination.encode("ascii") + b"\x00"
+            + bytes([0x00, 0, 0]) + b"\x00\x00"  # esm_class 0, protocol_id, priority; schedule, validity
+            + bytes([0, 0, 0, 0, len(data)]) + data)

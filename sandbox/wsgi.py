@@ -17,6 +17,7 @@ ROUTES = {
     ("POST", "/_sandbox/reset"): control.post_reset,
     ("GET", "/_sandbox/ledger"): control.get_ledger,
     ("GET", "/_sandbox/events"): control.get_events,
+    ("POST", "/_sandbox/smpp/mo"): control.post_mobile_originated,
 }
 
 

@@ -9,12 +9,17 @@ not. A message to an unmapped number, or without a keyword, changes nothing.
 """
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app
+
+from app.errors import ValidationFailed
 
 from app.queueing import enqueue
 from app.services import optouts, routing, transactional
 from providers.base import InboundMessage
 
+log = logging.getLogger(__name__)
 CHANNEL = "sms"
 # Outcomes after which the person is told where they stand.
 _CONFIRMED = ("applied", "unchanged")
@@ -53,11 +58,16 @@ def _confirm(service_id: int, address: str, action: str, account: str, inbound_i
     body = cfg["HERALD_OPTOUT_REPLY" if action == "opt_out" else "HERALD_OPTIN_REPLY"]
     if not body:
         return
-    accepted = transactional.create_message(
-        service_id, {"to": address, "body": body}, provider=routing.provider_for(CHANNEL),
-        region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
-        idempotency_key=f"{action}:{account}:{inbound_id}" if inbound_id else None,
-        exempt="optout_confirmation" if action == "opt_out" else None, actor=f"inbound:{account}")
+    try:
+        accepted = transactional.create_message(
+            service_id, {"to": address, "body": body}, provider=routing.provider_for(CHANNEL),
+            region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
+            idempotency_key=f"{action}:{account}:{inbound_id}" if inbound_id else None,
+            exempt="optout_confirmation" if action == "opt_out" else None, actor=f"inbound:{account}")
+    except ValidationFailed as exc:
+        # The keyword already took effect; a number that cannot be texted back just gets no reply.
+        log.warning("no %s confirmation from %s: %s", action, account, exc)
+        return
     if accepted.created:
         enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)
 

@@ -227,6 +227,40 @@ def test_a_receipt_the_callback_could_not_store_comes_again(smsc, adapter_for):
     assert smsc.ledger()["smpp"]["receipts_refused"] == 1
 
 
+def post_mobile_originated(smsc, sender: str, text: str, to: str = "12345"):
+    """Have the SMSC write a person's text to the bound ESME."""
+    return smsc.http.post(f"{smsc.base_url}/_sandbox/smpp/mo", json={"from": sender, "to": to, "text": text},
+                          timeout=10)
+
+
+def test_a_persons_text_goes_to_on_inbound_not_to_receipts(smsc, adapter_for):
+    receipts, inbound = Receipts(), Receipts()
+    adapter = adapter_for(on_receipts=receipts, on_inbound=inbound)
+    adapter.probe()  # bound, nothing sent
+    assert post_mobile_originated(smsc, "+260971234567", "STOP").status_code == 200
+
+    assert poll_until(lambda: inbound.reports, 5.0)
+    [mo] = inbound.reports
+    assert (mo.sender, mo.to, mo.text, mo.inbound_id) == ("+260971234567", "12345", "STOP", None)
+    assert receipts.reports == []
+    assert poll_until(lambda: smsc.ledger()["smpp"]["mo_acked"] == 1, 5.0)
+
+
+def test_a_persons_text_the_callback_could_not_store_is_refused_for_the_smsc_to_resend(smsc, adapter_for):
+    inbound = Receipts()
+    inbound.failures = 1
+    adapter_for(on_inbound=inbound).probe()
+    post_mobile_originated(smsc, "+260971234567", "STOP")
+    assert poll_until(lambda: smsc.ledger()["smpp"]["mo_refused"] == 1, 5.0)
+    assert inbound.reports == []
+    assert post_mobile_originated(smsc, "+260971234567", "STOP").status_code == 200
+    assert poll_until(lambda: inbound.reports, 5.0)
+
+
+def test_with_nobody_bound_the_sandbox_refuses_a_persons_text(smsc):
+    assert post_mobile_originated(smsc, "+260971234567", "STOP").status_code == 409
+
+
 def test_receipts_kept_for_the_next_bind_that_come_with_its_answer_are_stored(smsc, adapter_for):
     smsc.configure(dlr_delay_ms=300)
     sender = adapter_for()

@@ -60,6 +60,19 @@ def test_pages_create_exactly_the_segments_rows_judged_as_intake_does(app, clien
     assert scalar(app, "SELECT carrier FROM messages WHERE recipient = '+260951000003'") == "ZAMTEL"
 
 
+def test_a_number_on_the_suppression_list_is_left_out_whatever_the_contact_says(app, client, service):
+    import_rows(app, service.service_id, FARMERS)
+    # The person texted STOP: the contact still says yes, the list speaks for the number.
+    assert post_json(client, service, "/v1/opt-outs", {"address": "+260951000003"}).status_code == 201
+    bid = segment_broadcast(client, service).json["id"]
+    resolve_all(app, bid)
+    got = rows(app, bid)
+    assert got["+260951000003"][:2] == ("opted_out", "opted_out")
+    assert got["+260961000001"][:2] == ("pending", None)
+    preview = segment_broadcast(client, service, dry_run=True, filter=MAIZE).json
+    assert preview["opted_out"] == 2  # the withdrawn contact and the listed number
+
+
 def test_the_producer_tick_materialises_and_does_not_complete_early(app, client, service):
     import_rows(app, service.service_id, FARMERS)
     bid = segment_broadcast(client, service, body="Rain tomorrow").json["id"]
