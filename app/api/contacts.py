@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 
 from app.api.auth import require_service
 from app.api.json_body import parse_json_object
-from app.api.params import int_arg
+from app.api.params import int_arg, path_name
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services import contacts, contacts_erasure, csv_cells
 from app.services.contacts_fields import FieldRejected
@@ -63,13 +63,14 @@ def list_contacts():
 @require_service
 def show(external_id: str):
     """One contact."""
-    return jsonify(contacts.get(g.service_id, external_id))
+    return jsonify(contacts.get(g.service_id, path_name(external_id, "external_id", "contact")))
 
 
 @bp.patch("/<external_id>")
 @require_service
 def update(external_id: str):
     """Change addresses, language, attributes (merged; null removes one) or consent per channel."""
+    path_name(external_id, "external_id", "contact")
     payload = parse_json_object(request.get_data(cache=False))
     try:
         return jsonify(contacts.update(g.service_id, external_id, payload, current_app.config["HERALD_DEFAULT_REGION"]))
@@ -81,5 +82,5 @@ def update(external_id: str):
 @require_service
 def erase(external_id: str):
     """Delete the contact and erase their addresses from past messages (counts are kept)."""
-    erased = contacts_erasure.erase(g.service_id, external_id)
+    erased = contacts_erasure.erase(g.service_id, path_name(external_id, "external_id", "contact"))
     return jsonify({"external_id": external_id, "deleted": True, "messages_erased": erased})
