@@ -39,8 +39,9 @@ def test_queue_position_counts_only_the_callers_own_service(client, service, app
     first = post_json(client, service, "/v1/messages", {"to": "+260961000005", "body": "Code"})
     second = post_json(client, service, "/v1/messages", {"to": "+260961000006", "body": "Code"})
     assert (first.json["queue_position"], second.json["queue_position"]) == (0, 1)
-    replay = post_json(client, other, "/v1/messages", {"to": "+260961000007", "body": "Code"}, **{"Idempotency-Key": "k"})
-    again = post_json(client, other, "/v1/messages", {"to": "+260961000007", "body": "Code"}, **{"Idempotency-Key": "k"})
+    keyed = {"to": "+260961000007", "body": "Code"}
+    replay = post_json(client, other, "/v1/messages", keyed, **{"Idempotency-Key": "k"})
+    again = post_json(client, other, "/v1/messages", keyed, **{"Idempotency-Key": "k"})
     assert replay.json["queue_position"] == again.json["queue_position"] == 3
 
 
