@@ -1,8 +1,6 @@
 """/v1/broadcasts: create, read, list messages, and the lifecycle verbs."""
 from __future__ import annotations
 
-import csv
-import io
 from functools import partial
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
@@ -17,7 +15,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import intake, lifecycle, preview, reporting, routing, segments_audience, templates_store
+from app.services import csv_cells, intake, lifecycle, preview, reporting, routing, segments_audience, templates_store
 from app.services.broadcast_request import parse_lifecycle, parse_spec
 from app.services.idempotency import parse_key
 from app.statuses import ALL_MESSAGE_STATUSES
@@ -121,21 +119,9 @@ def messages(broadcast_id: str):
 def report_csv(broadcast_id: str):
     """The audit export: one line per recipient, streamed so a million rows never sit in memory."""
     broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
-
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(reporting.MESSAGE_FIELDS)
-        for count, row in enumerate(reporting.export_rows(broadcast.id), 1):
-            writer.writerow(row)
-            if count % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
+    rows = csv_cells.stream(reporting.MESSAGE_FIELDS, reporting.export_rows(broadcast.id))
     filename = f"broadcast-{broadcast.id}.csv"
-    return Response(stream_with_context(lines()), mimetype="text/csv",
+    return Response(stream_with_context(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -1,16 +1,13 @@
 """/v1/contacts: CSV import and export, keyset pages, and one contact's read, update and erasure."""
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from app.api.auth import require_service
 from app.api.json_body import parse_json_object
-from app.api.params import int_arg
+from app.api.params import int_arg, path_name
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
-from app.services import contacts, contacts_erasure
+from app.services import contacts, contacts_erasure, csv_cells
 from app.services.contacts_fields import FieldRejected
 
 bp = Blueprint("contacts", __name__, url_prefix="/v1/contacts")
@@ -47,22 +44,9 @@ def import_contacts():
 @bp.get("/export")
 @require_service
 def export_contacts():
-    """Every contact as CSV (the import's own columns), streamed page by page."""
-    service_id = g.service_id
-
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(contacts.EXPORT_COLUMNS)
-        for count, row in enumerate(contacts.export_rows(service_id), 1):
-            writer.writerow(row)
-            if count % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(stream_with_context(lines()), mimetype="text/csv",
+    """Every contact as CSV (the import's own columns, formulas neutralised), streamed page by page."""
+    rows = csv_cells.stream(contacts.EXPORT_COLUMNS, contacts.export_rows(g.service_id))
+    return Response(stream_with_context(rows), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
@@ -79,13 +63,14 @@ def list_contacts():
 @require_service
 def show(external_id: str):
     """One contact."""
-    return jsonify(contacts.get(g.service_id, external_id))
+    return jsonify(contacts.get(g.service_id, path_name(external_id, "external_id", "contact")))
 
 
 @bp.patch("/<external_id>")
 @require_service
 def update(external_id: str):
     """Change addresses, language, attributes (merged; null removes one) or consent per channel."""
+    path_name(external_id, "external_id", "contact")
     payload = parse_json_object(request.get_data(cache=False))
     try:
         return jsonify(contacts.update(g.service_id, external_id, payload, current_app.config["HERALD_DEFAULT_REGION"]))
@@ -97,5 +82,5 @@ def update(external_id: str):
 @require_service
 def erase(external_id: str):
     """Delete the contact and erase their addresses from past messages (counts are kept)."""
-    erased = contacts_erasure.erase(g.service_id, external_id)
+    erased = contacts_erasure.erase(g.service_id, path_name(external_id, "external_id", "contact"))
     return jsonify({"external_id": external_id, "deleted": True, "messages_erased": erased})

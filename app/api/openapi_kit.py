@@ -7,7 +7,8 @@ TIME = {"type": "string", "format": "date-time"}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "examples": ["12.5000"]}
 ERRORS = {
     "BadRequest": (400, "The body cannot be read or stored: bad JSON, not an object, an unsupported content type, "
-                        "an unreadable CSV line (`details.line`), or a NUL character (`details.field` names it)."),
+                        "an unreadable CSV line (`details.line`), or a NUL character or lone UTF-16 surrogate "
+                        "(`details.field` names it)."),
     "Unauthorized": (401, "Missing, unknown or revoked API key (or metrics token)."),
     "NotFound": (404, "No such resource for this service."),
     "Conflict": (409, "The resource's current state does not allow this action."),

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from app.api.auth import require_service
 from app.api.json_body import parse_json_object
-from app.api.params import int_arg
+from app.api.params import int_arg, text_arg
 from app.errors import NotFound, ValidationFailed
 from app.services import optouts
 from app.services.broadcast_request import KNOWN_CHANNELS
@@ -33,12 +33,6 @@ def _target() -> tuple[str, str, str | None]:
     return channel, normalised, reason
 
 
-def _arg(name: str) -> str | None:
-    """A query parameter PostgreSQL can hold (400 on a NUL)."""
-    value = request.args.get(name)
-    return None if value is None else check_text(name, value)
-
-
 @bp.post("")
 @require_service
 def add():
@@ -62,10 +56,10 @@ def remove():
 @require_service
 def listing():
     """A page of the list (?channel=&after=&limit=), and with ?address= that address's audit trail."""
-    channel, address = _arg("channel"), _arg("address")
+    channel, address = text_arg("channel"), text_arg("address")
     limit = int_arg("limit", 100, 1, 1000)
     if address is not None:
         normalised = optouts.normalise(address, channel or "sms", current_app.config["HERALD_DEFAULT_REGION"])
         return jsonify({"history": optouts.history(g.service_id, channel, normalised or address, limit)})
-    page = optouts.listing(g.service_id, channel, _arg("after") or "", limit)
+    page = optouts.listing(g.service_id, channel, text_arg("after") or "", limit)
     return jsonify({"opt_outs": page, "next_after": page[-1]["address"] if len(page) == limit else None})

@@ -5,6 +5,7 @@ from flask import Blueprint, g, jsonify, request
 
 from app.api.auth import require_service
 from app.api.json_body import parse_json_object
+from app.api.params import path_name
 from app.errors import ValidationFailed
 from app.services import segments
 
@@ -32,14 +33,14 @@ def list_segments():
 @require_service
 def show(name: str):
     """One saved segment."""
-    return jsonify(segments.get(g.service_id, name))
+    return jsonify(segments.get(g.service_id, path_name(name, "name", "segment")))
 
 
 @bp.delete("/<name>")
 @require_service
 def delete(name: str):
     """Forget a segment; broadcasts already sent to it are unaffected."""
-    segments.delete(g.service_id, name)
+    segments.delete(g.service_id, path_name(name, "name", "segment"))
     return jsonify({"name": name, "deleted": True})
 
 
@@ -47,6 +48,6 @@ def delete(name: str):
 @require_service
 def count(name: str):
     """How many contacts the segment selects now."""
-    saved = segments.get(g.service_id, name)
+    saved = segments.get(g.service_id, path_name(name, "name", "segment"))
     total = segments.count(g.service_id, segments.checked_filter(g.service_id, saved["filter"]))
     return jsonify({"name": name, "count": total})

@@ -40,6 +40,9 @@ class Message(db.Model):
         # The fast lane's queue: due transactional rows.
         db.Index("ix_messages_transactional_pending", "next_attempt_at", "id",
                  postgresql_where=text("broadcast_id IS NULL AND status = 'pending'")),
+        # A transactional message's queue position: due rows of one service ahead of it.
+        db.Index("ix_messages_transactional_pending_service", "service_id", "id", "next_attempt_at",
+                 postgresql_where=text("broadcast_id IS NULL AND status = 'pending'")),
     )
 
     id = db.Column(db.BigInteger, primary_key=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services import contacts_fields as fields
+from app.services import csv_cells
 from app.services.contacts_fields import CHANNELS, FieldRejected
 from app.services.storable_text import NUL
 
@@ -136,7 +137,13 @@ class RowJudge:
         return self.once(("consent", cells), lambda: _json_cell(self.dumps(_consent(cells))))
 
     def line(self, line: int, row: list[str]) -> tuple[str, str]:
-        """(external id, COPY line) for one row; FieldRejected names the bad cell."""
+        """(external id, COPY line) for one row; FieldRejected names the bad cell.
+
+        A cell our own export quoted against spreadsheet formulas is read back without the quote.
+        """
+        raw = "".join(row)
+        if csv_cells.QUOTE in raw:
+            row = [csv_cells.read_back(cell) for cell in row]
         external_id = fields.text_value("external_id", self.cell(row, "external_id"))
         if external_id is None:
             raise FieldRejected("external_id", "is empty")
@@ -146,7 +153,7 @@ class RowJudge:
         values = (external_id, number, carrier, error, fields.email("email", self.cell(row, "email")), whatsapp,
                   fields.text_value("inbox_user_id", self.cell(row, "inbox_user_id")),
                   self.once(("language", language), lambda: fields.language("language", language)))
-        escape = _cell if _SPECIAL.search("".join(row)) else _plain
+        escape = _cell if _SPECIAL.search(raw) else _plain
         return external_id, "\t".join([str(line), *map(escape, values), self.attributes(row),
                                        self.consent(row)]) + "\n"
 

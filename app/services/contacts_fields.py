@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 from app.services.recipients import classify
-from app.services.storable_text import NUL
+from app.services.storable_text import flaw
 
 CHANNELS = ("sms", "email", "whatsapp", "inbox")
 ADDRESS_FIELDS = ("phone", "email", "whatsapp", "inbox_user_id")
@@ -22,6 +22,8 @@ _YES = {"yes", "y", "true", "1", "granted"}
 _NO = {"no", "n", "false", "0", "withdrawn", "refused"}
 # Longest external id, address or attribute value kept: an identifier, not a document.
 MAX_VALUE_CHARS = 1000
+# A CSV cell's attributes JSON can carry either as a \u escape.
+_UNSTORABLE = {"nul_character": "contains a NUL character", "lone_surrogate": "contains a lone UTF-16 surrogate"}
 
 
 class FieldRejected(ValueError):
@@ -34,13 +36,14 @@ class FieldRejected(ValueError):
 
 
 def text_value(field: str, value: object) -> str | None:
-    """A stripped string or None for empty; rejects non-strings, NULs and overlong values."""
+    """A stripped string or None for empty; rejects non-strings, unstorable text and overlong values."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise FieldRejected(field, "must be a string")
-    if NUL in value:
-        raise FieldRejected(field, "contains a NUL character")
+    code = flaw(value)
+    if code:
+        raise FieldRejected(field, _UNSTORABLE[code])
     value = value.strip()
     if len(value) > MAX_VALUE_CHARS:
         raise FieldRejected(field, f"is longer than {MAX_VALUE_CHARS} characters")

@@ -157,26 +157,12 @@ def message_page(broadcast_id, status: str | None, after: int, limit: int) -> li
 
 _EXPORT = text(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE broadcast_id = :bid ORDER BY id")
 _EXPORT_CHUNK = 5000
-# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) from an uploaded address).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value):
-    """A cell a spreadsheet shows as text: a leading quote before a would-be formula.
-
-    An E.164 number (+ and digits only) is data, not a formula, and stays as it is.
-    """
-    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
-        return value
-    if value[0] == "+" and value[1:].isdigit() and value.isascii():
-        return value
-    return "'" + value
 
 
 def export_rows(broadcast_id):
-    """Every message of a broadcast, streamed from a server-side cursor in id order, formulas neutralised."""
+    """Every message of a broadcast, streamed from a server-side cursor in id order (csv_cells writes them safe)."""
     with db.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=_EXPORT_CHUNK).execute(
             _EXPORT, {"bid": broadcast_id})
         for row in result:
-            yield [spreadsheet_safe(_jsonable(value)) if value is not None else "" for value in row]
+            yield [_jsonable(value) if value is not None else "" for value in row]

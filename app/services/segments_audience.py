@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, text
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -161,18 +162,32 @@ def create_broadcast(service_id: int, spec: BroadcastSpec, audience: Audience, *
         scheduled_for=spec.scheduled_for, idempotency_key=idempotency_key, request_hash=fingerprint,
         recipient_count=total, options={"send_window": window} if window else {},
         started_at=func.now() if status == "running" else None)
+    try:
+        _store(broadcast, audience, ceiling, actor)
+    except IntegrityError:
+        # Two requests raced on one Idempotency-Key: the first one's broadcast is the answer.
+        db.session.rollback()
+        replay = find_replay(service_id, idempotency_key, fingerprint)
+        if replay is None:
+            raise
+        return IntakeResult(replay, created=False), replay.recipient_count
+    guard.publish(broadcast.id, status, 1)
+    return IntakeResult(broadcast, created=True), total
+
+
+def _store(broadcast: Broadcast, audience: Audience, ceiling: int, actor: str) -> None:
+    """Insert the broadcast, its audience cursor and the create audit row, and commit."""
     db.session.add(broadcast)
     db.session.flush()
     db.session.add(BroadcastAudience(
-        broadcast_id=broadcast.id, service_id=service_id, filter=audience.filter, segment_name=audience.segment_name,
-        exclude_broadcast_id=audience.exclude_broadcast_id, id_ceiling=ceiling, done=total == 0))
-    details = {"audience": total, "segment": audience.segment_name,
+        broadcast_id=broadcast.id, service_id=broadcast.service_id, filter=audience.filter,
+        segment_name=audience.segment_name, exclude_broadcast_id=audience.exclude_broadcast_id, id_ceiling=ceiling,
+        done=broadcast.recipient_count == 0))
+    details = {"audience": broadcast.recipient_count, "segment": audience.segment_name,
                "exclude_received": str(audience.exclude_broadcast_id) if audience.exclude_broadcast_id else None}
-    broadcast_state.record_audit(service_id, broadcast.id, actor, "create", None, status,
-                                 "empty audience" if status == "completed" else None, details)
+    broadcast_state.record_audit(broadcast.service_id, broadcast.id, actor, "create", None, broadcast.status,
+                                 "empty audience" if broadcast.status == "completed" else None, details)
     db.session.commit()
-    guard.publish(broadcast.id, status, 1)
-    return IntakeResult(broadcast, created=True), total
 
 
 _PREVIEW_PAGE = """

@@ -19,9 +19,11 @@ from app.services.storable_text import check_json, check_text
 from app.services.templates import compile_template
 
 PRIORITIES = {"asap"}
+# Only the caller's own queue: another service's volume is not this service's business.
 _POSITION = text("""
 SELECT count(*) FROM messages
- WHERE broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now() AND id < :mid
+ WHERE service_id = :sid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
+   AND id < :mid
 """)
 
 
@@ -66,9 +68,9 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
     return number, verdict.carrier, body, _personalisation(payload, body, max_chars)
 
 
-def queue_position(message_id: int) -> int:
-    """Due transactional messages queued ahead of this one."""
-    return db.session.execute(_POSITION, {"mid": message_id}).scalar()
+def queue_position(service_id: int, message_id: int) -> int:
+    """Due transactional messages of the same service queued ahead of this one."""
+    return db.session.execute(_POSITION, {"sid": service_id, "mid": message_id}).scalar()
 
 
 def request_fingerprint(payload: dict) -> str:
@@ -85,7 +87,7 @@ def _replay(service_id: int, idempotency_key: str | None, fingerprint: str) -> A
     if existing is None:
         return None
     check_replay(idempotency_key, existing.request_hash, fingerprint, {"message_id": existing.id})
-    return Accepted(existing, False, queue_position(existing.id))
+    return Accepted(existing, False, queue_position(service_id, existing.id))
 
 
 def create_message(service_id: int, payload: dict, *, provider: str, region: str, max_chars: int,
@@ -132,7 +134,7 @@ def create_message(service_id: int, payload: dict, *, provider: str, region: str
         if replay is None:
             raise
         return replay
-    return Accepted(message, True, queue_position(message.id))
+    return Accepted(message, True, queue_position(service_id, message.id))
 
 
 def get_owned(service_id: int, message_id: int) -> Message:

@@ -127,3 +127,16 @@ def test_tabs_backslashes_and_quotes_in_cells_survive_the_copy(app, service):
         assert report["created"] == 1, report
         row = contacts.get(service.service_id, "f\\1")
     assert row["attributes"] == {"district": tricky, "note": "a\\b"}
+
+
+def test_a_lone_surrogate_escaped_in_the_attributes_json_rejects_its_row(app, service):
+    rows = ['f1,+260961000001,"{""plot"": ""A\\ud800""}"', 'f2,+260961000002,"{""plot"": ""B\\u0000""}"',
+            'f3,+260961000003,"{""plot"": ""\\ud83d\\ude00""}"']
+    report = import_rows(app, service.service_id, rows, header="external_id,phone,attributes")
+    assert report["rejects"] == [
+        {"line": 2, "field": "attributes.plot", "reason": "contains a lone UTF-16 surrogate"},
+        {"line": 3, "field": "attributes.plot", "reason": "contains a NUL character"},
+    ]
+    assert report["created"] == 1
+    with app.app_context():
+        assert contacts.get(service.service_id, "f3")["attributes"] == {"plot": "😀"}

@@ -1,5 +1,6 @@
 """Idempotency-Key on POST /v1/messages and POST /v1/broadcasts: the same key and body replay the first
-answer; the same key with another body is 422 idempotency_key_reused naming the key, and writes nothing."""
+answer; the same key with another body is 422 idempotency_key_reused naming the key, and writes nothing;
+two identical requests at once answer the same resource and write it once."""
 from __future__ import annotations
 
 import pytest
@@ -58,3 +59,102 @@ def test_a_malformed_key_is_422(client, service, app, key):
     response = post_json(client, service, "/v1/messages", MESSAGE, **{"Idempotency-Key": key})
     assert response.status_code == 422 and response.json["error"]["details"]["field"] == "Idempotency-Key"
     assert count_rows(app) == (0, 0)
+
+
+def _csv_upload(client, service, key: str):
+    """A multipart CSV broadcast with an Idempotency-Key."""
+    import io
+
+    return client.post("/v1/broadcasts", content_type="multipart/form-data", headers={
+        **service.headers, "Idempotency-Key": key}, data={
+        "channel": "sms", "body": "Rain", "file": (io.BytesIO(b"to\n+260961000001\n+260971000002\n"), "list.csv")})
+
+
+def _import_contacts(app, service) -> None:
+    """Contacts for the audience broadcasts to address."""
+    from contacts_testing import FARMERS, import_rows
+
+    import_rows(app, service.service_id, FARMERS)
+
+
+def _import_contacts_and_save_segment(app, service) -> None:
+    """Contacts, and a saved segment named english."""
+    _import_contacts(app, service)
+    answer = post_json(app.test_client(), service, "/v1/segments", {"name": "english",
+                                                                    "filter": {"field": "language", "eq": "en"}})
+    assert answer.status_code == 201
+
+
+# Every create that takes an Idempotency-Key: how to send it, a table it reads after looking for a replay and
+# before inserting (held locked so both racers get past the replay check), and the table its row lands in.
+RACES = {
+    "messages": (lambda c, s, k: post_json(c, s, "/v1/messages", MESSAGE, **{"Idempotency-Key": k}),
+                 "messages", "messages", None),
+    "broadcast json": (lambda c, s, k: post_json(c, s, "/v1/broadcasts", sms(recipients(3)), **{"Idempotency-Key": k}),
+                       "opt_outs", "broadcasts", None),
+    "broadcast csv": (_csv_upload, "opt_outs", "broadcasts", None),
+    "broadcast filter": (lambda c, s, k: post_json(c, s, "/v1/broadcasts", {
+        "channel": "sms", "body": "Rain", "filter": {"field": "language", "eq": "en"}}, **{"Idempotency-Key": k}),
+        "contacts", "broadcasts", _import_contacts),
+    "broadcast segment": (lambda c, s, k: post_json(c, s, "/v1/broadcasts", {
+        "channel": "sms", "body": "Rain", "segment": "english"}, **{"Idempotency-Key": k}),
+        "contacts", "broadcasts", _import_contacts_and_save_segment),
+}
+
+
+def _race(app, table: str, send) -> list:
+    """Two requests at once, both held at `table` (locked here) until both wait there; their answers."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    answers: list = [None, None]
+
+    def run(i: int) -> None:
+        try:
+            answers[i] = send(app.test_client())
+        except Exception as exc:  # noqa: BLE001 - a 500 in TESTING mode raises; report it as the answer
+            answers[i] = exc
+
+    with app.app_context(), db.engine.connect() as holder:
+        holder.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        with db.engine.connect() as probe:
+            while probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                                     "CAST(:t AS regclass)"), {"t": table}).scalar() < 2:
+                assert time.monotonic() < deadline, "the two requests never met at the lock"
+                probe.rollback()
+                time.sleep(0.01)
+        holder.commit()
+    for thread in threads:
+        thread.join(timeout=30)
+    return answers
+
+
+@pytest.mark.parametrize("name", sorted(RACES))
+def test_two_identical_creates_at_once_answer_the_same_resource_and_write_one_row(client, service, app, name):
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    send, lock_table, row_table, setup = RACES[name]
+    if setup:
+        setup(app, service)
+    for attempt in range(3):
+        key = f"race-{attempt}"
+        answers = _race(app, lock_table, lambda c: send(c, service, key))
+        assert all(not isinstance(a, Exception) for a in answers), answers
+        assert [a.status_code for a in answers] == [202, 202], [a.json for a in answers]
+        assert answers[0].json["id"] == answers[1].json["id"]
+        assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
+        with app.app_context():
+            rows = db.session.execute(text(f"SELECT count(*) FROM {row_table} WHERE idempotency_key = :k"),
+                                      {"k": key}).scalar()
+            db.session.rollback()
+        assert rows == 1
