@@ -43,11 +43,10 @@ SELECT v.provider, v.pid, v.provider_status, v.status, v.reason, v.network,
 ON CONFLICT ON CONSTRAINT uq_delivery_events_report DO NOTHING
 RETURNING provider, provider_message_id, provider_status
 """)
-_PAYLOADS = text("""
-SELECT id, payload FROM delivery_events
- WHERE (id = ANY(CAST(:ids AS bigint[])) OR provider_message_id = ANY(CAST(:pids AS text[])))
-   FOR UPDATE
+_PAYLOADS_BY_MESSAGE = text("""
+SELECT id, payload FROM delivery_events WHERE provider_message_id = ANY(CAST(:pids AS text[])) FOR UPDATE
 """)
+_PAYLOADS_BY_ID = text("SELECT id, payload FROM delivery_events WHERE id = ANY(CAST(:ids AS bigint[])) FOR UPDATE")
 _REWRITE = text("""
 UPDATE delivery_events e SET payload = v.payload
   FROM unnest(CAST(:ids AS bigint[]), CAST(:payloads AS jsonb[])) AS v(id, payload)
@@ -131,13 +130,17 @@ def store_mixed(items: list[tuple[str, DeliveryReport]]) -> list[bool]:
     return answers
 
 
-def scrub_reports(provider_message_ids: list[str], addresses: list[str], event_ids: list[int] = ()) -> int:
-    """Take addresses out of the stored reports of these gateway ids (and these report ids); caller commits.
+def scrub_reports(provider_message_ids: list[str], addresses: list[str]) -> int:
+    """Take these addresses out of every stored report of these gateway ids; how many changed. Caller commits."""
+    return _scrub(db.session.execute(_PAYLOADS_BY_MESSAGE, {"pids": provider_message_ids}).all(), addresses)
 
-    Returns how many reports changed. Runs at erasure and for the rare report whose message was
-    erased after it was stored, never per report on the hot path.
+
+def _scrub(rows: list, addresses: list[str]) -> int:
+    """Rewrite the (id, payload) rows whose payload holds an address; how many changed.
+
+    Runs at erasure and for the rare report whose message was erased after it was stored, never
+    per report on the hot path.
     """
-    rows = db.session.execute(_PAYLOADS, {"ids": list(event_ids), "pids": provider_message_ids}).all()
     changed = [(row.id, clean) for row in rows if (clean := scrub_addresses(row.payload, addresses)) != row.payload]
     if changed:
         db.session.execute(_REWRITE, {"ids": [row_id for row_id, _ in changed],
@@ -209,7 +212,8 @@ def apply_pending_reports(limit: int) -> ReportPass:
             closed.append((event.id, outcome))
     erased = {row.provider_message_id for row in found if row.erased}
     if erased:  # stored before its message was known to be erased (a report that raced the send)
-        scrub_reports([], [], [e.id for e in events if e.provider_message_id in erased])
+        ids = [e.id for e in events if e.provider_message_id in erased]
+        _scrub(db.session.execute(_PAYLOADS_BY_ID, {"ids": ids}).all(), [])
     if closed:
         db.session.execute(_CLOSE, {"ids": [c[0] for c in closed], "outcomes": [c[1] for c in closed]})
     if later:
