@@ -38,8 +38,10 @@ class Config:
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # A separate broker (e.g. RabbitMQ: amqp://...); empty means Redis at REDIS_URL.
     CELERY_BROKER_URL = _env("CELERY_BROKER_URL", "")
-    # Pool sized for gunicorn threads plus a little headroom; pre_ping survives server restarts.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": _int("HERALD_DB_POOL_SIZE", 10), "pool_pre_ping": True}
+    # Pool sized for gunicorn threads plus a little headroom; pre_ping survives server restarts;
+    # hide_parameters keeps recipients and report payloads out of logged database errors.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": _int("HERALD_DB_POOL_SIZE", 10), "pool_pre_ping": True,
+                                 "hide_parameters": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     # Refuse bodies larger than this (a 1M-recipient JSON is ~70 MB; CSV is smaller).
     MAX_CONTENT_LENGTH = _int("HERALD_MAX_BODY_BYTES", 128 * 1024 * 1024)

@@ -81,6 +81,7 @@ def update(external_id: str):
 @bp.delete("/<external_id>")
 @require_service
 def erase(external_id: str):
-    """Delete the contact and erase their addresses from past messages (counts are kept)."""
-    erased = contacts_erasure.erase(g.service_id, path_name(external_id, "external_id", "contact"))
-    return jsonify({"external_id": external_id, "deleted": True, "messages_erased": erased})
+    """Delete the contact and erase their addresses everywhere (counts are kept); answer with the receipt."""
+    receipt = contacts_erasure.erase(g.service_id, path_name(external_id, "external_id", "contact"), g.actor)
+    return jsonify({"external_id": external_id, "deleted": True, "messages_erased": receipt["messages_tombstoned"],
+                    "receipt": receipt})

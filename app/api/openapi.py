@@ -100,7 +100,14 @@ SCHEMAS = {
     "ContactImportReport": obj({"rows": INTEGER, "created": INTEGER, "updated": INTEGER, "rejected": INTEGER,
                                 "rejects": array(obj({"line": INTEGER, "field": nullable(STRING), "reason": STRING})),
                                 "rejects_truncated": {"type": "boolean"}}),
-    "ContactErased": obj({"external_id": STRING, "deleted": {"type": "boolean"}, "messages_erased": INTEGER}),
+    "ContactErased": obj({"external_id": STRING, "deleted": {"type": "boolean"}, "messages_erased": INTEGER,
+                          "receipt": ref("ErasureReceipt")}),
+    "ErasureReceipt": obj({
+        "external_id": STRING, "erased_at": {**STRING, "format": "date-time"}, "contact_deleted": {"type": "boolean"},
+        "messages_tombstoned": INTEGER, "messages_cancelled": INTEGER, "reports_scrubbed": INTEGER,
+        "dead_letters_closed": INTEGER, "suppressions_kept": INTEGER, "opt_out_events_kept": INTEGER,
+        "opt_out_events_scrubbed": INTEGER, "kept_why": STRING},
+        "What the erasure removed and kept, also written to the audit log; it never holds the address."),
     "Segment": SEGMENT,
     "SegmentRequest": obj({"name": {**STRING, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"}, "filter": FILTER}),
     "SegmentList": obj({"segments": array(ref("Segment"))}),
@@ -250,8 +257,9 @@ PATHS = {
             "200": reply("The contact after the change.", ref("Contact")),
             **fails("BadRequest", "NotFound", "Unprocessable")},
             requestBody={"required": True, "content": json_content(ref("ContactPatch"))}),
-        "delete": op("deleteContact", "contacts", "Delete the contact and erase their addresses from past messages",
-                     {"200": reply("Erased; message counts are kept.", ref("ContactErased")), **fails("NotFound")})},
+        "delete": op("deleteContact", "contacts", "Delete the contact and erase their addresses from messages and reports",
+                     {"200": reply("Erased; message counts are kept; the receipt says what was removed and kept.",
+                                   ref("ContactErased")), **fails("NotFound")})},
     "/v1/segments": {
         "post": op("createSegment", "segments", "Save a contact filter by name", {
             "201": reply("Saved.", ref("Segment")), **fails("BadRequest", "Conflict", "Unprocessable")},

@@ -14,6 +14,8 @@ class DeadLetter(db.Model):
     __table_args__ = (
         db.Index("uq_dead_letters_open_message", "message_id", unique=True, postgresql_where=text("resolved_at IS NULL")),
         db.Index("ix_dead_letters_service_open", "service_id", "id", postgresql_where=text("resolved_at IS NULL")),
+        # Erasure settles every entry of a person's messages, resolved ones included.
+        db.Index("ix_dead_letters_message", "message_id"),
     )
 
     id = db.Column(db.BigInteger, primary_key=True)

@@ -15,6 +15,9 @@ class DeliveryEvent(db.Model):
         db.UniqueConstraint(
             "provider", "provider_message_id", "provider_status", name="uq_delivery_events_report"
         ),
+        # Erasure finds a message's reports by the gateway's id alone: the unique key leads with the
+        # account, and a report posted to another account's URL must be found too.
+        db.Index("ix_delivery_events_provider_message_id", "provider_message_id"),
         # The applier takes reports never looked at first, in arrival order...
         db.Index("ix_delivery_events_fresh", "id", postgresql_where=text("applied_at IS NULL AND checks = 0")),
         # ...then reports whose message was not found, once their backoff is due.

@@ -34,6 +34,8 @@ class Message(db.Model):
         db.Index("ix_messages_sent_at", "sent_at", postgresql_where=text("status = 'sent'")),
         # Keyset pages of one broadcast filtered by status.
         db.Index("ix_messages_broadcast_status_id", "broadcast_id", "status", "id"),
+        # Erasure finds a person's messages among all of a service's (and nothing else does).
+        db.Index("ix_messages_service_recipient", "service_id", "recipient"),
         # Transactional messages (no broadcast): one per Idempotency-Key per service.
         db.Index("uq_messages_service_idempotency_key", "service_id", "idempotency_key", unique=True,
                  postgresql_where=text("idempotency_key IS NOT NULL")),

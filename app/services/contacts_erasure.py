@@ -1,53 +1,67 @@
-"""Erasing a person: the contact row, and their addresses in every past message of the service.
+"""Erasing a person: the contact row, and their addresses in every past message and report of the service.
 
 Counts survive: each message row stays with its status and cost, its recipient replaced by a
-tombstone unique to the row (messages is UNIQUE (broadcast_id, recipient), so one shared
-placeholder would collide), its personalisation dropped. Unsent rows are cancelled, so nothing
-is ever sent to a tombstone. The gateway's delivery reports lose the phone number they carried.
+tombstone unique to the row, its personalisation dropped. Unsent rows are cancelled and rows a
+worker holds are cancelled on their way back to the queue (message_state), so nothing is ever sent
+to a tombstone. Stored delivery reports lose every field that held the address, whichever gateway
+sent them (report_addresses); reports arriving later are stored without it (delivery_reports).
+The suppression list keeps the address, so that it goes on being suppressed (optouts).
+The erasure answers with a receipt, also written to the audit log, that never holds the address.
 """
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from sqlalchemy import text
 
 from app.errors import NotFound
 from app.extensions import db
+from app.services import broadcast_state, dead_letters, delivery_reports, message_state, optouts
+from app.services.broadcast_request import KNOWN_CHANNELS
 
-TOMBSTONE_PREFIX = "erased:"
+TOMBSTONE_PREFIX = message_state.TOMBSTONE_PREFIX
 _LOCK = text("""
 SELECT phone, whatsapp, email, inbox_user_id FROM contacts
  WHERE service_id = :sid AND external_id = :xid FOR UPDATE
 """)
-# Rows still pending are cancelled here, outside message_state, because a recipient that no longer
-# exists cannot be claimed; rows a worker holds keep their status and are settled by their claim.
-_ERASE_MESSAGES = text("""
-UPDATE messages SET recipient = :prefix || id, personalisation = NULL,
-       status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
-       error_code = CASE WHEN status = 'pending' THEN 'contact_erased' ELSE error_code END,
-       finished_at = CASE WHEN status = 'pending' THEN now() ELSE finished_at END, updated_at = now()
- WHERE service_id = :sid AND recipient = ANY(:addresses)
-RETURNING provider_message_id
-""")
-_SCRUB_REPORTS = text("""
-UPDATE delivery_events SET payload = payload - 'phoneNumber'
- WHERE provider_message_id = ANY(:ids) AND payload ? 'phoneNumber'
-""")
 _DELETE = text("DELETE FROM contacts WHERE service_id = :sid AND external_id = :xid")
+KEPT_WHY = ("the suppression list keeps the address so that it stays suppressed (a STOP is honoured even if "
+            "the number is imported again); its opt-out events are the evidence for it, kept without the "
+            "texts the person sent")
 
 
-def erase(service_id: int, external_id: str) -> int:
-    """Delete a contact and scrub its addresses from the service's messages in one transaction; messages erased."""
+def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
+    """Delete a contact and scrub its addresses from the service's data in one transaction; the receipt.
+
+    Raises NotFound (and changes nothing) when the service has no such contact.
+    """
     row = db.session.execute(_LOCK, {"sid": service_id, "xid": external_id}).first()
     if row is None:
         db.session.rollback()
         raise NotFound("no such contact", {"external_id": external_id})
-    addresses = [address for address in row if address]
-    erased = []
-    if addresses:
-        erased = db.session.execute(_ERASE_MESSAGES, {"prefix": TOMBSTONE_PREFIX, "sid": service_id,
-                                                      "addresses": addresses}).all()
-    provider_ids = [pid for (pid,) in erased if pid]
-    if provider_ids:
-        db.session.execute(_SCRUB_REPORTS, {"ids": provider_ids})
+    addresses = _addresses(row)
+    erased = message_state.tombstone_recipients(service_id, addresses) if addresses else []
+    provider_ids = [r.provider_message_id for r in erased if r.provider_message_id]
+    receipt = {
+        "external_id": external_id,
+        "erased_at": datetime.now(timezone.utc).isoformat(),
+        "contact_deleted": True,
+        "messages_tombstoned": len(erased),
+        "messages_cancelled": sum(1 for r in erased if r.cancelled),
+        "reports_scrubbed": delivery_reports.scrub_reports(provider_ids, addresses) if provider_ids else 0,
+        "dead_letters_closed": dead_letters.close_for_erasure([r.id for r in erased], addresses, actor),
+        **optouts.minimise_for_erasure(service_id, sorted(KNOWN_CHANNELS), addresses),
+        "kept_why": KEPT_WHY,
+    }
     db.session.execute(_DELETE, {"sid": service_id, "xid": external_id})
+    broadcast_state.record_audit(service_id, None, actor, "erase_contact", reason=f"contact {external_id}",
+                                 details=receipt)
     db.session.commit()
-    return len(erased)
+    return receipt
+
+
+def _addresses(row) -> list[str]:
+    """The contact's addresses as messages and lists store them (an e-mail also lower-cased)."""
+    found = {address for address in row if address}
+    found |= {address.lower() for address in found if "@" in address}
+    return sorted(found)

@@ -26,6 +26,18 @@ SELECT d.id, d.message_id, d.broadcast_id, d.reason, b.status AS broadcast_statu
    FOR UPDATE OF d
 """)
 UNKNOWN = "outcome_unknown"
+# An erased person's dead letters: open ones close (nothing is sent to a tombstone), and a gateway's
+# error text that quoted the address is dropped.
+_QUOTES_ADDRESS = """EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
+                           WHERE strpos(lower(error_detail), n) > 0)"""
+_CLOSE_ERASED = text(f"""
+UPDATE dead_letters
+   SET resolved_at = COALESCE(resolved_at, now()), resolution = COALESCE(resolution, 'contact_erased'),
+       resolved_by = COALESCE(resolved_by, :actor),
+       error_detail = CASE WHEN {_QUOTES_ADDRESS} THEN NULL ELSE error_detail END
+ WHERE message_id = ANY(CAST(:ids AS bigint[])) AND (resolved_at IS NULL OR {_QUOTES_ADDRESS})
+RETURNING id
+""")
 
 
 def _refuse_unforced(unknown: int) -> None:
@@ -135,3 +147,11 @@ def _audit_bulk(service_id: int, actor: str, rows: list, action: str, reason: st
         broadcast_state.record_audit(service_id, bid, actor, action, reason=f"{count} dead letters",
                                      details={"count": count, "reason_filter": reason, "forced": force})
     return {bid: status for bid, (status, _count) in per_broadcast.items()}
+
+
+def close_for_erasure(message_ids: list[int], addresses: list[str], actor: str) -> int:
+    """Close the open dead letters of an erased person's messages, drop their address; how many changed. Caller commits."""
+    if not message_ids:
+        return 0
+    needles = [address.lower().lstrip("+") for address in addresses]
+    return len(db.session.execute(_CLOSE_ERASED, {"ids": message_ids, "needles": needles, "actor": actor}).all())

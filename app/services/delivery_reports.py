@@ -18,16 +18,39 @@ from sqlalchemy import text
 from app.extensions import db
 from app.redis_store import get_redis
 from app.services import message_reports
+from app.services.message_state import TOMBSTONE_PREFIX
+from app.services.report_addresses import scrub_addresses
 from providers.base import DeliveryReport
 
+# A report for an erased person's message is stored without its address fields (`scrubbed`, given
+# for every report that has any). Whose it is comes from the message row, read in this statement
+# (no extra round trip), and only for reports that carry an address. FOR KEY SHARE waits for an
+# erasure in progress (changing `recipient`, a key column, takes the row's FOR UPDATE lock) and then
+# reads the tombstone; an erasure that starts after this lock finds the report stored, and scrubs it.
 _STORE = text("""
 INSERT INTO delivery_events (provider, provider_message_id, provider_status, status, failure_reason, network_code,
                              payload)
-SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:provider_statuses AS text[]),
-                     CAST(:statuses AS text[]), CAST(:reasons AS text[]), CAST(:networks AS text[]),
-                     CAST(:payloads AS jsonb[]))
+SELECT v.provider, v.pid, v.provider_status, v.status, v.reason, v.network,
+       CASE WHEN v.scrubbed IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM (SELECT m.recipient FROM messages m WHERE m.provider_message_id = v.pid
+                                              FOR KEY SHARE) m
+                              WHERE starts_with(m.recipient, :prefix))
+            THEN v.scrubbed ELSE v.payload END
+  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:provider_statuses AS text[]),
+              CAST(:statuses AS text[]), CAST(:reasons AS text[]), CAST(:networks AS text[]),
+              CAST(:payloads AS jsonb[]), CAST(:scrubbed AS jsonb[]))
+       AS v(provider, pid, provider_status, status, reason, network, payload, scrubbed)
 ON CONFLICT ON CONSTRAINT uq_delivery_events_report DO NOTHING
 RETURNING provider, provider_message_id, provider_status
+""")
+_PAYLOADS_BY_MESSAGE = text("""
+SELECT id, payload FROM delivery_events WHERE provider_message_id = ANY(CAST(:pids AS text[])) FOR UPDATE
+""")
+_PAYLOADS_BY_ID = text("SELECT id, payload FROM delivery_events WHERE id = ANY(CAST(:ids AS bigint[])) FOR UPDATE")
+_REWRITE = text("""
+UPDATE delivery_events e SET payload = v.payload
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:payloads AS jsonb[])) AS v(id, payload)
+ WHERE e.id = v.id
 """)
 _COLUMNS = """id, provider, provider_message_id, status, failure_reason,
        received_at < now() - make_interval(secs => :stale) AS stale"""
@@ -41,7 +64,10 @@ SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 A
  ORDER BY next_check_at LIMIT :limit
    FOR UPDATE SKIP LOCKED
 """)
-_KNOWN = text("SELECT provider_message_id FROM messages WHERE provider_message_id = ANY(CAST(:pids AS text[]))")
+_KNOWN = text("""
+SELECT provider_message_id, starts_with(recipient, :prefix) AS erased FROM messages
+ WHERE provider_message_id = ANY(CAST(:pids AS text[]))
+""")
 _CLOSE = text("""
 UPDATE delivery_events e SET applied_at = now(), outcome = v.outcome
   FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[])) AS v(id, outcome)
@@ -83,11 +109,15 @@ def store_mixed(items: list[tuple[str, DeliveryReport]]) -> list[bool]:
     if not items:
         return []
     reports = [report for _, report in items]
+    payloads = [dict(r.raw) for r in reports]
+    scrubbed = [scrub_addresses(payload) for payload in payloads]
     rows = db.session.execute(_STORE, {
         "providers": [provider for provider, _ in items], "pids": [r.provider_message_id for r in reports],
         "provider_statuses": [r.provider_status for r in reports], "statuses": [r.status for r in reports],
         "reasons": [r.failure_reason for r in reports], "networks": [r.network_code for r in reports],
-        "payloads": [json.dumps(dict(r.raw)) for r in reports],
+        "payloads": [json.dumps(payload) for payload in payloads],
+        "scrubbed": [json.dumps(clean) if clean != payload else None for payload, clean in zip(payloads, scrubbed)],
+        "prefix": TOMBSTONE_PREFIX,
     }).all()
     db.session.commit()
     new = {tuple(row) for row in rows}
@@ -98,6 +128,24 @@ def store_mixed(items: list[tuple[str, DeliveryReport]]) -> list[bool]:
         # The same report twice in one batch: only the first is new.
         new.discard(key)
     return answers
+
+
+def scrub_reports(provider_message_ids: list[str], addresses: list[str]) -> int:
+    """Take these addresses out of every stored report of these gateway ids; how many changed. Caller commits."""
+    return _scrub(db.session.execute(_PAYLOADS_BY_MESSAGE, {"pids": provider_message_ids}).all(), addresses)
+
+
+def _scrub(rows: list, addresses: list[str]) -> int:
+    """Rewrite the (id, payload) rows whose payload holds an address; how many changed.
+
+    Runs at erasure and for the rare report whose message was erased after it was stored, never
+    per report on the hot path.
+    """
+    changed = [(row.id, clean) for row in rows if (clean := scrub_addresses(row.payload, addresses)) != row.payload]
+    if changed:
+        db.session.execute(_REWRITE, {"ids": [row_id for row_id, _ in changed],
+                                      "payloads": [json.dumps(clean) for _, clean in changed]})
+    return len(changed)
 
 
 def claim_wake_up() -> bool:
@@ -150,7 +198,9 @@ def apply_pending_reports(limit: int) -> ReportPass:
     # Which ids are known is read before the rows are moved, never after: a batch committing its
     # rows as sent in between would make a report look applied that the move did not see (its row
     # was still `processing`), and close it for good. Read first, such a report is checked again.
-    known = set(db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events})}).scalars())
+    found = db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events}),
+                                        "prefix": TOMBSTONE_PREFIX}).all()
+    known = {row.provider_message_id for row in found}
     moved = message_reports.apply_delivery_outcomes(
         [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
     closed, later = [], []
@@ -160,6 +210,10 @@ def apply_pending_reports(limit: int) -> ReportPass:
             later.append(event.id)
         else:
             closed.append((event.id, outcome))
+    erased = {row.provider_message_id for row in found if row.erased}
+    if erased:  # stored before its message was known to be erased (a report that raced the send)
+        ids = [e.id for e in events if e.provider_message_id in erased]
+        _scrub(db.session.execute(_PAYLOADS_BY_ID, {"ids": ids}).all(), [])
     if closed:
         db.session.execute(_CLOSE, {"ids": [c[0] for c in closed], "outcomes": [c[1] for c in closed]})
     if later:

@@ -3,7 +3,8 @@
 This module (claims, batch outcomes, cancel, requeue) and message_reports (the moves delivery
 reports drive) are the only writers of `messages.status`. Each function moves rows only from the
 states it names (compare-and-set), so a late worker, a duplicate report or a reclaimed lease can
-never move a row backwards.
+never move a row backwards. A row whose person was erased (its recipient a tombstone) never goes
+back to `pending`: every way back cancels it instead, and a claim closes any it finds.
 """
 from __future__ import annotations
 
@@ -73,18 +74,28 @@ UPDATE messages m
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
 """)
 
-# Rows going back to the queue: cancelled instead if their broadcast was cancelled meanwhile.
-_BACK_TO_QUEUE = """CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id AND b.status = 'cancelled')
-                   THEN 'cancelled' ELSE 'pending' END"""
-_FINISHED_IF_CANCELLED = """CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id
-                                                 AND b.status = 'cancelled') THEN now() END"""
+# Rows going back to the queue: cancelled instead if their person was erased or their broadcast
+# was cancelled meanwhile (the tombstone test reads the row being updated: no extra lookup).
+TOMBSTONE_PREFIX = "erased:"
+ERASED_CODE = "contact_erased"
+_ERASED = f"starts_with(m.recipient, '{TOMBSTONE_PREFIX}')"
+_STAYS_OUT = f"""({_ERASED} OR EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id
+                                                 AND b.status = 'cancelled'))"""
+_BACK_TO_QUEUE = f"CASE WHEN {_STAYS_OUT} THEN 'cancelled' ELSE 'pending' END"
+_FINISHED_IF_CANCELLED = f"CASE WHEN {_STAYS_OUT} THEN now() END"
+
+
+def _code_unless_erased(code: str) -> str:
+    """The error code a row going back is given, or contact_erased when its person was erased."""
+    return f"CASE WHEN {_ERASED} THEN '{ERASED_CODE}' ELSE {code} END"
+
 
 _MARK_RETRY = text(f"""
 UPDATE messages m
    SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED},
        next_attempt_at = now() + make_interval(secs => v.delay),
-       error_code = v.code, error_detail = v.detail, claim_token = NULL, lease_expires_at = NULL,
-       updated_at = now()
+       error_code = {_code_unless_erased("v.code")}, error_detail = v.detail, claim_token = NULL,
+       lease_expires_at = NULL, updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:codes AS text[]),
               CAST(:details AS text[])) AS v(id, delay, code, detail)
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
@@ -94,7 +105,8 @@ UPDATE messages m
 _DEFER = text(f"""
 UPDATE messages m
    SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED}, next_attempt_at = now() + make_interval(secs => v.delay), attempts = m.attempts - 1,
-       error_code = 'rate_limited', claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+       error_code = {_code_unless_erased("'rate_limited'")}, claim_token = NULL, lease_expires_at = NULL,
+       updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
 """)
@@ -103,13 +115,13 @@ UPDATE messages m
 # broadcast was cancelled meanwhile (transactional rows have no broadcast and simply go back).
 _RELEASE_TEMPLATE = """
 UPDATE messages m
-   SET status = {back}, finished_at = {finished},
+   SET status = {back}, finished_at = {finished}, error_code = {code},
        attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
  WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND {guard}
 """
 _RELEASE = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
-                                         guard="m.claim_token = :token"))
+                                         code=_code_unless_erased("m.error_code"), guard="m.claim_token = :token"))
 
 # Failing a message and opening its dead-letter entry happen in one statement.
 _MARK_DEAD_TEMPLATE = """
@@ -175,12 +187,36 @@ UPDATE messages SET status = 'cancelled', finished_at = now(), updated_at = now(
  WHERE broadcast_id = :bid AND status = 'pending'
 """)
 
-_REQUEUE = text("""
-UPDATE messages
-   SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = NULL,
-       error_detail = NULL, finished_at = NULL, updated_at = now()
- WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'failed'
-RETURNING id
+# A failed row of an erased person is cancelled rather than sent again to its tombstone.
+_REQUEUE = text(f"""
+UPDATE messages m
+   SET status = {_BACK_TO_QUEUE}, attempts = 0, next_attempt_at = now(),
+       error_code = {_code_unless_erased("NULL")}, error_detail = NULL, finished_at = {_FINISHED_IF_CANCELLED},
+       updated_at = now()
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'failed'
+RETURNING m.id, m.status
+""")
+
+# Erasure: every message of the service to these addresses gets a tombstone unique to the row
+# (messages is UNIQUE (broadcast_id, recipient)); rows not yet claimed are cancelled. Rows a worker
+# holds keep their status: their way back to the queue cancels them (_BACK_TO_QUEUE).
+_TOMBSTONE = text(f"""
+UPDATE messages m SET recipient = '{TOMBSTONE_PREFIX}' || m.id, personalisation = NULL,
+       status = CASE WHEN m.status = 'pending' THEN 'cancelled' ELSE m.status END,
+       error_code = CASE WHEN m.status = 'pending' THEN '{ERASED_CODE}' ELSE m.error_code END,
+       error_detail = CASE WHEN EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
+                                         WHERE strpos(lower(m.error_detail), n) > 0) THEN NULL
+                           ELSE m.error_detail END,
+       finished_at = CASE WHEN m.status = 'pending' THEN now() ELSE m.finished_at END, updated_at = now()
+ WHERE m.service_id = :sid AND m.recipient = ANY(CAST(:addresses AS text[]))
+RETURNING m.id, m.provider_message_id, m.status = 'cancelled' AND m.error_code = '{ERASED_CODE}' AS cancelled
+""")
+# A claimed row whose person was erased: closed, its attempt and quota given back.
+_CANCEL_ERASED = text(f"""
+UPDATE messages m
+   SET status = 'cancelled', error_code = '{ERASED_CODE}', finished_at = now(), claim_token = NULL,
+       lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
 """)
 
 
@@ -239,9 +275,28 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
         rows = db.session.execute(_CLAIM, params).all()
     else:
         rows = db.session.execute(_CLAIM_ROUTED, {**params, **route_plan.params()}).all()
+    rows = _close_erased(token, rows)
     quota.consume(scopes, len(rows))
     db.session.commit()
     return Claim(token, rows, scopes)
+
+
+def _close_erased(token, rows: list) -> list:
+    """Cancel just-claimed rows addressed to a tombstone (none should be pending); the rest, to send."""
+    erased = [row.id for row in rows if row.recipient.startswith(TOMBSTONE_PREFIX)]
+    if not erased:
+        return rows
+    db.session.execute(_CANCEL_ERASED, {"token": token, "ids": erased})
+    return [row for row in rows if not row.recipient.startswith(TOMBSTONE_PREFIX)]
+
+
+def tombstone_recipients(service_id: int, addresses: list[str]) -> list:
+    """Replace these addresses by tombstones in the service's messages, cancel unclaimed ones. Caller commits.
+
+    Returns (id, provider_message_id, cancelled) per row changed.
+    """
+    needles = [address.lower().lstrip("+") for address in addresses]
+    return db.session.execute(_TOMBSTONE, {"sid": service_id, "addresses": addresses, "needles": needles}).all()
 
 
 _MARK_OPTED_OUT = text("""
@@ -349,10 +404,14 @@ def requeue_failed(message_id: int) -> bool:
 
 
 def requeue_failed_many(message_ids: list[int]) -> list[int]:
-    """Put failed messages back to pending with fresh attempts; return those moved. Caller commits."""
+    """Put failed messages back to pending with fresh attempts; return those moved. Caller commits.
+
+    A message whose person was erased, or whose broadcast was cancelled, is cancelled instead
+    (and counts as moved: its dead letter is settled either way).
+    """
     if not message_ids:
         return []
-    return list(db.session.execute(_REQUEUE, {"ids": message_ids}).scalars())
+    return [row.id for row in db.session.execute(_REQUEUE, {"ids": message_ids})]
 
 
 def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None,
@@ -370,6 +429,7 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
         rows = db.session.execute(_CLAIM_ONE, params).all()
     else:
         rows = db.session.execute(_CLAIM_ONE_ROUTED, {**params, **route_plan.params()}).all()
+    rows = _close_erased(token, rows)
     quota.consume(scopes, len(rows))
     db.session.commit()
     return Claim(token, rows, scopes)

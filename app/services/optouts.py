@@ -202,7 +202,7 @@ def _note_recent(service_id: int, channel: str, address: str, stopped: bool) -> 
         pipe.pexpire(key, int(message_state.journal_ttl(current_app.config["HERALD_LEASE_SECONDS"]) * 1000))
         pipe.execute()
     except redis.RedisError:
-        log.exception("opt-out of %s not announced to sends in flight", address)
+        log.exception("an opt-out of service %s on %s not announced to sends in flight", service_id, channel)
 
 
 def suppressed(service_id: int, channel: str) -> frozenset[str]:
@@ -250,6 +250,37 @@ def drop_suppressed(claim, service_id: int, channel: str) -> list:
         return claim.rows
     message_state.mark_opted_out(claim, [row.id for row in claim.rows if row.recipient in stopped])
     return [row for row in claim.rows if row.recipient not in stopped]
+
+
+_SUPPRESSING = text("""
+SELECT count(*) FROM opt_outs
+ WHERE service_id = :sid AND channel = ANY(CAST(:channels AS text[])) AND address = ANY(CAST(:addresses AS text[]))
+""")
+# Erasure keeps who asked what and when (the evidence behind the suppression), not what they wrote.
+_MINIMISE_EVENTS = text("""
+WITH person AS (
+  SELECT id, detail IS NOT NULL OR actor LIKE 'inbound:%' AS holds_more FROM opt_out_events
+   WHERE service_id = :sid AND channel = ANY(CAST(:channels AS text[])) AND address = ANY(CAST(:addresses AS text[]))
+), scrubbed AS (
+  UPDATE opt_out_events e
+     SET detail = NULL, actor = CASE WHEN e.actor LIKE 'inbound:%' THEN 'inbound' ELSE e.actor END
+    FROM person p WHERE e.id = p.id AND p.holds_more
+  RETURNING e.id
+)
+SELECT (SELECT count(*) FROM person) AS kept, (SELECT count(*) FROM scrubbed) AS scrubbed
+""")
+
+
+def minimise_for_erasure(service_id: int, channels: list[str], addresses: list[str]) -> dict:
+    """Keep an erased person's suppressions and consent history, drop the texts they sent. Caller commits.
+
+    The address stays on the list so that it keeps being suppressed (a new import of the same
+    number must not reach someone who said STOP); its events stay as the evidence for it.
+    """
+    params = {"sid": service_id, "channels": channels, "addresses": addresses}
+    kept = db.session.execute(_SUPPRESSING, params).scalar()
+    events = db.session.execute(_MINIMISE_EVENTS, params).one()
+    return {"suppressions_kept": kept, "opt_out_events_kept": events.kept, "opt_out_events_scrubbed": events.scrubbed}
 
 
 def inbound_service(routes: str, destination: str) -> int | None:

@@ -87,3 +87,36 @@ def test_segments_save_list_count_delete(app, client, service):
         "chipata-maize"]
     assert client.delete("/v1/segments/chipata-maize", headers=service.headers).status_code == 200
     assert client.get("/v1/segments/chipata-maize/count", headers=service.headers).status_code == 404
+
+
+def _everything(app) -> str:
+    """Every row of the tables an erasure touches, as text."""
+    from contacts_testing import scalar
+
+    tables = ("contacts", "messages", "delivery_events", "audit_log", "dead_letters", "opt_outs", "opt_out_events")
+    return "\n".join(scalar(app, f"SELECT coalesce(string_agg(to_jsonb(t)::text, ',' ORDER BY to_jsonb(t)::text), '')"
+                                 f" FROM {table} t") for table in tables)
+
+
+def test_erasing_an_unknown_or_another_services_contact_is_404_and_changes_nothing(app, client, service):
+    other = make_service(app, "programme-b")
+    upload(client, other, csv_bytes(FARMERS[:1]))
+    post_json(client, other, "/v1/broadcasts", {"channel": "sms", "body": "hi", "recipients": [{"to": "+260961000001"}]})
+    before = _everything(app)
+    for external_id in ("f1", "nobody"):
+        answer = client.delete(f"/v1/contacts/{external_id}", headers=service.headers)
+        assert answer.status_code == 404 and answer.json["error"]["code"] == "not_found", answer.json
+    assert _everything(app) == before
+
+
+def test_erasure_answers_with_a_receipt_that_holds_no_number(app, client, service):
+    upload(client, service, csv_bytes(FARMERS[:2]))
+    post_json(client, service, "/v1/broadcasts", {"channel": "sms", "body": "hi", "recipients": [
+        {"to": "+260961000001"}, {"to": "+260971000002"}]})
+    answer = client.delete("/v1/contacts/f1", headers=service.headers)
+    assert answer.status_code == 200
+    receipt = answer.json["receipt"]
+    assert (answer.json["messages_erased"], receipt["messages_tombstoned"], receipt["messages_cancelled"]) == (1, 1, 1)
+    assert receipt["contact_deleted"] is True and receipt["erased_at"] and receipt["kept_why"]
+    assert "961000001" not in str(answer.json) and "961000001" not in _everything(app)
+    assert client.delete("/v1/contacts/f1", headers=service.headers).status_code == 404

@@ -7,15 +7,15 @@ line (the gateway's timestamp for an inbound keyword, the request time for the A
 `templates.service_critical` lets a one-time code or an account alert reach a suppressed
 number; `messages.suppression_exempt` names why one message may (audited at intake).
 
-Revision ID: 0011_consent
-Revises: 0010_queue_position
+Revision ID: 0012_consent
+Revises: 0011_erasure_indexes
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011_consent'
-down_revision = '0010_queue_position'
+revision = '0012_consent'
+down_revision = '0011_erasure_indexes'
 branch_labels = None
 depends_on = None
 
