@@ -156,6 +156,9 @@ class Config:
     AT_READ_TIMEOUT = _float("AT_READ_TIMEOUT", 15.0)
     # Secret path segment of the delivery-report URL given to Africa's Talking.
     HERALD_WEBHOOK_SECRET = _env("HERALD_WEBHOOK_SECRET", "")
+    # Key of the pseudonyms an erasure leaves on the suppression list (HMAC-SHA256). Set it once and keep it:
+    # a new key makes every erased person's pseudonym unfindable, so they would no longer be suppressed.
+    HERALD_PSEUDONYM_KEY = _env("HERALD_PSEUDONYM_KEY", "herald-development-pseudonym-key")
     # Price of one SMS part per carrier (the account's price until per-route prices exist), for the
     # dry run's estimate; "other" covers any carrier not named. Defaults are the sandbox gateway's prices.
     HERALD_SMS_PRICES = _env("HERALD_SMS_PRICES", "MTN=0.25,Airtel=0.24,Zamtel=0.22,other=0.30")

@@ -47,7 +47,7 @@ STACK_GATEWAYS_ENV = {"HERALD_ACCOUNTS": json.dumps(DEMO_ACCOUNTS), "HERALD_ROUT
 
 
 # Secrets generated once per data dir and kept in stack.json: the webhook path, Flower's password.
-GENERATED_SECRETS = ("webhook_secret", "flower_password")
+GENERATED_SECRETS = ("webhook_secret", "flower_password", "pseudonym_key")
 FLOWER_USER = "herald"
 
 
@@ -104,6 +104,7 @@ def common_env(stack: Stack) -> dict[str, str]:
         "REDIS_URL": embedded.ensure_redis(stack.data_dir),
         **{name: str(value) for name, value in settings["env"].items()},
         "HERALD_WEBHOOK_SECRET": settings["webhook_secret"],
+        "HERALD_PSEUDONYM_KEY": settings["pseudonym_key"],
     }
     return {name: os.environ.get(name) or value for name, value in values.items()}
 

@@ -105,8 +105,8 @@ SCHEMAS = {
     "ErasureReceipt": obj({
         "external_id": STRING, "erased_at": {**STRING, "format": "date-time"}, "contact_deleted": {"type": "boolean"},
         "messages_tombstoned": INTEGER, "messages_cancelled": INTEGER, "reports_scrubbed": INTEGER,
-        "dead_letters_closed": INTEGER, "suppressions_kept": INTEGER, "opt_out_events_kept": INTEGER,
-        "opt_out_events_scrubbed": INTEGER, "kept_why": STRING},
+        "dead_letters_closed": INTEGER, "suppressions_pseudonymised": INTEGER,
+        "opt_out_events_pseudonymised": INTEGER, "inbound_keywords_pseudonymised": INTEGER, "kept_why": STRING},
         "What the erasure removed and kept, also written to the audit log; it never holds the address."),
     "Segment": SEGMENT,
     "SegmentRequest": obj({"name": {**STRING, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"}, "filter": FILTER}),

@@ -5,7 +5,8 @@ tombstone unique to the row, its personalisation dropped. Unsent rows are cancel
 worker holds are cancelled on their way back to the queue (message_state), so nothing is ever sent
 to a tombstone. Stored delivery reports lose every field that held the address, whichever gateway
 sent them (report_addresses); reports arriving later are stored without it (delivery_reports).
-The suppression list keeps the address, so that it goes on being suppressed (optouts).
+The suppression list, its events and the inbound keyword records keep a keyed pseudonym in place
+of the address, so that the person stays suppressed without their number being kept (optouts).
 The erasure answers with a receipt, also written to the audit log, that never holds the address.
 """
 from __future__ import annotations
@@ -25,9 +26,9 @@ SELECT phone, whatsapp, email, inbox_user_id FROM contacts
  WHERE service_id = :sid AND external_id = :xid FOR UPDATE
 """)
 _DELETE = text("DELETE FROM contacts WHERE service_id = :sid AND external_id = :xid")
-KEPT_WHY = ("the suppression list keeps the address so that it stays suppressed (a STOP is honoured even if "
-            "the number is imported again); its opt-out events are the evidence for it, kept without the "
-            "texts the person sent")
+KEPT_WHY = ("the suppression list keeps a keyed pseudonym of each address instead of the address, so the person "
+            "stays suppressed if the number is imported again; its opt-out events and inbound keywords are the "
+            "evidence for it, kept under the pseudonym and without the texts the person sent")
 
 
 def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
@@ -57,6 +58,7 @@ def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
     broadcast_state.record_audit(service_id, None, actor, "erase_contact", reason=f"contact {external_id}",
                                  details=receipt)
     db.session.commit()
+    optouts.forget_recent(service_id, sorted(KNOWN_CHANNELS), addresses)
     return receipt
 
 

@@ -3,17 +3,22 @@
 A webhook (Africa's Talking, Twilio, Infobip) and an SMPP bind (mobile-originated deliver_sm)
 hand their parsed InboundMessages here. Each is mapped to a service by the number it was sent
 to (HERALD_INBOUND_SERVICES), its first word read against the keyword tables, and applied to the
-suppression list in the person's order (optouts.apply_keyword). A keyword that took effect, or
-found the person already in that state, is confirmed on the fast lane; a replayed or stale one is
-not. A message to an unmapped number, or without a keyword, changes nothing.
+suppression list in the person's own order: each keyword is recorded with the gateway's id (a
+replay is dropped) and timestamp, and one older than the newest keyword or change already in
+force changes nothing ('stale'), so a late START never undoes a newer STOP. A keyword that took
+effect, or found the person already in that state, is confirmed on the fast lane; a replayed or
+stale one is not. A message to an unmapped number, or without a keyword, changes nothing.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Flask, current_app
+from sqlalchemy import text
 
 from app.errors import ValidationFailed
+from app.extensions import db
 
 from app.queueing import enqueue
 from app.services import optouts, routing, transactional
@@ -23,6 +28,88 @@ log = logging.getLogger(__name__)
 CHANNEL = "sms"
 # Outcomes after which the person is told where they stand.
 _CONFIRMED = ("applied", "unchanged")
+# A keyword dated in the future (a gateway's clock ahead) counts as now, or it would outrank every later one.
+_RECORD_KEYWORD = text("""
+INSERT INTO inbound_messages (service_id, channel, account, inbound_id, address, action, outcome, sent_at)
+VALUES (:sid, :channel, :account, :inbound_id, :address, :action, 'pending', LEAST(COALESCE(:sent_at, now()), now()))
+ON CONFLICT (account, inbound_id) WHERE inbound_id IS NOT NULL DO NOTHING
+RETURNING id, sent_at
+""")
+# The newest keyword or change for this person (by number, or by the pseudonym an erasure left).
+_NEWEST_OTHER = text("""
+SELECT GREATEST(
+  (SELECT max(sent_at) FROM inbound_messages
+    WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:keys AS text[])) AND id <> :me),
+  (SELECT max(occurred_at) FROM opt_out_events
+    WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:keys AS text[]))))
+""")
+_SETTLE_KEYWORD = text("UPDATE inbound_messages SET outcome = :outcome WHERE id = :me")
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """Words that opt a sender out or back in, upper-cased, matched against an SMS's first word."""
+
+    stop: frozenset[str]
+    start: frozenset[str]
+
+    @classmethod
+    def from_config(cls, cfg) -> "Keywords":
+        """The configured lists (comma-separated)."""
+        return cls(_words(cfg["HERALD_OPTOUT_KEYWORDS"]), _words(cfg["HERALD_OPTIN_KEYWORDS"]))
+
+    def action_for(self, message: str) -> str | None:
+        """'opt_out', 'opt_in' or None for an inbound text: its first word decides, case and punctuation aside."""
+        words = message.strip().split()
+        first = words[0].strip(".,!?;:'\"").upper() if words else ""
+        if first in self.stop:
+            return "opt_out"
+        if first in self.start:
+            return "opt_in"
+        return None
+
+
+def _words(raw: str) -> frozenset[str]:
+    """Split a comma-separated keyword list."""
+    return frozenset(w.strip().upper() for w in raw.split(",") if w.strip())
+
+
+def inbound_service(routes: str, destination: str) -> int | None:
+    """The service an inbound message to `destination` belongs to, from "code=id,...,*=id"; None if none."""
+    table = dict(pair.split("=", 1) for pair in (p.strip() for p in routes.split(",")) if "=" in pair)
+    chosen = table.get(destination.strip()) or table.get("*")
+    return int(chosen) if chosen and chosen.strip().isdigit() else None
+
+
+def apply_keyword(service_id: int, channel: str, address: str, action: str, *, account: str,
+                  inbound_id: str | None, sent_at, detail: str | None) -> str:
+    """Apply one inbound STOP/START in the person's order and commit; what it did.
+
+    'duplicate' (this gateway id was seen), 'stale' (a newer keyword or change is in force),
+    'unchanged' (already in that state) or 'applied'.
+    """
+    params = {"sid": service_id, "channel": channel, "address": address}
+    optouts.lock_address(service_id, channel, address)
+    recorded = db.session.execute(_RECORD_KEYWORD, {**params, "account": account, "inbound_id": inbound_id,
+                                                    "action": action, "sent_at": sent_at}).first()
+    if recorded is None:
+        db.session.commit()
+        return "duplicate"
+    newest = db.session.execute(_NEWEST_OTHER, {**params, "me": recorded.id,
+                                                "keys": optouts.lookup_keys(channel, [address])}).scalar()
+    changed = False
+    if newest is not None and newest > recorded.sent_at:
+        outcome = "stale"
+    else:
+        changed = optouts.change(service_id, channel, address, stopped=action == "opt_out",
+                                 source=f"{account}:{inbound_id or ''}", actor=f"inbound:{account}", detail=detail,
+                                 occurred_at=recorded.sent_at)
+        outcome = "applied" if changed else "unchanged"
+    db.session.execute(_SETTLE_KEYWORD, {"outcome": outcome, "me": recorded.id})
+    db.session.commit()
+    if changed:
+        optouts.note_recent(service_id, channel, address, stopped=action == "opt_out")
+    return outcome
 
 
 def receive(account: str, messages: list[InboundMessage]) -> list[dict]:
@@ -33,16 +120,15 @@ def receive(account: str, messages: list[InboundMessage]) -> list[dict]:
 def _receive_one(account: str, message: InboundMessage) -> dict:
     """Map, read and apply one message, then confirm it when it took effect."""
     cfg = current_app.config
-    service_id = optouts.inbound_service(cfg["HERALD_INBOUND_SERVICES"], message.to)
+    service_id = inbound_service(cfg["HERALD_INBOUND_SERVICES"], message.to)
     if service_id is None:
         return {"action": None, "outcome": "unmapped"}
-    action = optouts.Keywords.from_config(cfg).action_for(message.text)
+    action = Keywords.from_config(cfg).action_for(message.text)
     address = optouts.normalise(message.sender, CHANNEL, cfg["HERALD_DEFAULT_REGION"]) if action else None
     if address is None:
         return {"action": None, "outcome": "no_keyword" if action is None else "unreadable_sender"}
-    outcome = optouts.apply_keyword(service_id, CHANNEL, address, action, account=account,
-                                    inbound_id=message.inbound_id, sent_at=message.sent_at,
-                                    detail=message.text[:160])
+    outcome = apply_keyword(service_id, CHANNEL, address, action, account=account,
+                            inbound_id=message.inbound_id, sent_at=message.sent_at, detail=message.text[:160])
     if outcome in _CONFIRMED:
         _confirm(service_id, address, action, account, message.inbound_id)
     return {"action": action, "outcome": outcome}

@@ -1,10 +1,14 @@
-"""The suppression list: STOP and START keywords, audited adds and removes, set-based checks.
+"""The suppression list: audited adds and removes, set-based checks, pseudonyms after erasure.
 
 Adds and removes write the list and one audit row in the same transaction, under a lock on the
-address, so an inbound keyword and an operator's change never interleave. Inbound keywords are
-applied in the person's own order: each is recorded with the gateway's id (a replay is
-dropped) and timestamp, and one older than the newest keyword or change already in force
-changes nothing ('stale'), so a late START never undoes a newer STOP.
+address, so an inbound keyword (inbound.py, which applies them in the person's order) and an
+operator's change never interleave.
+
+An erased person stays suppressed without their number being kept: erasure replaces the address
+in the list, its events and the inbound keyword records with a keyed pseudonym (HMAC-SHA256 under
+HERALD_PSEUDONYM_KEY), and every lookup asks for an address and its pseudonym together. The one
+exception is a segment page, which looks up the contact's number as stored; a pseudonymised one
+is caught when its row is claimed, before any call.
 
 Every path consults this one list: intake loads a service's list once per broadcast, a segment
 page and a transactional POST look their recipients up, a send task looks up the rows it just
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import hashlib
+import hmac
+from typing import Iterable
 
 import redis
 from flask import current_app
@@ -34,27 +40,15 @@ _ADD = text("""
 INSERT INTO opt_outs (service_id, channel, address, source) VALUES (:sid, :channel, :address, :source)
 ON CONFLICT DO NOTHING
 """)
-_REMOVE = text("DELETE FROM opt_outs WHERE service_id = :sid AND channel = :channel AND address = :address")
+_REMOVE = text("""
+DELETE FROM opt_outs WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:keys AS text[]))
+""")
 _EVENT = text("""
 INSERT INTO opt_out_events (service_id, channel, address, action, source, actor, detail, occurred_at)
 VALUES (:sid, :channel, :address, :action, :source, :actor, :detail, COALESCE(:occurred_at, now()))
 """)
 # One change at a time per address: an inbound keyword's order check and the change it makes are atomic.
 _LOCK_ADDRESS = text("SELECT pg_advisory_xact_lock(hashtextextended(:sid || ':' || :channel || ':' || :address, 7))")
-# A keyword dated in the future (a gateway's clock ahead) counts as now, or it would outrank every later one.
-_RECORD_KEYWORD = text("""
-INSERT INTO inbound_messages (service_id, channel, account, inbound_id, address, action, outcome, sent_at)
-VALUES (:sid, :channel, :account, :inbound_id, :address, :action, 'pending', LEAST(COALESCE(:sent_at, now()), now()))
-ON CONFLICT (account, inbound_id) WHERE inbound_id IS NOT NULL DO NOTHING
-RETURNING id, sent_at
-""")
-_NEWEST_OTHER = text("""
-SELECT GREATEST(
-  (SELECT max(sent_at) FROM inbound_messages
-    WHERE service_id = :sid AND channel = :channel AND address = :address AND id <> :me),
-  (SELECT max(occurred_at) FROM opt_out_events WHERE service_id = :sid AND channel = :channel AND address = :address))
-""")
-_SETTLE_KEYWORD = text("UPDATE inbound_messages SET outcome = :outcome WHERE id = :me")
 _OVERRIDE = text("""
 INSERT INTO audit_log (service_id, actor, action, reason, details)
 VALUES (:sid, :actor, 'suppression_override', :reason, CAST(:details AS jsonb))
@@ -68,34 +62,39 @@ _AMONG = text("""
 SELECT address FROM opt_outs
  WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:addresses AS text[]))
 """)
+PSEUDONYM_PREFIX = "pseudonym:"
 
 
-@dataclass(frozen=True)
-class Keywords:
-    """Words that opt a sender out or back in, upper-cased, matched against an SMS's first word."""
+class Suppressed(frozenset):
+    """A service's list on a channel as a set: `address in it` also finds the address's pseudonym."""
 
-    stop: frozenset[str]
-    start: frozenset[str]
+    def __new__(cls, entries: Iterable[str], channel: str):
+        """The entries as loaded; pseudonyms are only computed when the list holds any."""
+        made = super().__new__(cls, entries)
+        made.channel = channel
+        made.pseudonymous = any(entry.startswith(PSEUDONYM_PREFIX) for entry in made)
+        return made
 
-    @classmethod
-    def from_config(cls, cfg) -> "Keywords":
-        """The configured lists (comma-separated)."""
-        return cls(_words(cfg["HERALD_OPTOUT_KEYWORDS"]), _words(cfg["HERALD_OPTIN_KEYWORDS"]))
-
-    def action_for(self, message: str) -> str | None:
-        """'opt_out', 'opt_in' or None for an inbound text: its first word decides, case and punctuation aside."""
-        words = message.strip().split()
-        first = words[0].strip(".,!?;:'\"").upper() if words else ""
-        if first in self.stop:
-            return "opt_out"
-        if first in self.start:
-            return "opt_in"
-        return None
+    def __contains__(self, address) -> bool:
+        """True when the address, or its pseudonym, is on the list."""
+        if frozenset.__contains__(self, address):
+            return True
+        return self.pseudonymous and frozenset.__contains__(self, pseudonym(self.channel, address))
 
 
-def _words(raw: str) -> frozenset[str]:
-    """Split a comma-separated keyword list."""
-    return frozenset(w.strip().upper() for w in raw.split(",") if w.strip())
+def pseudonym(channel: str, address: str) -> str:
+    """The keyed pseudonym that stands for an erased address on a channel (the same for every service)."""
+    key = current_app.config["HERALD_PSEUDONYM_KEY"].encode()
+    digest = hmac.new(key, f"{channel}:{address}".encode(), hashlib.sha256).hexdigest()
+    return PSEUDONYM_PREFIX + digest[:40]
+
+
+def lookup_keys(channel: str, addresses: Iterable[str]) -> list[str]:
+    """Each address and its pseudonym, for a query that must find either."""
+    found = []
+    for address in addresses:
+        found += [address, pseudonym(channel, address)]
+    return found
 
 
 def normalise(address: str, channel: str, region: str) -> str | None:
@@ -105,45 +104,23 @@ def normalise(address: str, channel: str, region: str) -> str | None:
     return classify(address, region)[0]
 
 
-def apply_keyword(service_id: int, channel: str, address: str, action: str, *, account: str,
-                  inbound_id: str | None, sent_at, detail: str | None) -> str:
-    """Apply one inbound STOP/START in the person's order and commit; what it did.
+def lock_address(service_id: int, channel: str, address: str) -> None:
+    """Serialise changes to one address until the transaction ends."""
+    db.session.execute(_LOCK_ADDRESS, {"sid": service_id, "channel": channel, "address": address})
 
-    'duplicate' (this gateway id was seen), 'stale' (a newer keyword or change is in force),
-    'unchanged' (already in that state) or 'applied'.
+
+def change(service_id: int, channel: str, address: str, *, stopped: bool, source: str, actor: str,
+           detail: str | None, occurred_at=None) -> bool:
+    """Add (stopped) or remove an address and audit it, under the address lock; no commit. True if it changed.
+
+    A removal also lifts the address's pseudonym (an erased person who texts START again).
     """
     params = {"sid": service_id, "channel": channel, "address": address}
-    db.session.execute(_LOCK_ADDRESS, params)
-    recorded = db.session.execute(_RECORD_KEYWORD, {**params, "account": account, "inbound_id": inbound_id,
-                                                    "action": action, "sent_at": sent_at}).first()
-    if recorded is None:
-        db.session.commit()
-        return "duplicate"
-    newest = db.session.execute(_NEWEST_OTHER, {**params, "me": recorded.id}).scalar()
-    changed = False
-    if newest is not None and newest > recorded.sent_at:
-        outcome = "stale"
-    else:
-        changed = _change(service_id, channel, address, stopped=action == "opt_out",
-                          source=f"{account}:{inbound_id or ''}", actor=f"inbound:{account}", detail=detail,
-                          occurred_at=recorded.sent_at)
-        outcome = "applied" if changed else "unchanged"
-    db.session.execute(_SETTLE_KEYWORD, {"outcome": outcome, "me": recorded.id})
-    db.session.commit()
-    if changed:
-        _note_recent(service_id, channel, address, stopped=action == "opt_out")
-    return outcome
-
-
-def _change(service_id: int, channel: str, address: str, *, stopped: bool, source: str, actor: str,
-            detail: str | None, occurred_at=None) -> bool:
-    """Add (stopped) or remove an address and audit it, under the address lock; no commit. True if it changed."""
-    params = {"sid": service_id, "channel": channel, "address": address}
-    db.session.execute(_LOCK_ADDRESS, params)
+    lock_address(service_id, channel, address)
     if stopped:
         changed = db.session.execute(_ADD, {**params, "source": source}).rowcount
     else:
-        changed = db.session.execute(_REMOVE, params).rowcount
+        changed = db.session.execute(_REMOVE, {**params, "keys": lookup_keys(channel, [address])}).rowcount
     if changed:  # the audit records changes; a repeated STOP changes nothing
         db.session.execute(_EVENT, {**params, "action": "opt_out" if stopped else "opt_in", "source": source,
                                     "actor": actor, "detail": detail, "occurred_at": occurred_at})
@@ -153,25 +130,25 @@ def _change(service_id: int, channel: str, address: str, *, stopped: bool, sourc
 def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: str,
             detail: str | None = None) -> bool:
     """Suppress an address and audit it, committing; True when it was not suppressed before."""
-    added = _change(service_id, channel, address, stopped=True, source=source, actor=actor, detail=detail)
+    added = change(service_id, channel, address, stopped=True, source=source, actor=actor, detail=detail)
     db.session.commit()
     if added:
-        _note_recent(service_id, channel, address, stopped=True)
+        note_recent(service_id, channel, address, stopped=True)
     return added
 
 
 def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: str,
            detail: str | None = None) -> bool:
     """Lift a suppression and audit it, committing; True when the address was suppressed."""
-    removed = _change(service_id, channel, address, stopped=False, source=source, actor=actor, detail=detail)
+    removed = change(service_id, channel, address, stopped=False, source=source, actor=actor, detail=detail)
     db.session.commit()
     if removed:
-        _note_recent(service_id, channel, address, stopped=False)
+        note_recent(service_id, channel, address, stopped=False)
     return removed
 
 
 def is_suppressed(service_id: int, channel: str, address: str) -> bool:
-    """Whether one address is on the list (one indexed lookup)."""
+    """Whether one address (or its pseudonym) is on the list: one indexed lookup."""
     return bool(suppressed_among(service_id, channel, [address]))
 
 
@@ -189,7 +166,7 @@ def recent_key(service_id: int, channel: str) -> str:
     return f"herald:optouts:recent:{service_id}:{channel}"
 
 
-def _note_recent(service_id: int, channel: str, address: str, stopped: bool) -> None:
+def note_recent(service_id: int, channel: str, address: str, stopped: bool) -> None:
     """Tell sends in flight: add (or, on START, remove) the address for as long as a claim can live.
 
     The list in PostgreSQL is already committed; without Redis, only batches claimed before the
@@ -205,17 +182,18 @@ def _note_recent(service_id: int, channel: str, address: str, stopped: bool) -> 
         log.exception("an opt-out of service %s on %s not announced to sends in flight", service_id, channel)
 
 
-def suppressed(service_id: int, channel: str) -> frozenset[str]:
-    """Every suppressed address of a service on a channel: one query, for intake."""
-    return frozenset(db.session.execute(_ALL, {"sid": service_id, "channel": channel}).scalars())
+def suppressed(service_id: int, channel: str) -> Suppressed:
+    """Every suppressed address (and pseudonym) of a service on a channel: one query, for intake."""
+    return Suppressed(db.session.execute(_ALL, {"sid": service_id, "channel": channel}).scalars(), channel)
 
 
 def suppressed_among(service_id: int, channel: str, addresses: list[str]) -> set[str]:
-    """Which of these addresses are suppressed: one query, for a claimed batch."""
+    """Which of these addresses are suppressed, as themselves or as pseudonyms: one query, for a claimed batch."""
     if not addresses:
         return set()
-    return set(db.session.execute(_AMONG, {"sid": service_id, "channel": channel,
-                                           "addresses": addresses}).scalars())
+    keys = lookup_keys(channel, addresses)
+    listed = set(db.session.execute(_AMONG, {"sid": service_id, "channel": channel, "addresses": keys}).scalars())
+    return {address for address, key in zip(keys[::2], keys[1::2]) if address in listed or key in listed}
 
 
 def history(service_id: int, channel: str | None, address: str | None, limit: int) -> list[dict]:
@@ -223,8 +201,9 @@ def history(service_id: int, channel: str | None, address: str | None, limit: in
     rows = db.session.execute(text("""
         SELECT channel, address, action, source, actor, detail, created_at FROM opt_out_events
          WHERE service_id = :sid AND (CAST(:channel AS text) IS NULL OR channel = :channel)
-           AND (CAST(:address AS text) IS NULL OR address = :address)
+           AND (CAST(:address AS text) IS NULL OR address = ANY(CAST(:keys AS text[])))
          ORDER BY id DESC LIMIT :limit"""), {"sid": service_id, "channel": channel, "address": address,
+                                              "keys": lookup_keys(channel or "sms", [address] if address else []),
                                               "limit": limit}).mappings()
     return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
 
@@ -252,39 +231,55 @@ def drop_suppressed(claim, service_id: int, channel: str) -> list:
     return [row for row in claim.rows if row.recipient not in stopped]
 
 
-_SUPPRESSING = text("""
-SELECT count(*) FROM opt_outs
- WHERE service_id = :sid AND channel = ANY(CAST(:channels AS text[])) AND address = ANY(CAST(:addresses AS text[]))
-""")
-# Erasure keeps who asked what and when (the evidence behind the suppression), not what they wrote.
-_MINIMISE_EVENTS = text("""
-WITH person AS (
-  SELECT id, detail IS NOT NULL OR actor LIKE 'inbound:%' AS holds_more FROM opt_out_events
-   WHERE service_id = :sid AND channel = ANY(CAST(:channels AS text[])) AND address = ANY(CAST(:addresses AS text[]))
-), scrubbed AS (
-  UPDATE opt_out_events e
-     SET detail = NULL, actor = CASE WHEN e.actor LIKE 'inbound:%' THEN 'inbound' ELSE e.actor END
-    FROM person p WHERE e.id = p.id AND p.holds_more
-  RETURNING e.id
+# Erasure keeps who asked what and when (the evidence behind the suppression) under a pseudonym,
+# not the number and not what they wrote.
+_PSEUDONYMISE_LIST = text("""
+WITH gone AS (
+  DELETE FROM opt_outs WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:addresses AS text[]))
+  RETURNING source, created_at
 )
-SELECT (SELECT count(*) FROM person) AS kept, (SELECT count(*) FROM scrubbed) AS scrubbed
+INSERT INTO opt_outs (service_id, channel, address, source, created_at)
+SELECT :sid, :channel, :pseudonym, min(source), min(created_at) FROM gone HAVING count(*) > 0
+ON CONFLICT DO NOTHING
+""")
+_PSEUDONYMISE_EVENTS = text("""
+UPDATE opt_out_events
+   SET address = :pseudonym, detail = NULL,
+       actor = CASE WHEN actor LIKE 'inbound:+%' OR actor LIKE 'inbound:%@%' THEN 'inbound' ELSE actor END
+ WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:addresses AS text[]))
+""")
+_PSEUDONYMISE_KEYWORDS = text("""
+UPDATE inbound_messages SET address = :pseudonym
+ WHERE service_id = :sid AND channel = :channel AND address = ANY(CAST(:addresses AS text[]))
 """)
 
 
 def minimise_for_erasure(service_id: int, channels: list[str], addresses: list[str]) -> dict:
-    """Keep an erased person's suppressions and consent history, drop the texts they sent. Caller commits.
+    """Keep an erased person suppressed under a pseudonym, with its history but not their texts. Caller commits.
 
-    The address stays on the list so that it keeps being suppressed (a new import of the same
-    number must not reach someone who said STOP); its events stay as the evidence for it.
+    A new import of the same number must not reach someone who said STOP: the list, its events
+    and the inbound keyword records keep the pseudonym every lookup also asks for. Redis's set of
+    recent opt-outs forgets the number after the commit (forget_recent).
     """
-    params = {"sid": service_id, "channels": channels, "addresses": addresses}
-    kept = db.session.execute(_SUPPRESSING, params).scalar()
-    events = db.session.execute(_MINIMISE_EVENTS, params).one()
-    return {"suppressions_kept": kept, "opt_out_events_kept": events.kept, "opt_out_events_scrubbed": events.scrubbed}
+    kept = events = keywords = 0
+    for channel in channels:
+        for address in addresses:
+            params = {"sid": service_id, "channel": channel, "addresses": [address],
+                      "pseudonym": pseudonym(channel, address)}
+            db.session.execute(_PSEUDONYMISE_LIST, params)
+            kept += db.session.execute(_AMONG, {**params, "addresses": [params["pseudonym"]]}).first() is not None
+            events += db.session.execute(_PSEUDONYMISE_EVENTS, params).rowcount
+            keywords += db.session.execute(_PSEUDONYMISE_KEYWORDS, params).rowcount
+    return {"suppressions_pseudonymised": kept, "opt_out_events_pseudonymised": events,
+            "inbound_keywords_pseudonymised": keywords}
 
 
-def inbound_service(routes: str, destination: str) -> int | None:
-    """The service an inbound message to `destination` belongs to, from "code=id,...,*=id"; None if none."""
-    table = dict(pair.split("=", 1) for pair in (p.strip() for p in routes.split(",")) if "=" in pair)
-    chosen = table.get(destination.strip()) or table.get("*")
-    return int(chosen) if chosen and chosen.strip().isdigit() else None
+def forget_recent(service_id: int, channels: list[str], addresses: list[str]) -> None:
+    """Take erased addresses out of the recent opt-outs sets (their pseudonyms stay on the list)."""
+    try:
+        pipe = get_redis().pipeline()
+        for channel in channels:
+            pipe.srem(recent_key(service_id, channel), *addresses)
+        pipe.execute()
+    except redis.RedisError:
+        log.exception("erased addresses of service %s stay in Redis until the recent sets expire", service_id)

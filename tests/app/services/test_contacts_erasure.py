@@ -10,7 +10,7 @@ from lifecycle_testing import post_broadcast
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import contacts_erasure, delivery_reports, lease_reaper, message_state, optouts
+from app.services import contacts_erasure, delivery_reports, inbound, lease_reaper, message_state, optouts
 from app.services.retry_policy import Policy
 from providers.base import DeliveryReport
 
@@ -68,23 +68,28 @@ def _send_everything(app, client, service) -> tuple[str, dict[str, int]]:
     return bid, rows
 
 
-def test_every_gateways_report_loses_the_number_and_only_the_suppression_list_keeps_it(app, client, service):
+def test_every_table_loses_the_number_and_the_suppression_list_keeps_a_pseudonym(app, client, service):
     last_broadcast, rows = _send_everything(app, client, service)
     with app.app_context():
         # The person also said STOP by SMS, and one of their messages was dead-lettered.
-        optouts.apply_inbound(service.service_id, NUMBER, f"STOP sms to {NUMBER} please", optouts.Keywords(
-            frozenset({"STOP"}), frozenset({"START"})), source="africastalking", region="ZM")
+        inbound.apply_keyword(service.service_id, "sms", NUMBER, "opt_out", account="africastalking",
+                              inbound_id="in-1", sent_at=None, detail=f"STOP sms to {NUMBER} please")
         db.session.execute(text("INSERT INTO dead_letters (message_id, broadcast_id, service_id, reason, error_detail)"
                                 " VALUES (:m, :b, :s, 'permanent_error', :d)"),
                            {"m": rows["smpp"], "b": last_broadcast, "s": service.service_id,
                             "d": f"invalid destination {DIGITS}"})
         db.session.commit()
         receipt = contacts_erasure.erase(service.service_id, "p1", actor="dpo@ministry")
-    for table in ("delivery_events", "messages", "contacts", "audit_log", "dead_letters"):
+    tables = scalar(app, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'").split(",")
+    assert {"opt_outs", "opt_out_events", "inbound_messages", "messages"} <= set(tables)
+    for table in tables:
         assert DIGITS not in _dump(app, table), table
-    # Deliberately kept: the suppression list, and its events' address column (the evidence for it).
-    assert scalar(app, "SELECT count(*) FROM opt_outs WHERE address = :a", a=NUMBER) == 1
-    assert DIGITS not in _dump(app, "opt_out_events", without="address")
+    # The person stays suppressed: under a pseudonym, found by every lookup of the number.
+    with app.app_context():
+        assert optouts.is_suppressed(service.service_id, "sms", NUMBER)
+        assert optouts.suppressed_among(service.service_id, "sms", [NUMBER, OTHER]) == {NUMBER}
+        assert NUMBER in optouts.suppressed(service.service_id, "sms")
+        assert scalar(app, "SELECT address FROM opt_outs") == optouts.pseudonym("sms", NUMBER)
     assert "ada.banda" not in _dump(app, "audit_log").lower()
     # The other person's reports and messages keep their number; counts and statuses survive.
     assert scalar(app, "SELECT count(*) FROM delivery_events WHERE payload::text LIKE :n", n=f"%{OTHER[4:]}%") == 4
@@ -94,10 +99,10 @@ def test_every_gateways_report_loses_the_number_and_only_the_suppression_list_ke
     assert scalar(app, "SELECT payload->'status'->>'name' FROM delivery_events WHERE provider_message_id = :p",
                   p=f"infobip-{rows['infobip']}") == "DELIVERED_TO_HANDSET"
     assert {k: receipt[k] for k in ("messages_tombstoned", "messages_cancelled", "reports_scrubbed",
-                                    "dead_letters_closed", "suppressions_kept", "opt_out_events_kept",
-                                    "opt_out_events_scrubbed")} == {
+                                    "dead_letters_closed", "suppressions_pseudonymised", "opt_out_events_pseudonymised",
+                                    "inbound_keywords_pseudonymised")} == {
         "messages_tombstoned": 4, "messages_cancelled": 0, "reports_scrubbed": 4, "dead_letters_closed": 1,
-        "suppressions_kept": 1, "opt_out_events_kept": 1, "opt_out_events_scrubbed": 1}
+        "suppressions_pseudonymised": 1, "opt_out_events_pseudonymised": 1, "inbound_keywords_pseudonymised": 1}
     audit = scalar(app, "SELECT details FROM audit_log WHERE action = 'erase_contact' AND actor = 'dpo@ministry'")
     assert audit["reports_scrubbed"] == 4 and audit["external_id"] == "p1"
 
@@ -196,3 +201,41 @@ def test_a_dead_letter_of_an_erased_person_is_cancelled_when_requeued(app, clien
         db.session.commit()
     assert moved == [claim.rows[0].id]
     assert scalar(app, "SELECT status || '/' || error_code FROM messages") == "cancelled/contact_erased"
+
+
+def test_an_erased_person_who_said_stop_stays_suppressed_when_the_number_comes_back(app, client, service):
+    import_rows(app, service.service_id, PERSON)
+    assert client.post("/v1/opt-outs", headers=service.headers, json={"address": NUMBER}).status_code == 201
+    with app.app_context():
+        contacts_erasure.erase(service.service_id, "p1")
+    assert DIGITS not in _dump(app, "opt_outs") + _dump(app, "opt_out_events")
+    # The number comes back in a list upload, a transactional POST and a re-imported contact.
+    listed = client.post("/v1/broadcasts", headers=service.headers,
+                         json={"channel": "sms", "body": "Rain", "recipients": [{"to": NUMBER}, {"to": OTHER}]})
+    assert listed.json["accepted"] == 1
+    refused = client.post("/v1/messages", headers=service.headers, json={"to": NUMBER, "body": "Code"})
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "recipient_opted_out"
+    history = client.get("/v1/opt-outs", query_string={"address": NUMBER}, headers=service.headers).json["history"]
+    assert [h["action"] for h in history] == ["opt_out"]
+    # Texting START again lifts the pseudonymised suppression.
+    assert client.delete("/v1/opt-outs", json={"address": NUMBER}, headers=service.headers).status_code == 200
+    assert client.post("/v1/messages", headers=service.headers, json={"to": NUMBER, "body": "Code"}).status_code == 202
+
+
+def test_a_claimed_row_to_a_pseudonymised_number_is_closed_before_any_call(app, client, service):
+    import_rows(app, service.service_id, PERSON)
+    client.post("/v1/opt-outs", headers=service.headers, json={"address": NUMBER})
+    with app.app_context():
+        contacts_erasure.erase(service.service_id, "p1")
+    # A segment page looks the number up as stored, so a re-imported contact's row is written pending.
+    bid = post_broadcast(client, service, 2)
+    with app.app_context():
+        db.session.execute(text("UPDATE messages SET status = 'pending', error_code = NULL WHERE recipient = :n"),
+                           {"n": NUMBER})
+        db.session.commit()
+        claim = message_state.claim_batch(bid, 10, 60)
+        kept = optouts.drop_suppressed(claim, service.service_id, "sms")
+        statuses = dict(db.session.execute(text("SELECT recipient, status FROM messages WHERE broadcast_id = :b"),
+                                           {"b": bid}).all())
+    assert [row.recipient for row in kept] == [OTHER]
+    assert statuses[NUMBER] == "opted_out"

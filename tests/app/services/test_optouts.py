@@ -5,7 +5,7 @@ from herald_testing import post_json, recipients
 
 from app.extensions import db
 from app.models import Message
-from app.services import message_state, optouts
+from app.services import inbound, message_state, optouts
 
 
 def test_a_claimed_batch_drops_recipients_who_opted_out_since_intake(client, service, app):
@@ -22,7 +22,7 @@ def test_a_claimed_batch_drops_recipients_who_opted_out_since_intake(client, ser
 
 
 def test_keywords_match_the_first_word_only():
-    words = optouts.Keywords(frozenset({"STOP", "LEKA"}), frozenset({"START"}))
+    words = inbound.Keywords(frozenset({"STOP", "LEKA"}), frozenset({"START"}))
     assert words.action_for("  leka!") == "opt_out"
     assert words.action_for("Please stop") is None
     assert words.action_for("Start") == "opt_in"
@@ -30,6 +30,6 @@ def test_keywords_match_the_first_word_only():
 
 
 def test_inbound_routes():
-    assert optouts.inbound_service("12345=1,*=2", "12345") == 1
-    assert optouts.inbound_service("12345=1,*=2", "999") == 2
-    assert optouts.inbound_service("12345=1", "999") is None
+    assert inbound.inbound_service("12345=1,*=2", "12345") == 1
+    assert inbound.inbound_service("12345=1,*=2", "999") == 2
+    assert inbound.inbound_service("12345=1", "999") is None

@@ -45,8 +45,11 @@ def test_queue_position_counts_only_the_callers_own_service(client, service, app
     assert replay.json["queue_position"] == again.json["queue_position"] == 3
 
 
-def test_queue_position_reads_the_per_service_index(app, service):
-    """With many services' rows queued, the count is a range of one service's index entries."""
+def test_queue_position_reads_one_services_index_entries(app, service):
+    """With many services' rows queued, the count reads one service's index entries, never the whole table.
+
+    Which of the indexes led by service_id the planner picks depends on the table's size; any will do.
+    """
     others = [make_service(app, f"programme-{i}").service_id for i in range(20)]
     with app.app_context():
         db.session.execute(db.text(
@@ -58,4 +61,4 @@ def test_queue_position_reads_the_per_service_index(app, service):
         plan = "\n".join(db.session.execute(db.text("EXPLAIN " + str(transactional._POSITION)),
                                             {"sid": others[0], "mid": 10**6}).scalars())
         db.session.rollback()
-    assert "ix_messages_transactional_pending_service" in plan, plan
+    assert "Seq Scan" not in plan and "Index Cond: (service_id = " in plan, plan
