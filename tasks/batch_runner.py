@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from app.services import breaker, call_journal, guard
+from app.services import breaker, call_journal, guard, optouts
 from app.services.pacing import Pacer, segments
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome, Withheld
 
@@ -70,9 +70,11 @@ class _Lanes:
     """Shared state of one batch run: the results, the stop signal and any gateway hold."""
 
     def __init__(self, claim_token, broadcast_id: str | None, account: str, deadline: float,
-                 pacer: Pacer | None, journal_ttl: float, optout_key: str | None = None) -> None:
+                 pacer: Pacer | None, journal_ttl: float, optout_key: str | None = None,
+                 optout_members: dict[int, str] | None = None) -> None:
         self.claim_token = claim_token
         self.optout_key = optout_key
+        self.optout_members = optout_members or {}
         self.broadcast_id = broadcast_id
         self.account = account
         self.pacer = pacer if pacer is not None and pacer.active else None
@@ -162,7 +164,8 @@ class _Lanes:
         """One journal script run for this unit."""
         return call_journal.start_calls(self.claim_token, self.broadcast_id, self.account,
                                         [m.message_id for m in unit], self.journal_ttl, heard,
-                                        [m.to for m in unit], self.optout_key)
+                                        [self.optout_members[m.message_id] for m in unit] if self.optout_key else [],
+                                        self.optout_key)
 
     def note(self, unit: list[OutboundMessage], results: list[SendResult], heard: list) -> None:
         """Keep results (and queue them for the journal); a 429 holds the whole account for its Retry-After."""
@@ -218,8 +221,10 @@ def run_batch(account: str, provider: Provider, messages: list[OutboundMessage],
     The account (not the provider kind) owns the breaker: two accounts of one provider fail apart.
     """
     units = plan_units(provider, messages)
+    # What the recent opt-outs set would hold for each recipient (a keyed pseudonym, never the number).
+    members = {m.message_id: optouts.recent_member(m.to) for m in messages} if optout_key else None
     lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl,
-                   optout_key)
+                   optout_key, members)
     app = current_app._get_current_object()
     width = max(1, min(threads, len(units)))
     if width == 1:

@@ -58,7 +58,8 @@ def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
     broadcast_state.record_audit(service_id, None, actor, "erase_contact", reason=f"contact {external_id}",
                                  details=receipt)
     db.session.commit()
-    optouts.forget_recent(service_id, sorted(KNOWN_CHANNELS), addresses)
+    if addresses:
+        optouts.withhold_erased(service_id, sorted(KNOWN_CHANNELS), addresses)
     return receipt
 
 

@@ -166,6 +166,11 @@ def recent_key(service_id: int, channel: str) -> str:
     return f"herald:optouts:recent:{service_id}:{channel}"
 
 
+def recent_member(address: str) -> str:
+    """What a recent opt-outs set holds for an address: a keyed pseudonym, so Redis never holds a number."""
+    return pseudonym("recent", address)
+
+
 def note_recent(service_id: int, channel: str, address: str, stopped: bool) -> None:
     """Tell sends in flight: add (or, on START, remove) the address for as long as a claim can live.
 
@@ -175,7 +180,8 @@ def note_recent(service_id: int, channel: str, address: str, stopped: bool) -> N
     key = recent_key(service_id, channel)
     try:
         pipe = get_redis().pipeline()
-        pipe.sadd(key, address) if stopped else pipe.srem(key, address)
+        member = recent_member(address)
+        pipe.sadd(key, member) if stopped else pipe.srem(key, member)
         pipe.pexpire(key, int(message_state.journal_ttl(current_app.config["HERALD_LEASE_SECONDS"]) * 1000))
         pipe.execute()
     except redis.RedisError:
@@ -274,12 +280,18 @@ def minimise_for_erasure(service_id: int, channels: list[str], addresses: list[s
             "inbound_keywords_pseudonymised": keywords}
 
 
-def forget_recent(service_id: int, channels: list[str], addresses: list[str]) -> None:
-    """Take erased addresses out of the recent opt-outs sets (their pseudonyms stay on the list)."""
+def withhold_erased(service_id: int, channels: list[str], addresses: list[str]) -> None:
+    """Tell sends in flight that these addresses were erased: their calls are withheld like a STOP's.
+
+    A row a worker holds but has not sent yet goes back to the queue, where its tombstone
+    cancels it (message_state). The sets hold pseudonyms, and expire with the longest claim.
+    """
+    ttl_ms = int(message_state.journal_ttl(current_app.config["HERALD_LEASE_SECONDS"]) * 1000)
     try:
         pipe = get_redis().pipeline()
         for channel in channels:
-            pipe.srem(recent_key(service_id, channel), *addresses)
+            pipe.sadd(recent_key(service_id, channel), *[recent_member(a) for a in addresses])
+            pipe.pexpire(recent_key(service_id, channel), ttl_ms)
         pipe.execute()
     except redis.RedisError:
-        log.exception("erased addresses of service %s stay in Redis until the recent sets expire", service_id)
+        log.exception("an erasure of service %s not announced to sends in flight", service_id)

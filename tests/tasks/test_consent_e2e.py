@@ -10,6 +10,7 @@ service-critical one goes out once and is audited at intake and at send.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -76,6 +77,12 @@ def api(stack: Stack, service, method: str, path: str, **kwargs) -> requests.Res
     return requests.request(method, f"{stack.api_url}{path}", headers=headers, timeout=30, **kwargs)
 
 
+def sent_to(stack: Stack, person: str) -> list[tuple[float, str]]:
+    """When the sandbox took a message to the person, and what it decided (for a failure's message)."""
+    events = stack.sandbox("GET", "/_sandbox/events", params={"since": 0})["events"]
+    return [(event["t"], event["outcome"]) for event in events if event["to"] == person]
+
+
 def listed(client, service) -> list[str]:
     """The service's suppressed addresses."""
     return [row["address"] for row in client.get("/v1/opt-outs", headers=service.headers).json["opt_outs"]]
@@ -94,12 +101,13 @@ def test_a_stop_by_any_gateway_stops_every_path_but_a_service_critical_one(gatew
         "rate_limit_per_second": 8})
     assert created.status_code == 202, created.text
     wait_until(lambda: stack.ledger()["accepted"] >= 8, 60, 0.1, "the first sends")
+    stopped_at = time.time()
     stop_by(gateway, stack, person)
     wait_until(lambda: person in listed(client, service), 20, 0.1, "the STOP on the list")
 
     done = wait_completed(client, service, created.json()["id"], timeout=120)
     ledger = stack.ledger()
-    assert person not in ledger["by_recipient"]
+    assert person not in ledger["by_recipient"], (stopped_at, sent_to(stack, person), done["counts"])
     assert len(ledger["by_recipient"]) == COUNT - 1 and not ledger["duplicate_recipients"]
     assert done["counts"]["opted_out"] == 1
 

@@ -12,13 +12,14 @@ STACK_SETTINGS = {"HERALD_BATCH_SIZE": 200, "HERALD_INBOUND_SERVICES": "*=1"}
 COUNT = 120
 
 
-def inbound(gateway, sender: str, text: str) -> dict:
-    """Post an inbound SMS to the real API as Africa's Talking does."""
+def inbound(gateway, sender: str, text: str, inbound_id: str, date: str) -> str:
+    """Post an inbound SMS to the real API as Africa's Talking does; the keyword's action."""
     url = f"{gateway.api_url}/webhooks/africastalking/{WEBHOOK_SECRET}/inbound"
-    form = {"from": sender, "to": "12345", "text": text, "date": "2026-12-02 01:00:00", "id": "in-7", "linkId": "l"}
+    form = {"from": sender, "to": "12345", "text": text, "date": date, "id": inbound_id, "linkId": "l"}
     response = requests.post(url, data=form, timeout=10)
     assert response.status_code == 200
-    return response.json()
+    assert response.json()["outcome"] == "applied", response.json()
+    return response.json()["action"]
 
 
 def test_stop_mid_broadcast_stops_later_sends_and_start_resubscribes(gateway, client, service):
@@ -30,7 +31,7 @@ def test_stop_mid_broadcast_stops_later_sends_and_start_resubscribes(gateway, cl
         "rate_limit_per_second": 10})
     broadcast_id = response.json["id"]
     wait_until(lambda: gateway.ledger()["accepted"] >= 10, 120, 0.1, "the first sends")
-    assert inbound(gateway, late, "STOP") == {"action": "opt_out"}
+    assert inbound(gateway, late, "STOP", "in-7", "2026-12-02 01:00:00") == "opt_out"
     done = wait_completed(client, service, broadcast_id, timeout=120)
     ledger = gateway.ledger()
     assert late not in ledger["by_recipient"]
@@ -39,7 +40,7 @@ def test_stop_mid_broadcast_stops_later_sends_and_start_resubscribes(gateway, cl
     history = client.get("/v1/opt-outs", query_string={"address": late}, headers=service.headers).json["history"]
     assert [(h["action"], h["source"]) for h in history] == [("opt_out", "africastalking:in-7")]
 
-    assert inbound(gateway, late, "start") == {"action": "opt_in"}
+    assert inbound(gateway, late, "start", "in-8", "2026-12-02 01:00:30") == "opt_in"
     again = client.post("/v1/broadcasts", headers=service.headers,
                         json={"channel": "sms", "body": "Rains have started", "recipients": [{"to": late}]})
     assert again.json["accepted"] == 1

@@ -51,7 +51,7 @@ def test_a_recipient_who_opted_out_since_the_claim_is_named_and_nothing_starts(a
         call_journal.open_journal(token, [], 60)
         guard.publish("b7", "running", 2)
         optouts.opt_out(sid, "sms", "+260971000002", source="test", actor="test")
-        numbers = ["+260971000001", "+260971000002", "+260971000003"]
+        numbers = [optouts.recent_member(n) for n in ("+260971000001", "+260971000002", "+260971000003")]
         verdict = call_journal.start_calls(token, "b7", "africastalking", [1, 2, 3], 60, (), numbers,
                                            optouts.recent_key(sid, "sms"))
         assert verdict == "optout:2"
@@ -60,7 +60,8 @@ def test_a_recipient_who_opted_out_since_the_claim_is_named_and_nothing_starts(a
         assert call_journal.start_calls(token, "b7", "africastalking", [1, 2, 3], 60, (), numbers,
                                         optouts.recent_key(sid, "email")) == "ok"
         optouts.opt_in(sid, "sms", "+260971000002", source="test", actor="test")
-        assert call_journal.start_calls(token, "b7", "africastalking", [4], 60, (), ["+260971000002"],
+        assert call_journal.start_calls(token, "b7", "africastalking", [4], 60, (),
+                                        [optouts.recent_member("+260971000002")],
                                         optouts.recent_key(sid, "sms")) == "ok"
         assert call_journal.read_journals([token])[str(token)].started == {1, 2, 3, 4}
 
