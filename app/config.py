@@ -29,6 +29,10 @@ def _bool(name: str, default: bool) -> bool:
     return _env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Only for loopback gateways (the sandbox); check_config refuses it when a real gateway is configured.
+DEVELOPMENT_PSEUDONYM_KEY = "herald-development-pseudonym-key"
+
+
 class Config:
     """Flask configuration; tasks and services read the same object."""
 
@@ -158,7 +162,7 @@ class Config:
     HERALD_WEBHOOK_SECRET = _env("HERALD_WEBHOOK_SECRET", "")
     # Key of the pseudonyms an erasure leaves on the suppression list (HMAC-SHA256). Set it once and keep it:
     # a new key makes every erased person's pseudonym unfindable, so they would no longer be suppressed.
-    HERALD_PSEUDONYM_KEY = _env("HERALD_PSEUDONYM_KEY", "herald-development-pseudonym-key")
+    HERALD_PSEUDONYM_KEY = _env("HERALD_PSEUDONYM_KEY", DEVELOPMENT_PSEUDONYM_KEY)
     # Price of one SMS part per carrier (the account's price until per-route prices exist), for the
     # dry run's estimate; "other" covers any carrier not named. Defaults are the sandbox gateway's prices.
     HERALD_SMS_PRICES = _env("HERALD_SMS_PRICES", "MTN=0.25,Airtel=0.24,Zamtel=0.22,other=0.30")
@@ -189,6 +193,16 @@ class ConfigurationError(RuntimeError):
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+def _check_pseudonym_key(config, accounts: dict) -> None:
+    """Against a real gateway the erasure pseudonyms need a key of the installation's own, not the default."""
+    urls = [str(account["settings"].get("base_url") or "") for account in accounts.values()]
+    real = [url for url in urls if url and not is_loopback_url(url)]
+    if real and config["HERALD_PSEUDONYM_KEY"] == DEVELOPMENT_PSEUDONYM_KEY:
+        raise ConfigurationError(
+            f"HERALD_PSEUDONYM_KEY is the development default while {real[0]} is a real gateway: erased people "
+            "stay suppressed under pseudonyms keyed by it; set it to a long random value and keep it")
+
+
 def is_loopback_url(url: str) -> bool:
     """True when a URL points at this host (the sandbox gateway), not at a real one."""
     host = (urlsplit(url).hostname or "").lower()
@@ -203,6 +217,7 @@ def check_config(config) -> None:
             "delivery reports need a secret URL (/webhooks/africastalking/<secret>); set HERALD_WEBHOOK_SECRET "
             "to a long random value")
     accounts = load_accounts(config)
+    _check_pseudonym_key(config, accounts)
     for name, account in accounts.items():
         try:
             check_account(name, account["provider"], account["settings"])

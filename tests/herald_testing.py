@@ -12,8 +12,8 @@ from scripts.testbed import (free_port, reset_database, scratch_database_url, sc
                              wait_until)  # noqa: F401  (re-exported for tests)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TABLES = ("opt_out_events", "opt_outs", "templates", "audit_log", "dead_letters", "delivery_events", "messages",
-          "broadcast_audiences", "broadcasts", "segments", "contacts", "api_keys", "quota_windows", "services")
+TABLES = ("inbound_messages", "opt_out_events", "opt_outs", "templates", "audit_log", "dead_letters",
+          "delivery_events", "messages", "broadcast_audiences", "broadcasts", "segments", "contacts", "api_keys", "quota_windows", "services")
 TEST_REDIS_DB = 9
 
 

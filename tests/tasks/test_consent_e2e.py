@@ -1,6 +1,8 @@
 """Consent end to end on the real stack: a STOP by each gateway mid-broadcast, then every other path.
 
-The broadcast goes over SMPP to the sandbox SMSC, paced so the STOP lands mid-way, and the sandbox
+The broadcast goes over SMPP to the sandbox SMSC, paced so the STOP lands mid-way, in batches of
+20 claimed in id order, so the person (the last row) is claimed after the STOP (an SMPP bulk unit
+sends its rows in no fixed order, so within one batch the person could go first); the sandbox
 does not deduplicate, so its ledger counts every send. The STOP comes by Africa's Talking's
 inbound form, Twilio's signed webhook, Infobip's JSON, or the SMSC's mobile-originated
 deliver_sm on the worker's bind. Afterwards the person gets nothing more on any path (the
@@ -43,7 +45,7 @@ def accounts(stack: Stack) -> dict:
 @pytest.fixture(scope="module")
 def stack(database_url, redis_url, tmp_path_factory):
     """API, workers, beat and sandbox; SMS goes over SMPP; inbound to any number belongs to service 1."""
-    running = Stack(database_url, redis_url, str(tmp_path_factory.mktemp("consent")), HERALD_BATCH_SIZE=200,
+    running = Stack(database_url, redis_url, str(tmp_path_factory.mktemp("consent")), HERALD_BATCH_SIZE=20,
                     HERALD_INBOUND_SERVICES="*=1")
     running.env.update(HERALD_ACCOUNTS=json.dumps(accounts(running)), HERALD_SMS_PROVIDER="smpp")
     try:
