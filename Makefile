@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK := $(PY) scripts/stack.py
 
-.PHONY: demo test up down status bench
+.PHONY: demo test up down status bench fuzz
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ status: $(STAMP)
 
 bench: $(STAMP)
 	$(STACK) run -- $(PY) -m bench $(if $(RECIPIENTS),--recipients $(RECIPIENTS))
+
+# Schemathesis against the API that `make up` started (every check, valid and invalid inputs).
+fuzz: $(STAMP)
+	$(STACK) run -- $(PY) scripts/fuzz_live.py $(if $(EXAMPLES),--examples $(EXAMPLES))

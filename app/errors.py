@@ -93,4 +93,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code
+        # Keep what the error itself says (a 405's Allow, RFC 9110), but the body is JSON, not its HTML.
+        headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code, headers

@@ -28,7 +28,7 @@ def list_open():
     limit = int_arg("limit", 100, 1, 1000)
     broadcast_id = request.args.get("broadcast_id")
     rows = dead_letters.list_open(g.service_id, int_arg("after", 0, 0, 2**63 - 1), limit,
-                                  broadcast_uuid(broadcast_id) if broadcast_id else None)
+                                  broadcast_uuid(broadcast_id) if broadcast_id is not None else None)
     return jsonify({"dead_letters": [_entry(e) for e in rows],
                     "next_after": rows[-1].id if len(rows) == limit else None})
 
@@ -95,6 +95,7 @@ def requeue(dead_letter_id: int):
 @bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/discard")
 @require_service
 def discard(dead_letter_id: int):
-    """Close the entry; the message stays failed."""
+    """Close the entry; the message stays failed. Its optional body is checked as requeue's is (force is moot)."""
+    _options(("force",))
     dead_letters.discard(g.service_id, dead_letter_id, g.actor)
     return jsonify({"id": dead_letter_id, "resolution": "discarded"})

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from app.api.openapi_audiences import AUDIENCE_FIELDS, CONTACT, CONTACT_FIELDS, FILTER, SEGMENT
+from app.api.openapi_audiences import AUDIENCE_FIELDS, CONTACT, CONTACT_PATCH, FILTER, SEGMENT
 from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCHEMAS
-from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, fails, json_content,
-                                 limit, nullable, obj, op, param, ref, reply)
-from app.services.broadcast_request import MAX_REASON_CHARS
+from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, closed, fails,
+                                 json_content, limit, nullable, obj, op, param, ref, reply)
+from app.api.params import BIGINT_MAX
+from app.services.broadcast_request import MAX_RATE_PER_SECOND, MAX_REASON_CHARS, MIN_RATE_PER_SECOND
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
 
 bp = Blueprint("openapi", __name__)
@@ -22,7 +23,8 @@ SPEC_FIELDS = {
                                           "template_version says otherwise), or the text itself as body."},
     "sender": {**STRING, "pattern": "^[A-Za-z0-9]{1,11}$"},
     "priority": {**STRING, "enum": ["normal"], "default": "normal"},
-    "rate_limit_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10000},
+    "rate_limit_per_second": {"type": ["number", "null"], "minimum": float(MIN_RATE_PER_SECOND),
+                              "maximum": float(MAX_RATE_PER_SECOND)},
     "scheduled_for": {**nullable(TIME), "description": "Start time with a UTC offset, not in the past."},
 }
 BROADCAST_FIELDS = {
@@ -73,6 +75,9 @@ DELIVERY_FIELDS = {"carrier": nullable(STRING), "status": MESSAGE_STATUS, "attem
                    "finished_at": nullable(TIME)}
 MESSAGE = obj({"id": INTEGER, "to": STRING, "broadcast_id": nullable({**STRING, "format": "uuid"}),
                **DELIVERY_FIELDS})
+# The dead-letter actions refuse any field they do not name (422), so their bodies are closed.
+DEAD_LETTER_FILTER = {"broadcast_id": {**STRING, "format": "uuid"},
+                      "reason": {**STRING, "enum": ["permanent_error", "attempts_exhausted", "outcome_unknown"]}}
 SCHEMAS = {
     "Error": obj({"error": obj({"code": {**STRING, "examples": ["validation_failed"]}, "message": STRING,
                                 "details": {**OBJECT, "description": "e.g. {\"field\": \"recipients[3].to\"}"}})}),
@@ -91,8 +96,7 @@ SCHEMAS = {
     "Broadcast": BROADCAST,
     "Contact": CONTACT,
     "ContactPage": obj({"contacts": array(ref("Contact")), "next_after": nullable(INTEGER)}),
-    "ContactPatch": obj({**CONTACT_FIELDS, "attributes": {**OBJECT, "description": "Merged; a null value removes one."},
-                         "consent": {**OBJECT, "description": "{channel: {granted, source, at}}"}}, required=[]),
+    "ContactPatch": CONTACT_PATCH,
     "ContactImport": obj({"file": {**STRING, "contentMediaType": "text/csv", "description":
                                    "UTF-8 CSV: external_id, phone, email, whatsapp, inbox_user_id, language, "
                                    "consent_<channel>, consent_source, consent_at, attributes (JSON); any other "
@@ -130,13 +134,11 @@ SCHEMAS = {
                        "attempts": INTEGER, "created_at": TIME}),
     "DeadLetterPage": obj({"dead_letters": array(ref("DeadLetter")), "next_after": nullable(INTEGER)}),
     "Resolution": obj({"id": INTEGER, "resolution": {**STRING, "enum": ["requeued", "discarded"]}}),
-    "ForceRequest": obj({"force": {"type": "boolean", "description": "Required to requeue an outcome_unknown entry: "
-                                   "the gateway may already have it, so it may be sent twice."}}),
-    "DeadLetterFilter": obj({
-        "broadcast_id": {**STRING, "format": "uuid"},
-        "reason": {**STRING, "enum": ["permanent_error", "attempts_exhausted", "outcome_unknown"]},
-        "force": {"type": "boolean", "description": "Requeue only: accept resending outcome_unknown entries."}},
-        required=[]),
+    "ForceRequest": closed({"force": {"type": "boolean", "description": "Required to requeue an outcome_unknown "
+                                      "entry: the gateway may already have it, so it may be sent twice."}}),
+    "DeadLetterFilter": closed(DEAD_LETTER_FILTER),
+    "RequeueFilter": closed({**DEAD_LETTER_FILTER, "force": {
+        "type": "boolean", "description": "Accept resending outcome_unknown entries."}}),
     "BulkRequeued": obj({"requeued": INTEGER, "skipped": INTEGER, "broadcast_ids": array({**STRING, "format": "uuid"})},
                         required=["requeued", "skipped", "broadcast_ids"]),
     "BulkDiscarded": obj({"discarded": INTEGER}, required=["discarded"]),
@@ -163,7 +165,7 @@ PARAMETERS = {
     "DeadLetterId": {"name": "dead_letter_id", "in": "path", "required": True, "schema": INTEGER},
     "MessageId": {"name": "message_id", "in": "path", "required": True, "schema": INTEGER},
     "After": {"name": "after", "in": "query", "description": "Keyset cursor: the last id of the previous page.",
-              "schema": {**INTEGER, "minimum": 0, "default": 0}},
+              "schema": {**INTEGER, "minimum": 0, "maximum": BIGINT_MAX, "default": 0}},
     "IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "schema": {**STRING, "minLength": 1,
                                                                            "maxLength": 255},
                        "description": "Repeat a request safely: the same key and body replay the first answer; "
@@ -199,12 +201,12 @@ def resolve(verb: str, summary: str) -> dict:
         requestBody={"required": False, "content": json_content(ref("ForceRequest"))})}
 
 
-def resolve_many(verb: str, summary: str, answer: str) -> dict:
+def resolve_many(verb: str, summary: str, answer: str, request: str) -> dict:
     """POST /v1/dead-letters/<verb>: every open entry matching the filter."""
     return {"post": op(f"{verb}DeadLetters", "dead-letters", summary,
                        {"200": reply("What was resolved.", ref(answer)),
                         **fails("BadRequest", "NotFound", "Conflict", "Unprocessable")},
-                       requestBody={"required": False, "content": json_content(ref("DeadLetterFilter"))})}
+                       requestBody={"required": False, "content": json_content(ref(request))})}
 
 
 PATHS = {
@@ -280,9 +282,9 @@ PATHS = {
         {"name": "broadcast_id", "in": "query", "schema": {**STRING, "format": "uuid"},
          "description": "Only this broadcast's entries (404 if it is not a UUID)."}])},
     "/v1/dead-letters/requeue": resolve_many("requeue", "Requeue every open entry of a broadcast and/or reason",
-                                             "BulkRequeued"),
+                                             "BulkRequeued", "RequeueFilter"),
     "/v1/dead-letters/discard": resolve_many("discard", "Discard every open entry of a broadcast and/or reason",
-                                             "BulkDiscarded"),
+                                             "BulkDiscarded", "DeadLetterFilter"),
     "/v1/dead-letters/{dead_letter_id}/requeue": resolve("requeue", "Send the message again, with fresh attempts"),
     "/v1/dead-letters/{dead_letter_id}/discard": resolve("discard", "Close the entry; the message stays failed"),
     "/v1/messages": {"post": op("createMessage", "messages", "Send one transactional message on the fast lane", {

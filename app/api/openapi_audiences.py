@@ -1,7 +1,7 @@
 """The OpenAPI document's audience part: contacts, segments and the fields that address them."""
 from __future__ import annotations
 
-from app.api.openapi_kit import OBJECT, STRING, TIME, nullable, obj
+from app.api.openapi_kit import OBJECT, STRING, TIME, closed, nullable, obj
 
 
 FILTER = {**OBJECT, "description": "A contact filter: {and|or: [...]}, {not: {...}}, or {field, eq|ne|in|gt|gte|lt|lte|"
@@ -19,6 +19,11 @@ CONSENT = {"type": "object", "additionalProperties": obj(
     {"granted": {"type": "boolean"}, "source": nullable(STRING), "at": nullable(TIME)}, required=["granted"])}
 CONTACT_FIELDS = {"phone": nullable(STRING), "email": nullable(STRING), "whatsapp": nullable(STRING),
                   "inbox_user_id": nullable(STRING), "language": nullable(STRING)}
+# Values are trimmed before they are checked, so spaces around a language code are fine.
+LANGUAGE_TAG = {**nullable(STRING), "pattern": r"^\s*([a-z]{2,3}(-[A-Za-z0-9]{1,8})?)?\s*$"}
+CONTACT_PATCH = closed({**CONTACT_FIELDS, "language": LANGUAGE_TAG,
+                        "attributes": {**OBJECT, "description": "Merged; a null value removes one."},
+                        "consent": {**OBJECT, "description": "{channel: {granted, source, at}}"}})
 CONTACT = obj({"external_id": STRING, **CONTACT_FIELDS, "phone_carrier": nullable(STRING),
                "phone_error": {**nullable(STRING), "description": "Why the phone cannot receive SMS (not_mobile, ...)."},
                "attributes": OBJECT, "consent": CONSENT, "created_at": TIME, "updated_at": TIME})

@@ -38,7 +38,8 @@ CONTENT_SCHEMAS = {
     "TemplateRequest": obj({"name": {**STRING, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
                             "channel": {**STRING, "enum": ["sms", "whatsapp", "email", "inbox", "webhook"],
                                         "default": "sms"},
-                            "language": {**STRING, "description": "'' (default) or a language code: en, bem, nya."},
+                            "language": {**nullable(STRING), "pattern": "^([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$",
+                                         "description": "'' or null (default) or a language code: en, bem, nya."},
                             "body": {**STRING, "minLength": 1, "description": TEMPLATE_SYNTAX},
                             "service_critical": {"type": "boolean", "default": False, "description": (
                                 "A one-time code or an account alert: a transactional message by this "
@@ -50,7 +51,7 @@ CONTENT_SCHEMAS = {
     "OptOutRequest": obj({"channel": {**STRING, "enum": ["sms", "whatsapp", "email", "inbox", "webhook"],
                                       "default": "sms"},
                           "address": {**STRING, "examples": ["+260961000001"]},
-                          "reason": {**STRING, "maxLength": 500}}, required=["address"]),
+                          "reason": {**nullable(STRING), "maxLength": 500}}, required=["address"]),
     "OptOutState": obj({"channel": STRING, "address": STRING, "opted_out": {"type": "boolean"}}),
     "OptOutList": {"oneOf": [
         obj({"opt_outs": array(obj({"channel": STRING, "address": STRING, "source": STRING, "created_at": TIME})),

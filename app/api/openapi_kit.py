@@ -35,6 +35,11 @@ def obj(properties: dict, description: str = "", required=None) -> dict:
     return {**schema, "description": description} if description else schema
 
 
+def closed(properties: dict, description: str = "") -> dict:
+    """A request object whose fields are all optional and whose unknown fields are refused (422)."""
+    return {**obj(properties, description, required=[]), "additionalProperties": False}
+
+
 def array(items: dict) -> dict:
     """An array schema."""
     return {"type": "array", "items": items}

@@ -27,8 +27,9 @@ def _fail(field: str, message: str) -> ValidationFailed:
 
 def parse_template(payload: dict, max_chars: int) -> tuple[str, str, str, str]:
     """(channel, name, language, body) of a save request; the body must compile."""
-    channel, name = payload.get("channel", "sms"), payload.get("name")
-    language, body = payload.get("language") or "", payload.get("body")
+    channel, name, body = payload.get("channel", "sms"), payload.get("name"), payload.get("body")
+    # null means the default language, as an absent field does; false, 0 or {} are no language at all.
+    language = "" if payload.get("language") is None else payload["language"]
     if not isinstance(channel, str) or channel not in KNOWN_CHANNELS:
         raise _fail("channel", f"unknown channel {channel!r}; known: {sorted(KNOWN_CHANNELS)}")
     if not isinstance(name, str) or not _NAME.match(name):
