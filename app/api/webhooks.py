@@ -41,18 +41,23 @@ def report_committer() -> ReportCommitter:
 @bp.post("/<account>/<secret>")
 def delivery_report(account: str, secret: str | None = None):
     """A delivery-report callback for one named account, verified the way its provider signs."""
+    _provider, reports = _verified_and_parsed(account, secret, inbound=False)
+    refuse_unstorable(reports)
+    return jsonify({"stored": store_reports(account, reports)}), 200
+
+
+def _verified_and_parsed(account: str, secret: str | None, inbound: bool):
+    """(provider, what the callback carries): 404 for no such account, 403 unverified, 400 unreadable."""
     provider = find_gateway(account)
     if provider is None:
         raise NotFound("no such webhook")
     view = _request_view(secret)
-    if not provider.verify(view):
+    if not (provider.verify_inbound(view) if inbound else provider.verify(view)):
         raise Forbidden("the callback's signature or secret does not match this account")
     try:
-        reports = provider.parse_reports(view)
+        return provider, provider.parse_inbound(view) if inbound else provider.parse_reports(view)
     except ValueError as exc:
         raise MalformedRequest(str(exc), {"field": "body"}) from None
-    refuse_unstorable(reports)
-    return jsonify({"stored": store_reports(account, reports)}), 200
 
 
 def store_reports(account: str, reports: list[DeliveryReport]) -> bool:
@@ -99,16 +104,7 @@ def inbound_messages(account: str, secret: str | None = None):
     Africa's Talking and Infobip carry the account's secret in the URL; Twilio signs the request.
     An unmapped number or a text without a keyword is answered 200 and changes nothing.
     """
-    provider = find_gateway(account)
-    if provider is None:
-        raise NotFound("no such webhook")
-    view = _request_view(secret)
-    if not provider.verify_inbound(view):
-        raise Forbidden("the callback's signature or secret does not match this account")
-    try:
-        messages = provider.parse_inbound(view)
-    except ValueError as exc:
-        raise MalformedRequest(str(exc), {"field": "body"}) from None
+    provider, messages = _verified_and_parsed(account, secret, inbound=True)
     for message in messages:
         found = flaw_path({"from": message.sender, "to": message.to, "text": message.text,
                            "id": message.inbound_id or ""}, "body")
