@@ -207,6 +207,8 @@ UPDATE messages m SET recipient = '{TOMBSTONE_PREFIX}' || m.id, personalisation 
        error_detail = CASE WHEN EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
                                          WHERE strpos(lower(m.error_detail), n) > 0) THEN NULL
                            ELSE m.error_detail END,
+       body = CASE WHEN EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
+                                 WHERE strpos(lower(m.body), n) > 0) THEN NULL ELSE m.body END,
        finished_at = CASE WHEN m.status = 'pending' THEN now() ELSE m.finished_at END, updated_at = now()
  WHERE m.service_id = :sid AND m.recipient = ANY(CAST(:addresses AS text[]))
 RETURNING m.id, m.provider_message_id, m.status = 'cancelled' AND m.error_code = '{ERASED_CODE}' AS cancelled

@@ -239,3 +239,16 @@ def test_a_claimed_row_to_a_pseudonymised_number_is_closed_before_any_call(app, 
                                            {"b": bid}).all())
     assert [row.recipient for row in kept] == [OTHER]
     assert statuses[NUMBER] == "opted_out"
+
+
+def test_a_transactional_text_that_quotes_the_number_loses_it(app, client, service):
+    import_rows(app, service.service_id, PERSON)
+    sent = client.post("/v1/messages", headers=service.headers,
+                       json={"to": NUMBER, "body": f"Your line {NUMBER} is registered"})
+    kept = client.post("/v1/messages", headers=service.headers, json={"to": NUMBER, "body": "Rains on Monday"})
+    assert sent.status_code == kept.status_code == 202
+    with app.app_context():
+        contacts_erasure.erase(service.service_id, "p1")
+    assert DIGITS not in _dump(app, "messages")
+    assert scalar(app, "SELECT body FROM messages WHERE id = :i", i=sent.json["id"]) is None
+    assert scalar(app, "SELECT body FROM messages WHERE id = :i", i=kept.json["id"]) == "Rains on Monday"
