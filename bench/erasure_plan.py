@@ -95,11 +95,11 @@ def plans(session) -> None:
     ids = list(session.execute(text("SELECT id FROM messages WHERE provider_message_id = ANY(:p)"), {"p": pids}).scalars())
     explain(session, "close their dead letters", dead_letters._CLOSE_ERASED,
             {"ids": ids, "needles": needles, "actor": "bench"})
-    channels = ["email", "inbox", "sms", "webhook", "whatsapp"]
-    explain(session, "count their suppressions", optouts._SUPPRESSING,
-            {"sid": sid, "channels": channels, "addresses": [address]})
-    explain(session, "minimise their opt-out events", optouts._MINIMISE_EVENTS,
-            {"sid": sid, "channels": channels, "addresses": [address]})
+    # Once per channel: the suppression, its events and inbound keywords keep a pseudonym, not the number.
+    listed = {"sid": sid, "channel": "sms", "addresses": [address], "pseudonym": optouts.pseudonym("sms", address)}
+    explain(session, "pseudonymise their suppression (per channel)", optouts._PSEUDONYMISE_LIST, listed)
+    explain(session, "pseudonymise their opt-out events (per channel)", optouts._PSEUDONYMISE_EVENTS, listed)
+    explain(session, "pseudonymise their inbound keywords (per channel)", optouts._PSEUDONYMISE_KEYWORDS, listed)
     explain(session, "delete the contact", contacts_erasure._DELETE, {"sid": sid, "xid": xid})
     session.rollback()
     # The same lookups as they were before 0011_erasure_indexes, for comparison (dropped, rolled back).
