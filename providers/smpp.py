@@ -20,7 +20,7 @@ from providers.settings_schema import Setting
 from providers.base import (Accepted, DeliveryReport, GatewayRejected, InboundMessage, NotSent, OutboundMessage,
                             PermanentError, Provider, ProviderConfigError, SendError, SendResult, TemporaryError, UnknownOutcome)
 from providers.smpp_session import BindLost, BindRefused, Pending, Session
-from providers.smpp_status import COMMAND_STATUSES, RECEIPT_STATES, status_error
+from providers.smpp_status import BIND_REJECTIONS, RECEIPT_STATES, status_error, status_name
 from providers.smpp_text import encode_body
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,9 @@ class SMPPTransceiver(Provider):
         bind.state.update(session=None, backoff_s=backoff, next_attempt=time.monotonic() + backoff)
         if not isinstance(exc, BindRefused):
             return NotSent("connect_failed", str(exc), retry_after=backoff)
-        name, kind = COMMAND_STATUSES.get(exc.status, (f"ESME_0x{exc.status:08X}", TemporaryError))
-        if kind in (GatewayRejected, PermanentError):
-            return GatewayRejected(name, "bind_transceiver refused")
-        return TemporaryError(name, "bind_transceiver refused", retry_after=backoff, gateway_fault="down")
+        if exc.status in BIND_REJECTIONS:
+            return GatewayRejected(status_name(exc.status), "bind_transceiver refused")
+        return NotSent(status_name(exc.status), "bind_transceiver refused", retry_after=backoff)
 
     def _process_bind(self) -> _Bind:
         """The bind state of this process; a forked child starts its own and leaves the parent's socket be."""

@@ -20,7 +20,7 @@ START_TIMEOUT_S = 20.0
 # Restored before every test so fault settings never leak from one test into the next.
 DEFAULT_CONFIG = {"latency_ms": 0, "dlr_delay_ms": 50, "smpp_throttle_per_s": 0, "smpp_syserr_rate": 0.0,
                   "smpp_drop_every_n": 0, "smpp_drop_once": False, "smpp_cut_after_n": 0,
-                  "smpp_cut_refuse_s": 0.0, "smpp_receipts": True}
+                  "smpp_cut_refuse_s": 0.0, "smpp_bindfail_s": 0.0, "smpp_receipts": True}
 
 
 def free_port() -> int:

@@ -186,10 +186,47 @@ def test_an_smsc_outage_is_not_sent_until_it_listens_again(smsc, adapter_for):
                       5.0, 0.1)
 
 
-def test_wrong_password_is_gateway_rejected(smsc, adapter_for):
+@pytest.mark.parametrize(("credentials", "code"), [({"password": "wrong"}, "ESME_RINVPASWD"),
+                                                 ({"system_id": "nobody"}, "ESME_RINVSYSID")])
+def test_wrong_credentials_are_gateway_rejected(smsc, adapter_for, credentials, code):
     with pytest.raises(GatewayRejected) as caught:
-        adapter_for(password="wrong").send(message())
-    assert caught.value.code == "ESME_RINVPASWD" and caught.value.gateway_fault == "rejected"
+        adapter_for(**credentials).send(message())
+    assert caught.value.code == code and caught.value.gateway_fault == "rejected"
+
+
+def test_a_failed_bind_is_down_not_rejected_and_backs_off(smsc, adapter_for):
+    smsc.configure(smpp_bindfail_s=5.0)
+    adapter = adapter_for(reconnect_min_s=2.0, reconnect_max_s=4.0)
+
+    with pytest.raises(NotSent) as first:
+        adapter.send(message())
+    with pytest.raises(NotSent) as second:
+        adapter.send(message())
+    assert (first.value.code, first.value.gateway_fault, first.value.retry_after) == ("ESME_RBINDFAIL", "down", 2.0)
+    assert second.value.code == "bind_backoff" and 1.5 < second.value.retry_after <= 2.0
+    assert smsc.ledger()["smpp"]["bind_failures"] == 1 and smsc.ledger()["smpp"]["submits"] == 0
+
+
+def test_a_bindfail_storm_after_a_cut_is_ridden_out_by_the_rebind_backoff(smsc, adapter_for):
+    adapter = adapter_for(reconnect_min_s=0.1, reconnect_max_s=0.4)
+    adapter.probe()
+    smsc.configure(smpp_bindfail_s=1.0, smpp_cut_after_n=1)
+    assert isinstance(adapter.send_bulk([message()])[0], UnknownOutcome)  # the submit_sm that cut the binds
+    cut = time.monotonic()
+
+    outcomes = []
+    while not outcomes or not isinstance(outcomes[-1], Accepted):
+        assert time.monotonic() - cut < 5.0, outcomes
+        outcomes += adapter.send_bulk([message("+260977654321", message_id=2)])
+        time.sleep(0.02)
+
+    assert 0.9 < time.monotonic() - cut < 2.5
+    assert all(isinstance(o, NotSent) and o.gateway_fault == "down" for o in outcomes[:-1])
+    assert {o.code for o in outcomes[:-1]} == {"ESME_RBINDFAIL", "bind_backoff"}
+    ledger = smsc.ledger()
+    # Backed off: a handful of binds in the storm second, not one per send.
+    assert 2 <= ledger["smpp"]["bind_failures"] <= 8
+    assert ledger["by_recipient"] == {"+260977654321": 1}  # the cutting submit_sm was never taken
 
 
 def test_refused_connection_is_not_sent_and_backs_off(closed_port):
