@@ -122,7 +122,7 @@ class SMPPTransceiver(Provider):
         for message in messages:
             # A full window or a lost bind will not mend within this call: fail the rest at once.
             flights.append(_Flight([], stalled, 1) if stalled is not None else self._write(session, message))
-            if isinstance(flights[-1].error, NotSent) or getattr(flights[-1].error, "code", "") == "window_full":
+            if isinstance(flights[-1].error, NotSent):
                 stalled = flights[-1].error
         session.flush()
         # One deadline for the batch: answers arrive concurrently, so waiting is not summed per part.
@@ -142,8 +142,10 @@ class SMPPTransceiver(Provider):
             except BindLost as exc:
                 return _Flight(pendings, NotSent("bind_lost", str(exc)), len(bodies))
             if pending is None:
-                # The window stayed full a whole response timeout: the SMSC is not answering.
-                return _Flight(pendings, TemporaryError("window_full", gateway_fault="down"), len(bodies))
+                # The window stayed full a whole response timeout: the SMSC is not answering. This
+                # part was never written, so no attempt is spent on it (NotSent is down, too).
+                return _Flight(pendings, NotSent("window_full", "no window slot within the response timeout"),
+                               len(bodies))
             pendings.append(pending)
         return _Flight(pendings, None, len(bodies))
 
