@@ -3,7 +3,8 @@
 The bind is opened lazily on the first send, opened again after a fork (the parent keeps its
 own), and shared by the process's sender threads. A dropped bind is rebuilt on the next send;
 failed attempts back off exponentially. Delivery receipts (deliver_sm) arrive on the same bind
-and go to the `on_receipts` callback as DeliveryReports, acknowledged once it returns.
+and go, through a bounded queue and a storing thread of their own (providers/smpp_receipt_queue.py),
+to the `on_receipts` callback as DeliveryReports, acknowledged once it returns.
 PDU bytes are in providers/smpp_pdu.py, text coding in providers/smpp_text.py.
 """
 from __future__ import annotations
@@ -60,6 +61,7 @@ SETTINGS = (
     Setting("reconnect_min_s", float, default=0.5, help="first rebind backoff"),
     Setting("reconnect_max_s", float, default=30.0, help="longest rebind backoff"),
     Setting("throttle_retry_after_s", float, default=1.0, help="wait after ESME_RTHROTTLED"),
+    Setting("receipt_queue", int, default=1000, help="deliver_sm waiting to be stored before more are refused"),
 )
 
 
@@ -77,7 +79,7 @@ class SMPPTransceiver(Provider):
                  max_bulk_recipients: int | str = 500, connect_timeout: float | str = 3.0,
                  response_timeout: float | str = 10.0, enquire_link_s: float | str = 30.0,
                  reconnect_min_s: float | str = 0.5, reconnect_max_s: float | str = 30.0,
-                 throttle_retry_after_s: float | str = 1.0, on_receipts: ReportCallback | None = None,
+                 throttle_retry_after_s: float | str = 1.0, receipt_queue: int | str = 1000, on_receipts: ReportCallback | None = None,
                  on_inbound: InboundCallback | None = None) -> None:
         """Validate settings; nothing connects until the first send or probe."""
         self.host = _text("host", host)
@@ -93,6 +95,7 @@ class SMPPTransceiver(Provider):
         self.reconnect_min_s = _seconds("reconnect_min_s", reconnect_min_s)
         self.reconnect_max_s = _seconds("reconnect_max_s", reconnect_max_s)
         self.throttle_retry_after_s = _seconds("throttle_retry_after_s", throttle_retry_after_s)
+        self.receipt_queue = _count("receipt_queue", receipt_queue)
         self.on_receipts = on_receipts
         self.on_inbound = on_inbound
         self._bind: _Bind | None = None
@@ -189,7 +192,8 @@ class SMPPTransceiver(Provider):
                 raise NotSent("bind_backoff", "reconnecting to the SMSC", retry_after=wait)
             try:
                 session = Session.open((self.host, self.port), self._credentials, self.connect_timeout,
-                                       self.window_size, self.enquire_link_s, self._store_receipts)
+                                       self.window_size, self.enquire_link_s, self._store_receipts,
+                                       self.receipt_queue)
             except (BindRefused, OSError) as exc:
                 raise self._bind_failed(bind, exc) from exc
             bind.state.update(session=session, backoff_s=0.0, next_attempt=0.0)

@@ -47,11 +47,16 @@ class Receipts:
         """Nothing kept, no failures scripted."""
         self.reports = []
         self.failures = 0
+        self.calls = 0
+        # Seconds each call takes before storing, as a slow database would.
+        self.delay_s = 0.0
         self.lock = threading.Lock()
 
     def __call__(self, reports) -> None:
-        """Store, or raise while scripted failures remain."""
+        """Store (after delay_s), or raise while scripted failures remain."""
+        time.sleep(self.delay_s)
         with self.lock:
+            self.calls += 1
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("database down")

@@ -265,6 +265,47 @@ def test_a_receipt_the_callback_could_not_store_comes_again(smsc, adapter_for):
     assert smsc.ledger()["smpp"]["receipts_refused"] == 1
 
 
+def test_a_slow_receipt_store_does_not_hold_up_submit_sm_resp(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=10)
+    receipts = Receipts()
+    receipts.delay_s = 0.2  # per stored batch, as a slow database would take
+    adapter = adapter_for(on_receipts=receipts, window_size=10, response_timeout=1.0)
+
+    started = time.monotonic()
+    results = []
+    for batch in range(10):
+        results += adapter.send_bulk([message(f"+2609{batch}{i:07d}", message_id=i) for i in range(30)])
+    elapsed = time.monotonic() - started
+    unknown = sum(isinstance(r, UnknownOutcome) for r in results)
+    print(f"\nreceipt store 200 ms per batch: {len(results) / elapsed:.0f} submits/s, outcome_unknown {unknown}")
+
+    assert [r for r in results if not isinstance(r, Accepted)] == []
+    assert elapsed < 3.0, f"{len(results) / elapsed:.0f} submits/s"
+    # Stored in batches that grow while the store is slow, and each acknowledged once stored.
+    assert poll_until(lambda: len(receipts.reports) == 300, 15.0)
+    assert receipts.calls < 100
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 300, 5.0)
+    assert smsc.ledger()["smpp"]["receipts_refused"] == 0
+
+
+def test_a_full_receipt_queue_refuses_at_once_and_the_smsc_offers_again(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=200)
+    gate = threading.Event()
+    receipts = Receipts()
+    adapter = adapter_for(on_receipts=lambda reports: gate.wait(10) and receipts(reports), receipt_queue=1)
+    first = [adapter.send(message(f"+26097{i:07d}", message_id=i)) for i in range(5)]
+
+    # One is being stored (held at the gate), one waits in the queue: the rest are refused at once,
+    # and the reader still reads: a send goes through while the store is stuck.
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_refused"] >= 3, 5.0)
+    assert isinstance(adapter.send(message("+260975555555", message_id=9)), Accepted)
+    gate.set()
+
+    accepted = {a.provider_message_id for a in first}
+    assert poll_until(lambda: accepted <= {r.provider_message_id for r in receipts.reports}, 10.0)
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 6, 10.0)
+
+
 def post_mobile_originated(smsc, sender: str, text: str, to: str = "12345"):
     """Have the SMSC write a person's text to the bound ESME."""
     return smsc.http.post(f"{smsc.base_url}/_sandbox/smpp/mo", json={"from": sender, "to": to, "text": text},
