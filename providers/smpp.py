@@ -3,7 +3,8 @@
 The bind is opened lazily on the first send, opened again after a fork (the parent keeps its
 own), and shared by the process's sender threads. A dropped bind is rebuilt on the next send;
 failed attempts back off exponentially. Delivery receipts (deliver_sm) arrive on the same bind
-and go to the `on_receipts` callback as DeliveryReports, acknowledged once it returns.
+and go, through a bounded queue and a storing thread of their own (providers/smpp_receipt_queue.py),
+to the `on_receipts` callback as DeliveryReports, acknowledged once it returns.
 PDU bytes are in providers/smpp_pdu.py, text coding in providers/smpp_text.py.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from providers.settings_schema import Setting
 from providers.base import (Accepted, DeliveryReport, GatewayRejected, InboundMessage, NotSent, OutboundMessage,
                             PermanentError, Provider, ProviderConfigError, SendError, SendResult, TemporaryError, UnknownOutcome)
 from providers.smpp_session import BindLost, BindRefused, Pending, Session
-from providers.smpp_status import COMMAND_STATUSES, RECEIPT_STATES, status_error
+from providers.smpp_status import BIND_REJECTIONS, RECEIPT_STATES, status_error, status_name
 from providers.smpp_text import encode_body
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ SETTINGS = (
     Setting("reconnect_min_s", float, default=0.5, help="first rebind backoff"),
     Setting("reconnect_max_s", float, default=30.0, help="longest rebind backoff"),
     Setting("throttle_retry_after_s", float, default=1.0, help="wait after ESME_RTHROTTLED"),
+    Setting("receipt_queue", int, default=1000, help="deliver_sm waiting to be stored before more are refused"),
 )
 
 
@@ -77,7 +79,7 @@ class SMPPTransceiver(Provider):
                  max_bulk_recipients: int | str = 500, connect_timeout: float | str = 3.0,
                  response_timeout: float | str = 10.0, enquire_link_s: float | str = 30.0,
                  reconnect_min_s: float | str = 0.5, reconnect_max_s: float | str = 30.0,
-                 throttle_retry_after_s: float | str = 1.0, on_receipts: ReportCallback | None = None,
+                 throttle_retry_after_s: float | str = 1.0, receipt_queue: int | str = 1000, on_receipts: ReportCallback | None = None,
                  on_inbound: InboundCallback | None = None) -> None:
         """Validate settings; nothing connects until the first send or probe."""
         self.host = _text("host", host)
@@ -93,6 +95,7 @@ class SMPPTransceiver(Provider):
         self.reconnect_min_s = _seconds("reconnect_min_s", reconnect_min_s)
         self.reconnect_max_s = _seconds("reconnect_max_s", reconnect_max_s)
         self.throttle_retry_after_s = _seconds("throttle_retry_after_s", throttle_retry_after_s)
+        self.receipt_queue = _count("receipt_queue", receipt_queue)
         self.on_receipts = on_receipts
         self.on_inbound = on_inbound
         self._bind: _Bind | None = None
@@ -122,7 +125,7 @@ class SMPPTransceiver(Provider):
         for message in messages:
             # A full window or a lost bind will not mend within this call: fail the rest at once.
             flights.append(_Flight([], stalled, 1) if stalled is not None else self._write(session, message))
-            if isinstance(flights[-1].error, NotSent) or getattr(flights[-1].error, "code", "") == "window_full":
+            if isinstance(flights[-1].error, NotSent):
                 stalled = flights[-1].error
         session.flush()
         # One deadline for the batch: answers arrive concurrently, so waiting is not summed per part.
@@ -142,8 +145,10 @@ class SMPPTransceiver(Provider):
             except BindLost as exc:
                 return _Flight(pendings, NotSent("bind_lost", str(exc)), len(bodies))
             if pending is None:
-                # The window stayed full a whole response timeout: the SMSC is not answering.
-                return _Flight(pendings, TemporaryError("window_full", gateway_fault="down"), len(bodies))
+                # The window stayed full a whole response timeout: the SMSC is not answering. This
+                # part was never written, so no attempt is spent on it (NotSent is down, too).
+                return _Flight(pendings, NotSent("window_full", "no window slot within the response timeout"),
+                               len(bodies))
             pendings.append(pending)
         return _Flight(pendings, None, len(bodies))
 
@@ -187,7 +192,8 @@ class SMPPTransceiver(Provider):
                 raise NotSent("bind_backoff", "reconnecting to the SMSC", retry_after=wait)
             try:
                 session = Session.open((self.host, self.port), self._credentials, self.connect_timeout,
-                                       self.window_size, self.enquire_link_s, self._store_receipts)
+                                       self.window_size, self.enquire_link_s, self._store_receipts,
+                                       self.receipt_queue)
             except (BindRefused, OSError) as exc:
                 raise self._bind_failed(bind, exc) from exc
             bind.state.update(session=session, backoff_s=0.0, next_attempt=0.0)
@@ -199,10 +205,9 @@ class SMPPTransceiver(Provider):
         bind.state.update(session=None, backoff_s=backoff, next_attempt=time.monotonic() + backoff)
         if not isinstance(exc, BindRefused):
             return NotSent("connect_failed", str(exc), retry_after=backoff)
-        name, kind = COMMAND_STATUSES.get(exc.status, (f"ESME_0x{exc.status:08X}", TemporaryError))
-        if kind in (GatewayRejected, PermanentError):
-            return GatewayRejected(name, "bind_transceiver refused")
-        return TemporaryError(name, "bind_transceiver refused", retry_after=backoff, gateway_fault="down")
+        if exc.status in BIND_REJECTIONS:
+            return GatewayRejected(status_name(exc.status), "bind_transceiver refused")
+        return NotSent(status_name(exc.status), "bind_transceiver refused", retry_after=backoff)
 
     def _process_bind(self) -> _Bind:
         """The bind state of this process; a forked child starts its own and leaves the parent's socket be."""

@@ -1,8 +1,9 @@
 """One SMPP transceiver bind: a socket, a reader thread, and a window of outstanding submit_sm.
 
 Sender threads write PDUs under one lock and wait on their own Pending; the reader thread
-matches each response to its Pending by sequence number, answers enquire_link and deliver_sm,
-and sends enquire_link when the link is idle. When the socket dies every Pending still waiting
+matches each response to its Pending by sequence number, answers enquire_link, hands deliver_sm
+to a ReceiptQueue (stored and answered on a thread of their own, so a slow sink never holds up a
+submit_sm_resp), and sends enquire_link when the link is idle. When the socket dies every Pending still waiting
 learns its request was written but never answered.
 """
 from __future__ import annotations
@@ -11,12 +12,9 @@ import itertools
 import socket
 import threading
 import time
-from typing import Callable
-
 from providers import smpp_pdu as pdu
+from providers.smpp_receipt_queue import ReceiptQueue, ReceiptSink
 
-# Receipts as raw field maps with their deliver_sm sequence; returns whether they were stored.
-ReceiptSink = Callable[[list[dict[str, str]]], bool]
 _RECV_BYTES = 64 * 1024
 
 
@@ -52,24 +50,27 @@ class Session:
     """A bound transceiver shared by a process's sender threads."""
 
     def __init__(self, sock: socket.socket, window: int, enquire_link_s: float, on_receipts: ReceiptSink,
-                 unread: bytes = b"") -> None:
-        """Wrap an already bound socket and start reading from it, `unread` (bytes read past the bind answer) first."""
+                 unread: bytes = b"", receipt_queue: int = 1000) -> None:
+        """Wrap an already bound socket and start reading from it, `unread` (bytes read past the bind answer) first.
+
+        At most `receipt_queue` deliver_sm wait to be stored; more are refused for the SMSC to offer again.
+        """
         self._sock = sock
         self._unread = unread
         self._window = threading.BoundedSemaphore(window)
         self._enquire_link_s = enquire_link_s
-        self._on_receipts = on_receipts
         self._write_lock = threading.Lock()
         self._pending: dict[int, Pending] = {}
         self._outbox: list[tuple[bytes, Pending]] = []
         self._sequences = itertools.count(2)  # 1 went to the bind
         self.closed = False
+        self._receipts = ReceiptQueue(on_receipts, self._write_answers, receipt_queue)
         self._reader = threading.Thread(target=self._read_loop, name="smpp-reader", daemon=True)
         self._reader.start()
 
     @classmethod
     def open(cls, address: tuple[str, int], credentials: tuple[str, str, str], timeout: float, window: int,
-             enquire_link_s: float, on_receipts: ReceiptSink) -> "Session":
+             enquire_link_s: float, on_receipts: ReceiptSink, receipt_queue: int = 1000) -> "Session":
         """Connect, bind_transceiver and wait for its answer; raise OSError or BindRefused."""
         sock = socket.create_connection(address, timeout=timeout)
         try:
@@ -81,7 +82,7 @@ class Session:
         except BaseException:
             sock.close()
             raise
-        return cls(sock, window, enquire_link_s, on_receipts, unread)
+        return cls(sock, window, enquire_link_s, on_receipts, unread, receipt_queue)
 
     # ---- sending ------------------------------------------------------------
 
@@ -174,6 +175,7 @@ class Session:
             for _, queued in self._outbox:
                 queued.unsent = True
             self._outbox = []
+        self._receipts.stop()
         try:
             self._sock.close()
         except OSError:
@@ -217,13 +219,15 @@ class Session:
         return idle_rounds + 1
 
     def _handle(self, pdus: list[pdu.PDU]) -> None:
-        """Dispatch one read's worth of PDUs; receipts go to the sink as one batch."""
-        receipts, answers = [], []
+        """Dispatch one read's worth of PDUs; deliver_sm go to the receipt queue, answered once stored."""
+        answers = []
         for item in pdus:
             if item.command_id & pdu.RESPONSE_BIT:
                 self._resolve(item)
             elif item.command_id == pdu.DELIVER_SM:
-                receipts.append(item)
+                answer = self._receipts.offer(item)
+                if answer is not None:
+                    answers.append(answer)
             elif item.command_id == pdu.ENQUIRE_LINK:
                 answers.append(pdu.encode(pdu.ENQUIRE_LINK_RESP, item.sequence))
             elif item.command_id == pdu.UNBIND:
@@ -231,8 +235,6 @@ class Session:
                 self.closed = True
             else:
                 answers.append(pdu.encode(pdu.GENERIC_NACK, item.sequence, status=0x03))  # ESME_RINVCMDID
-        if receipts:
-            answers += self._acknowledge(receipts)
         if answers:
             with self._write_lock:
                 self._sock.sendall(b"".join(answers))
@@ -247,21 +249,14 @@ class Session:
             # Freed on arrival, not when the sender looks: a bulk send writes ahead of its reads.
             self._release(pending)
 
-    def _acknowledge(self, receipts: list[pdu.PDU]) -> list[bytes]:
-        """Store receipts, then answer each: ROK if stored, else a temporary error so the SMSC resends."""
-        fields = []
-        for item in receipts:
-            try:
-                fields.append(pdu.deliver_sm_fields(item.body))
-            except (ValueError, IndexError):
-                fields.append({})  # unreadable: acknowledged below so the SMSC stops resending it
+    def _write_answers(self, data: bytes) -> None:
+        """Write answers from another thread (the receipt store's); a dead bind just answers nothing."""
         try:
-            stored = self._on_receipts([f for f in fields if f])
-        except Exception:  # noqa: BLE001 - the sink's failure must not kill the bind
-            stored = False
-        status = pdu.ESME_ROK if stored else pdu.ESME_RX_T_APPN
-        return [pdu.encode(pdu.DELIVER_SM_RESP, item.sequence, b"\x00",
-                           status=pdu.ESME_ROK if not f else status) for item, f in zip(receipts, fields)]
+            with self._write_lock:
+                if not self.closed:
+                    self._sock.sendall(data)
+        except OSError:
+            pass  # the reader sees the dead socket and ends the bind; unanswered receipts come again
 
 
 def _read_bind_answer(sock: socket.socket) -> tuple[pdu.PDU, bytes]:

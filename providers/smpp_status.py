@@ -9,6 +9,12 @@ ESME_RMSGQFUL = 0x14
 ESME_RINVDSTADR = 0x0B
 ESME_RBINDFAIL = 0x0D
 ESME_RINVPASWD = 0x0E
+ESME_RINVSYSID = 0x0F
+
+# The only bind answers that mean "this account is wrong": an operator must act. Any other refused
+# or failed bind (ESME_RBINDFAIL above all, often a second's hiccup after an SMSC restart) is the
+# gateway being down for now: nothing was sent, and the adapter rebinds after its backoff.
+BIND_REJECTIONS = frozenset({ESME_RINVPASWD, ESME_RINVSYSID})
 
 # command_status -> (name, outcome class). The one place an SMPP error code gets a meaning.
 COMMAND_STATUSES: dict[int, tuple[str, type[SendError]]] = {
@@ -19,7 +25,7 @@ COMMAND_STATUSES: dict[int, tuple[str, type[SendError]]] = {
     0x08: ("ESME_RSYSERR", TemporaryError),
     0x0A: ("ESME_RINVSRCADR", PermanentError),
     0x0B: ("ESME_RINVDSTADR", PermanentError),
-    0x0D: ("ESME_RBINDFAIL", GatewayRejected),
+    0x0D: ("ESME_RBINDFAIL", TemporaryError),
     0x0E: ("ESME_RINVPASWD", GatewayRejected),
     0x0F: ("ESME_RINVSYSID", GatewayRejected),
     0x14: ("ESME_RMSGQFUL", TemporaryError),
@@ -46,6 +52,11 @@ RECEIPT_STATES: dict[str, str | None] = {
     "DELETED": "failed",
     "EXPIRED": "unreachable",
 }
+
+
+def status_name(status: int) -> str:
+    """The ESME_* name of a command_status (ESME_0x... for one this table does not know)."""
+    return COMMAND_STATUSES.get(status, (f"ESME_0x{status:08X}", TemporaryError))[0]
 
 
 def status_error(status: int, retry_after: float) -> SendError:

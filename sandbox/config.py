@@ -52,6 +52,9 @@ class Settings:
     smpp_cut_after_n: int = 0
     # After such a cut, seconds the SMPP port refuses connections, so rebinds must back off; 0: none.
     smpp_cut_refuse_s: float = 0.0
+    # Seconds every bind_transceiver is answered ESME_RBINDFAIL (and closed), counted from when this is
+    # set and again from every cut (smpp_cut_after_n), as an SMSC coming back up does; 0 means never.
+    smpp_bindfail_s: float = 0.0
     # Whether delivery receipts (deliver_sm) go back over the bind, after dlr_delay_ms.
     smpp_receipts: bool = True
 
@@ -179,6 +182,7 @@ RUNTIME_FIELDS = {
     "smpp_drop_once": _boolean,
     "smpp_cut_after_n": _whole,
     "smpp_cut_refuse_s": _short_wait,
+    "smpp_bindfail_s": _short_wait,
     "smpp_receipts": _boolean,
     # Not a setting but an action: refuse connections for that many seconds, then listen again.
     OUTAGE_FIELD: _duration,

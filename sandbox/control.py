@@ -31,6 +31,8 @@ def post_config(environ: dict, gateway: Gateway) -> r.Response:
         gateway.bucket.set_rate(gateway.settings.rate_limit_per_s)
     if "smpp_throttle_per_s" in checked and gateway.smpp is not None:
         gateway.smpp.bucket.set_rate(gateway.settings.smpp_throttle_per_s)
+    if "smpp_bindfail_s" in checked and gateway.smpp is not None:
+        gateway.smpp.fail_binds_for(gateway.settings.smpp_bindfail_s)
     if down_for_s is not None:
         # Starts once this answer is on its way: the control API shares the port going down.
         gateway.outage(down_for_s)

@@ -41,6 +41,8 @@ class SmscServer:
         self._ids = itertools.count(1)
         self._prefix = f"{int(time.time()) & 0xFFFFFF:06x}"
         self.server: asyncio.AbstractServer | None = None
+        # Until this monotonic time every bind is answered ESME_RBINDFAIL (smpp_bindfail_s).
+        self.binds_fail_until = 0.0
 
     async def start(self, host: str, port: int) -> None:
         """Listen for binds."""
@@ -58,9 +60,18 @@ class SmscServer:
         loop = asyncio.get_running_loop()
         loop.call_later(seconds, lambda: loop.create_task(self._listen_again()))
 
+    def fail_binds_for(self, seconds: float) -> None:
+        """Answer every bind ESME_RBINDFAIL for `seconds` from now (0 ends such a storm at once)."""
+        self.binds_fail_until = time.monotonic() + seconds if seconds > 0 else 0.0
+
+    def binds_failing(self) -> bool:
+        """Whether a bind now is answered ESME_RBINDFAIL."""
+        return time.monotonic() < self.binds_fail_until
+
     def cut_binds(self, refuse_s: float) -> None:
         """Cut every bind at once (smpp_cut_after_n), counting the submit_sm read and never answered."""
         self.stats.cuts += 1
+        self.fail_binds_for(self.settings.smpp_bindfail_s)
         # The answers held back by latency, and the submit_sm that cuts.
         self.stats.cut_unanswered += 1 + sum(connection.outstanding for connection in self.connections)
         if refuse_s > 0:
@@ -213,11 +224,12 @@ class SmscProtocol(asyncio.Protocol):
             self._send(w.frame(w.GENERIC_NACK, pdu.sequence, status=w.RINVCMDID))
 
     def _bind(self, pdu: w.Pdu) -> None:
-        """Check the credentials; answer, and close after a refusal."""
+        """Check the credentials (and any ESME_RBINDFAIL storm); answer, and close after a refusal."""
         system_id, password = w.parse_bind(pdu.body)
         settings = self.server.settings
         status = (w.RINVSYSID if system_id != settings.smpp_system_id
-                  else w.RINVPASWD if password != settings.smpp_password else w.ROK)
+                  else w.RINVPASWD if password != settings.smpp_password
+                  else w.RBINDFAIL if self.server.binds_failing() else w.ROK)
         body = b"SANDBOX\x00" if status == w.ROK else b""
         self._send(w.frame(w.BIND_TRANSCEIVER_RESP, pdu.sequence, body, status))
         if status != w.ROK:

@@ -20,7 +20,7 @@ START_TIMEOUT_S = 20.0
 # Restored before every test so fault settings never leak from one test into the next.
 DEFAULT_CONFIG = {"latency_ms": 0, "dlr_delay_ms": 50, "smpp_throttle_per_s": 0, "smpp_syserr_rate": 0.0,
                   "smpp_drop_every_n": 0, "smpp_drop_once": False, "smpp_cut_after_n": 0,
-                  "smpp_cut_refuse_s": 0.0, "smpp_receipts": True}
+                  "smpp_cut_refuse_s": 0.0, "smpp_bindfail_s": 0.0, "smpp_receipts": True}
 
 
 def free_port() -> int:
@@ -47,11 +47,16 @@ class Receipts:
         """Nothing kept, no failures scripted."""
         self.reports = []
         self.failures = 0
+        self.calls = 0
+        # Seconds each call takes before storing, as a slow database would.
+        self.delay_s = 0.0
         self.lock = threading.Lock()
 
     def __call__(self, reports) -> None:
-        """Store, or raise while scripted failures remain."""
+        """Store (after delay_s), or raise while scripted failures remain."""
+        time.sleep(self.delay_s)
         with self.lock:
+            self.calls += 1
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("database down")

@@ -1,7 +1,8 @@
 """Where an SMPP bind's delivery receipts go: the on_receipts callback Herald gives the SMPP adapter.
 
-The adapter calls it on its reader thread with every receipt of one socket read; the receipts
-are acknowledged to the SMSC only after it returns, so raising makes the SMSC deliver them again.
+The adapter calls it on a bind's receipt-storing thread (never the thread reading submit_sm_resp)
+with every receipt queued since its last call; the receipts are acknowledged to the SMSC only
+after it returns, so raising makes the SMSC deliver them again.
 """
 from __future__ import annotations
 

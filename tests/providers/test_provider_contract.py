@@ -327,7 +327,7 @@ def test_smpp_no_answer_to_submit_sm_is_unknown_and_what_waits_behind_it_tempora
 
     # The SMSC may have the written one: never resent. The other was never written: retried later.
     assert isinstance(written, UnknownOutcome) and written.code == "response_timeout"
-    assert type(waiting) is TemporaryError and waiting.code == "window_full" and waiting.gateway_fault == "down"
+    assert type(waiting) is NotSent and waiting.code == "window_full" and waiting.gateway_fault == "down"
 
 
 def test_smpp_a_bind_cut_after_submit_sm_was_written_is_an_unknown_outcome(smsc, smpp_wire):

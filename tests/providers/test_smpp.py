@@ -67,7 +67,8 @@ def test_a_silent_smsc_costs_one_timeout_not_one_per_message(smsc, adapter_for):
 
     assert time.monotonic() - started < 1.5
     assert [r.code for r in results] == ["response_timeout"] * 2 + ["window_full"] * 4
-    assert isinstance(results[0], UnknownOutcome) and not isinstance(results[2], UnknownOutcome)
+    # Never written: NotSent, so the retry spends no attempt on them.
+    assert isinstance(results[0], UnknownOutcome) and all(type(r) is NotSent for r in results[2:])
 
 
 def test_threads_share_one_bind(smsc, adapter_for):
@@ -186,10 +187,47 @@ def test_an_smsc_outage_is_not_sent_until_it_listens_again(smsc, adapter_for):
                       5.0, 0.1)
 
 
-def test_wrong_password_is_gateway_rejected(smsc, adapter_for):
+@pytest.mark.parametrize(("credentials", "code"), [({"password": "wrong"}, "ESME_RINVPASWD"),
+                                                 ({"system_id": "nobody"}, "ESME_RINVSYSID")])
+def test_wrong_credentials_are_gateway_rejected(smsc, adapter_for, credentials, code):
     with pytest.raises(GatewayRejected) as caught:
-        adapter_for(password="wrong").send(message())
-    assert caught.value.code == "ESME_RINVPASWD" and caught.value.gateway_fault == "rejected"
+        adapter_for(**credentials).send(message())
+    assert caught.value.code == code and caught.value.gateway_fault == "rejected"
+
+
+def test_a_failed_bind_is_down_not_rejected_and_backs_off(smsc, adapter_for):
+    smsc.configure(smpp_bindfail_s=5.0)
+    adapter = adapter_for(reconnect_min_s=2.0, reconnect_max_s=4.0)
+
+    with pytest.raises(NotSent) as first:
+        adapter.send(message())
+    with pytest.raises(NotSent) as second:
+        adapter.send(message())
+    assert (first.value.code, first.value.gateway_fault, first.value.retry_after) == ("ESME_RBINDFAIL", "down", 2.0)
+    assert second.value.code == "bind_backoff" and 1.5 < second.value.retry_after <= 2.0
+    assert smsc.ledger()["smpp"]["bind_failures"] == 1 and smsc.ledger()["smpp"]["submits"] == 0
+
+
+def test_a_bindfail_storm_after_a_cut_is_ridden_out_by_the_rebind_backoff(smsc, adapter_for):
+    adapter = adapter_for(reconnect_min_s=0.1, reconnect_max_s=0.4)
+    adapter.probe()
+    smsc.configure(smpp_bindfail_s=1.0, smpp_cut_after_n=1)
+    assert isinstance(adapter.send_bulk([message()])[0], UnknownOutcome)  # the submit_sm that cut the binds
+    cut = time.monotonic()
+
+    outcomes = []
+    while not outcomes or not isinstance(outcomes[-1], Accepted):
+        assert time.monotonic() - cut < 5.0, outcomes
+        outcomes += adapter.send_bulk([message("+260977654321", message_id=2)])
+        time.sleep(0.02)
+
+    assert 0.9 < time.monotonic() - cut < 2.5
+    assert all(isinstance(o, NotSent) and o.gateway_fault == "down" for o in outcomes[:-1])
+    assert {o.code for o in outcomes[:-1]} == {"ESME_RBINDFAIL", "bind_backoff"}
+    ledger = smsc.ledger()
+    # Backed off: a handful of binds in the storm second, not one per send.
+    assert 2 <= ledger["smpp"]["bind_failures"] <= 8
+    assert ledger["by_recipient"] == {"+260977654321": 1}  # the cutting submit_sm was never taken
 
 
 def test_refused_connection_is_not_sent_and_backs_off(closed_port):
@@ -225,6 +263,47 @@ def test_a_receipt_the_callback_could_not_store_comes_again(smsc, adapter_for):
     assert poll_until(lambda: receipts.reports, 5.0)
     assert [r.provider_message_id for r in receipts.reports] == [accepted.provider_message_id]
     assert smsc.ledger()["smpp"]["receipts_refused"] == 1
+
+
+def test_a_slow_receipt_store_does_not_hold_up_submit_sm_resp(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=10)
+    receipts = Receipts()
+    receipts.delay_s = 0.2  # per stored batch, as a slow database would take
+    adapter = adapter_for(on_receipts=receipts, window_size=10, response_timeout=1.0)
+
+    started = time.monotonic()
+    results = []
+    for batch in range(10):
+        results += adapter.send_bulk([message(f"+2609{batch}{i:07d}", message_id=i) for i in range(30)])
+    elapsed = time.monotonic() - started
+    unknown = sum(isinstance(r, UnknownOutcome) for r in results)
+    print(f"\nreceipt store 200 ms per batch: {len(results) / elapsed:.0f} submits/s, outcome_unknown {unknown}")
+
+    assert [r for r in results if not isinstance(r, Accepted)] == []
+    assert elapsed < 3.0, f"{len(results) / elapsed:.0f} submits/s"
+    # Stored in batches that grow while the store is slow, and each acknowledged once stored.
+    assert poll_until(lambda: len(receipts.reports) == 300, 15.0)
+    assert receipts.calls < 100
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 300, 5.0)
+    assert smsc.ledger()["smpp"]["receipts_refused"] == 0
+
+
+def test_a_full_receipt_queue_refuses_at_once_and_the_smsc_offers_again(smsc, adapter_for):
+    smsc.configure(dlr_delay_ms=200)
+    gate = threading.Event()
+    receipts = Receipts()
+    adapter = adapter_for(on_receipts=lambda reports: gate.wait(10) and receipts(reports), receipt_queue=1)
+    first = [adapter.send(message(f"+26097{i:07d}", message_id=i)) for i in range(5)]
+
+    # One is being stored (held at the gate), one waits in the queue: the rest are refused at once,
+    # and the reader still reads: a send goes through while the store is stuck.
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_refused"] >= 3, 5.0)
+    assert isinstance(adapter.send(message("+260975555555", message_id=9)), Accepted)
+    gate.set()
+
+    accepted = {a.provider_message_id for a in first}
+    assert poll_until(lambda: accepted <= {r.provider_message_id for r in receipts.reports}, 10.0)
+    assert poll_until(lambda: smsc.ledger()["smpp"]["receipts_acked"] == 6, 10.0)
 
 
 def post_mobile_originated(smsc, sender: str, text: str, to: str = "12345"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 import pytest
 from smpp_testing import PASSWORD, SYSTEM_ID, poll_until
@@ -163,8 +164,44 @@ def test_a_cut_closes_every_bind_at_the_nth_submit_then_refuses_binds_a_while(sm
     assert smsc.http.get(f"{smsc.base_url}/_sandbox/config", timeout=5).json()["smpp_cut_after_n"] == 0
 
 
+def _bind_status(port: int) -> int:
+    """The command_status a fresh connection's bind_transceiver is answered with."""
+    esme = Esme(port)
+    try:
+        return esme.bind().status
+    finally:
+        esme.close()
+
+
+def test_binds_are_answered_bindfail_for_smpp_bindfail_s_then_taken(smsc, esme):
+    smsc.configure(smpp_bindfail_s=0.5)
+    started = time.monotonic()
+
+    assert esme.bind().status == w.RBINDFAIL
+    assert esme.sock.recv(10) == b""  # a failed bind is closed, as a refused one is
+    assert poll_until(lambda: _bind_status(smsc.smpp_port) == w.ROK, 3.0, 0.05)
+    assert 0.45 < time.monotonic() - started < 1.5
+    assert smsc.ledger()["smpp"]["bind_failures"] >= 1
+
+
+def test_a_cut_starts_the_bindfail_storm_again(smsc):
+    bound = Esme(smsc.smpp_port)
+    try:
+        assert bound.bind().status == w.ROK
+        smsc.configure(smpp_bindfail_s=0.5, smpp_cut_after_n=1)
+        assert poll_until(lambda: _bind_status(smsc.smpp_port) == w.ROK, 3.0, 0.05)  # the first storm is over
+        bound.send(w.SUBMIT_SM, 2, submit_body("260971234567", b"hi"))  # cuts every bind
+        with pytest.raises((ConnectionError, OSError)):
+            bound.read()
+    finally:
+        bound.close()
+    assert _bind_status(smsc.smpp_port) == w.RBINDFAIL
+    assert poll_until(lambda: _bind_status(smsc.smpp_port) == w.ROK, 3.0, 0.05)
+
+
 @pytest.mark.parametrize("bad", [{"smpp_syserr_rate": 2}, {"smpp_drop_every_n": -1}, {"smpp_drop_once": "yes"},
-                                 {"smpp_cut_after_n": -1}, {"smpp_cut_after_n": 1.5}, {"smpp_cut_refuse_s": 61}])
+                                 {"smpp_cut_after_n": -1}, {"smpp_cut_after_n": 1.5}, {"smpp_cut_refuse_s": 61},
+                                 {"smpp_bindfail_s": -1}, {"smpp_bindfail_s": 61}])
 def test_bad_fault_settings_are_refused(smsc, bad):
     response = smsc.http.post(f"{smsc.base_url}/_sandbox/config", json=bad, timeout=5)
     assert response.status_code == 400
