@@ -32,6 +32,8 @@ class Accepted:
     cost: Decimal | None = None
     currency: str | None = None
     segments: int = 1
+    #: every part's id, in order, when the gateway gives each part its own (SMPP); else empty
+    part_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,11 +38,16 @@ class _Bind(NamedTuple):
 
 
 class _Flight(NamedTuple):
-    """One message's written parts, and the error that stopped writing the rest, if any."""
+    """One message's written parts (their submit_sm bodies alongside), and the error that stopped writing the rest."""
 
     pendings: list[Pending]
     error: SendError | None
     segments: int
+    bodies: list[bytes] = []
+
+
+# How often one refused part of a multi-part message is written again within the call.
+PART_RESENDS = 3
 
 
 # What an SMPP account takes (checked at startup by providers.settings_schema).
@@ -143,28 +148,56 @@ class SMPPTransceiver(Provider):
             try:
                 pending = session.submit(pdu.SUBMIT_SM, body, self.response_timeout, flush=False)
             except BindLost as exc:
-                return _Flight(pendings, NotSent("bind_lost", str(exc)), len(bodies))
+                return _Flight(pendings, NotSent("bind_lost", str(exc)), len(bodies), bodies)
             if pending is None:
                 # The window stayed full a whole response timeout: the SMSC is not answering. This
                 # part was never written, so no attempt is spent on it (NotSent is down, too).
                 return _Flight(pendings, NotSent("window_full", "no window slot within the response timeout"),
-                               len(bodies))
+                               len(bodies), bodies)
             pendings.append(pending)
-        return _Flight(pendings, None, len(bodies))
+        return _Flight(pendings, None, len(bodies), bodies)
 
     def _collect(self, session: Session, flight: _Flight, deadline: float) -> SendResult:
-        """Wait for every written part; the message is accepted only if every part was."""
+        """Wait for every written part; the message is accepted only if every part was.
+
+        A part the SMSC answered with a refusal (throttled, a system error) while others of the
+        message were taken is written again, alone, with the same concatenation reference, up to
+        PART_RESENDS times within the deadline: the handset then joins the whole message once.
+        """
         outcomes = [self._answer(session, pending, deadline) for pending in flight.pendings]
+        if flight.error is None and any(isinstance(o, str) for o in outcomes):
+            outcomes = self._resend_refused_parts(session, flight.bodies, outcomes, deadline)
         if flight.error is not None:
             outcomes.append(flight.error)
         ids = [o for o in outcomes if isinstance(o, str)]
         errors = [o for o in outcomes if isinstance(o, SendError)]
         if not errors:
-            return Accepted(ids[0], segments=flight.segments)
+            return Accepted(ids[0], segments=flight.segments, part_ids=tuple(ids))
         if ids:
             # Some parts were taken: the handset may show a fragment, and a resend would repeat it.
             return UnknownOutcome("partial_message", f"{len(ids)} of {flight.segments} parts accepted; {errors[0]}")
         return errors[0]
+
+    def _resend_refused_parts(self, session: Session, bodies: list[bytes], outcomes: list, deadline: float) -> list:
+        """Write again each part the SMSC refused (answered, not taken); the outcomes with the new answers."""
+        outcomes = list(outcomes)
+        for _round in range(PART_RESENDS):
+            refused = [i for i, o in enumerate(outcomes) if isinstance(o, TemporaryError) and _answered_refusal(o)]
+            if not refused:
+                break
+            wait = max((outcomes[i].retry_after or 0.0) for i in refused)
+            if time.monotonic() + wait >= deadline:
+                break
+            time.sleep(wait)
+            for i in refused:
+                try:
+                    pending = session.submit(pdu.SUBMIT_SM, bodies[i], self.response_timeout)
+                except BindLost as exc:
+                    outcomes[i] = NotSent("bind_lost", str(exc))
+                    continue
+                outcomes[i] = (self._answer(session, pending, deadline) if pending is not None
+                               else NotSent("window_full", "no window slot within the response timeout"))
+        return outcomes
 
     def _answer(self, session: Session, pending: Pending, deadline: float) -> str | SendError:
         """The SMSC's message id for one part, or the typed error its response (or silence) means."""
@@ -299,6 +332,11 @@ def _submit_bodies(message: OutboundMessage, source: str, reference: int) -> lis
 
 _bind_lock = threading.Lock()
 os.register_at_fork(after_in_child=lambda: globals().update(_bind_lock=threading.Lock()))
+
+
+def _answered_refusal(error: SendError) -> bool:
+    """True for an error the SMSC answered (an error status): that part was certainly not taken."""
+    return error.code.startswith("ESME_") and not isinstance(error, (UnknownOutcome, NotSent))
 
 
 def is_mobile_originated(form: Mapping[str, str]) -> bool:

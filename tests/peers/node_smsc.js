@@ -111,7 +111,7 @@ const server = smpp.createServer((session) => {
     submitted(session, pdu);
   });
   session.on('enquire_link', (pdu) => session.send(pdu.response()));
-  session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+  session.on('unbind', (pdu) => { session.bound = false; session.send(pdu.response()); session.close(); });
 });
 server.listen(Number(smppPort), '127.0.0.1');
 
@@ -135,7 +135,8 @@ http.createServer((req, res) => {
       return answer(res, 200, config);
     }
     if (req.method === 'POST' && req.url === '/mo') {
-      const bound = [...sessions].find((s) => s.bound);
+      // The newest bind: an older one may be closing (its unbind or close not read yet).
+      const bound = [...sessions].filter((s) => s.bound).pop();
       if (!bound) return answer(res, 409, {error: 'no ESME is bound'});
       bound.deliver_sm({source_addr: String(body.from).replace(/^\+/, ''), source_addr_ton: 1, source_addr_npi: 1,
                         destination_addr: String(body.to), esm_class: 0, short_message: String(body.text)},

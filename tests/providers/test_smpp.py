@@ -385,3 +385,16 @@ def test_long_messages_go_as_udh_parts(smsc, adapter_for, body, coding, parts):
     payloads = [w.short_message[6:] for w in wire]
     text = "".join(decode_gsm7(p) if coding == DATA_CODING_GSM7 else p.decode("utf-16-be") for p in payloads)
     assert text == body
+
+
+def test_a_throttled_part_of_a_long_message_is_sent_again_alone(smsc, adapter_for):
+    smsc.configure(smpp_throttle_per_s=20)
+    long_text = "Planting advisory for Chipata: plant maize after the first 30 mm of rain; " * 3
+    results = adapter_for(throttle_retry_after_s=0.2).send_bulk(
+        [message(f"+26097{i:07d}", body=long_text, message_id=i) for i in range(15)])
+    assert not [r for r in results if getattr(r, "code", "") == "partial_message"]
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    assert accepted and all(len(r.part_ids) == 2 for r in accepted)
+    ledger = smsc.ledger()
+    assert ledger["accepted"] == len(accepted) and not ledger["duplicate_recipients"]
+    assert ledger["rate_limited"] > 0  # parts were refused, and the messages still came out whole

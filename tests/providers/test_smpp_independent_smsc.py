@@ -112,3 +112,20 @@ def test_a_wrong_password_is_rejected_and_a_failed_bind_is_down(peer, adapter_fo
     with pytest.raises(NotSent) as down:
         adapter_for().send(message())
     assert (down.value.code, down.value.gateway_fault) == ("ESME_RBINDFAIL", "down")
+
+
+def test_a_refused_part_is_sent_again_alone_and_every_message_arrives_whole_once(peer, adapter_for):
+    # Every 4th submit_sm throttled and every 9th a system error: parts of long messages among them.
+    peer.configure(throttle_every=4, syserr_every=9)
+    bodies = [LONG_GSM if i % 3 else f"Short notice {i}" for i in range(30)]
+    results = adapter_for(throttle_retry_after_s=0.05).send_bulk(
+        [message(f"+26097{i:07d}", body=body, message_id=i) for i, body in enumerate(bodies)])
+    accepted = {i for i, r in enumerate(results) if isinstance(r, Accepted)}
+    assert not [r for r in results if getattr(r, "code", "") == "partial_message"]
+    taken = peer.ledger()["messages"]
+    # Whole, once: the peer reassembled each accepted message exactly once, with its full text.
+    assert sorted(m["to"] for m in taken) == sorted(f"+26097{i:07d}" for i in accepted)
+    assert all(m["text"] == bodies[int(m["to"][-7:])] for m in taken)
+    multi = [results[i] for i in accepted if bodies[i] == LONG_GSM]
+    assert multi and all(len(r.part_ids) == 2 for r in multi)
+    assert peer.ledger()["throttled"] + peer.ledger()["syserr"] > 0
