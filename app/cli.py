@@ -1,11 +1,14 @@
 """`flask herald ...`: operator commands."""
 from __future__ import annotations
 
+import getpass
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from app.services import auth
+from app.errors import NotFound
+from app.services import auth, breaker_control
 
 herald = AppGroup("herald", help="Herald operator commands.")
 
@@ -47,6 +50,20 @@ def revoke_key(key_id: int) -> None:
     if revoked is None:
         raise click.ClickException(f"no API key with id {key_id}")
     click.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")
+
+
+@herald.command("close-breaker")
+@click.argument("account")
+def close_breaker(account: str) -> None:
+    """Close a gateway account's circuit breaker and resume the broadcasts it paused (audited)."""
+    try:
+        closed = breaker_control.close_breaker(account, actor=f"cli:{getpass.getuser()}")
+    except NotFound as exc:
+        raise click.ClickException(f"no gateway account named {account!r}") from exc
+    state = f"was open ({closed['reason']})" if closed["was_open"] else "was closed already"
+    click.echo(f"breaker of {account} closed; it {state}; resumed {len(closed['resumed'])} broadcast(s)")
+    for broadcast_id in closed["resumed"]:
+        click.echo(f"  resumed {broadcast_id}")
 
 
 def init_app(app: Flask) -> None:

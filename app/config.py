@@ -131,6 +131,9 @@ class Config:
     HERALD_BREAKER_CACHE_SECONDS = _float("HERALD_BREAKER_CACHE_SECONDS", 0.2)
     # How often one process's good answers clear the shared fault count (its own faults clear at once).
     HERALD_BREAKER_RESET_SECONDS = _float("HERALD_BREAKER_RESET_SECONDS", 0.2)
+    # How often a routed broadcast's tick looks for blocked carriers (a scan of its pending rows,
+    # only while some key has no open route); the summary shows a block within this plus a tick.
+    HERALD_BLOCKED_CHECK_SECONDS = _float("HERALD_BLOCKED_CHECK_SECONDS", 1.0)
 
     # Named gateway accounts: JSON {"<account>": {"provider": "africastalking"|"twilio"|"infobip", settings...}},
     # or the path of a file holding it. Unset: one account "africastalking" built from the AT_* variables.

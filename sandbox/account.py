@@ -13,6 +13,7 @@ def user_data(environ: dict, gateway: Gateway) -> r.Response:
     """The account's UserData, or AT's 401 when the apiKey or ?username= does not match."""
     settings = gateway.settings
     username = r.query(environ).get("username")
-    if environ.get("HTTP_APIKEY") != settings.api_key or username != settings.username:
+    if (settings.auth_refused() or environ.get("HTTP_APIKEY") != settings.api_key
+            or username != settings.username):
         return r.text_response(401, AUTH_FAILED)
     return r.json_response(200, {"UserData": {"balance": f"{settings.currency} {BALANCE}"}})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 
 
@@ -57,6 +58,13 @@ class Settings:
     smpp_bindfail_s: float = 0.0
     # Whether delivery receipts (deliver_sm) go back over the bind, after dlr_delay_ms.
     smpp_receipts: bool = True
+    # Until this Unix time every Africa's Talking request answers 401 (refuse_auth_for_s), as a
+    # gateway does while an account's key is being rotated; 0 means never.
+    auth_refused_until: float = 0.0
+
+    def auth_refused(self) -> bool:
+        """True while the gateway refuses every key."""
+        return time.time() < self.auth_refused_until
 
     def public(self) -> dict:
         """The settings as JSON-ready data, without the API key."""
@@ -164,6 +172,7 @@ def _url(value, name: str) -> str:
 
 
 OUTAGE_FIELD = "down_for_s"
+REFUSE_AUTH_FIELD = "refuse_auth_for_s"
 
 # The settings a running sandbox lets callers change, with their validators.
 RUNTIME_FIELDS = {
@@ -186,6 +195,8 @@ RUNTIME_FIELDS = {
     "smpp_receipts": _boolean,
     # Not a setting but an action: refuse connections for that many seconds, then listen again.
     OUTAGE_FIELD: _duration,
+    # An action too: answer 401 to every Africa's Talking request for that many seconds.
+    REFUSE_AUTH_FIELD: _duration,
 }
 
 

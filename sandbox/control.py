@@ -1,6 +1,8 @@
 """The /_sandbox/* endpoints tests use to steer the sandbox and read what it recorded."""
 from __future__ import annotations
 
+import time
+
 from sandbox import config
 from sandbox import responses as r
 from sandbox.events import OUTCOMES
@@ -26,7 +28,10 @@ def post_config(environ: dict, gateway: Gateway) -> r.Response:
     down_for_s = checked.pop(config.OUTAGE_FIELD, None)
     if down_for_s is not None and gateway.outage is None:
         return r.error(400, f"{config.OUTAGE_FIELD} needs the asyncio server (the default)")
+    refuse_auth_s = checked.pop(config.REFUSE_AUTH_FIELD, None)
     config.apply_changes(gateway.settings, checked)
+    if refuse_auth_s is not None:
+        gateway.settings.auth_refused_until = time.time() + refuse_auth_s
     if "rate_limit_per_s" in checked:
         gateway.bucket.set_rate(gateway.settings.rate_limit_per_s)
     if "smpp_throttle_per_s" in checked and gateway.smpp is not None:

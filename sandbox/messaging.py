@@ -31,7 +31,8 @@ def answer(environ: dict, gateway: Gateway) -> r.Response:
     except r.BodyTooLarge:
         return r.text_response(413, "Request body too large")
     settings = gateway.settings
-    if environ.get("HTTP_APIKEY") != settings.api_key or form.get("username") != settings.username:
+    if (settings.auth_refused() or environ.get("HTTP_APIKEY") != settings.api_key
+            or form.get("username") != settings.username):
         return r.text_response(401, AUTH_FAILED)
     numbers = split_numbers(form.get("to", ""))
     message = form.get("message", "")

@@ -7,7 +7,7 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import breaker, dispatch, guard, lease_reaper, message_state
+from app.services import blocked_carriers, breaker, dispatch, guard, lease_reaper, message_state
 from app.services.gateways import gateway, resend_safe_providers
 from app.services.retry_policy import Policy
 from providers.base import SendError
@@ -76,7 +76,7 @@ def probe_gateways() -> dict:
                 breaker.note_probe(account, _probe(account))
         finally:
             breaker.end_probe_turn()
-    resumed = breaker.resume_recovered()
+    resumed = breaker.resume_recovered() + blocked_carriers.resume_unblocked()
     paused = breaker.pause_while_open()
     for broadcast_id in resumed:
         enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))

@@ -12,7 +12,7 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import guard, inflight, message_state, optouts, pacing, quota, routing, send_windows, throughput
+from app.services import blocked_carriers, guard, inflight, message_state, optouts, pacing, quota, routing, send_windows, throughput
 from app.services.retry_policy import Policy, judge_batch
 from app.services.gateways import gateway
 from app.extensions import db
@@ -70,6 +70,7 @@ def deliver_batch(broadcast_id: str) -> int:
     claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes,
                                       route_plan)
     if not claim.rows:
+        blocked_carriers.note_empty_claim(broadcast_id)
         return 0
     # Opt-outs received since intake: the whole claimed batch is looked up in one query.
     claim.rows = optouts.drop_suppressed(claim, context.service_id, context.channel)

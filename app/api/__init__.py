@@ -4,9 +4,9 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    from app.api import (broadcasts, contacts, dashboard, dead_letters, health, messages, metrics, openapi, optouts,
+    from app.api import (accounts, broadcasts, contacts, dashboard, dead_letters, health, messages, metrics, openapi, optouts,
                          quotas, segments, templates, webhooks)
 
-    for module in (broadcasts, contacts, dashboard, dead_letters, health, messages, metrics, openapi, optouts, quotas,
+    for module in (accounts, broadcasts, contacts, dashboard, dead_letters, health, messages, metrics, openapi, optouts, quotas,
                    segments, templates, webhooks):
         app.register_blueprint(module.bp)

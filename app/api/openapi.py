@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS, SUMMARY_FIELDS
 from app.api.openapi_audiences import AUDIENCE_FIELDS, CONTACT, CONTACT_PATCH, FILTER, SEGMENT
 from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCHEMAS
 from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, closed, fails,
@@ -58,7 +59,7 @@ SUMMARY = {"allOf": [ref("Broadcast"), obj({
                        "properties": {"carrier": STRING, "route": nullable(STRING), "account": STRING,
                                       "total": INTEGER, "accepted": INTEGER, "cost": MONEY}}),
               "description": "Per carrier, route and account: which way each carrier's messages went."},
-    "cost": MONEY, "send_rate_per_second": NUMBER,
+    "cost": MONEY, **SUMMARY_FIELDS, "send_rate_per_second": NUMBER,
     "send_rate_history": {**array(obj({"at": INTEGER, "rate": NUMBER})),
                           "description": "Mean msg/s per 5 s over the last 5 minutes, oldest first; "
                                          "`at` is the unix time a step ends."},
@@ -88,6 +89,7 @@ SCHEMAS = {
                             "Give `recipients`, or an audience of contacts: `segment` or `filter`.",
                             required=["channel"]),
     **CONTENT_SCHEMAS,
+    **ACCOUNT_SCHEMAS,
     "BroadcastUpload": obj({
         **{k: STRING for k in SPEC_FIELDS}, "file": {**STRING, "contentMediaType": "text/csv", "description":
                                                     "UTF-8 CSV with a to/phone number/msisdn column; "
@@ -315,6 +317,7 @@ PATHS = {
                                     "description": "The account's webhook_secret; any other value is 403."}],
         requestBody={"required": True, "content": WEBHOOK_CONTENT})},
     **CONTENT_PATHS,
+    **ACCOUNT_PATHS,
     "/healthz": {"get": op("healthz", "operations", "Liveness: PostgreSQL and Redis answer", {
         "200": reply("Both stores answer.", ref("Health")),
         "503": reply("A store does not answer; checks names it.", ref("Health"))}, public=True)},

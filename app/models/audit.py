@@ -14,7 +14,8 @@ class AuditEntry(db.Model):
     __table_args__ = (db.Index("ix_audit_log_broadcast", "broadcast_id", "id"),)
 
     id = db.Column(db.BigInteger, primary_key=True)
-    service_id = db.Column(db.Integer, db.ForeignKey("services.id"), nullable=False)
+    # None only for an account-level act (an operator closing a shared account's breaker from the CLI).
+    service_id = db.Column(db.Integer, db.ForeignKey("services.id"))
     broadcast_id = db.Column(UUID(as_uuid=True), db.ForeignKey("broadcasts.id", ondelete="CASCADE"))
     actor = db.Column(db.Text, nullable=False)
     action = db.Column(db.Text, nullable=False)

@@ -33,6 +33,8 @@ DOWN = PausedReason.GATEWAY_DOWN.value
 REJECTED = PausedReason.GATEWAY_REJECTED.value
 REASONS = {GATEWAY_DOWN: DOWN, GATEWAY_REJECTED: REJECTED}
 _ACCOUNTS_KEY = "herald:breaker:accounts"
+# routing.ROUTED, which imports this module: what a routed broadcast names as its provider.
+_ROUTED = "routes"
 _PROBE_TURN_KEY = "herald:breaker:probing"
 
 # KEYS: fault count, open flag, accounts ever opened. ARGV: window ms, threshold, reason, account.
@@ -61,7 +63,14 @@ return 1
 """
 
 _RUNNING = text("SELECT id FROM broadcasts WHERE status = 'running' AND provider = :account ORDER BY id")
-_DOWN_PAUSED = text("SELECT id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = :reason")
+# A routed broadcast (provider ROUTED) has no breaker of its own: blocked_carriers resumes it.
+_DOWN_PAUSED = text("""
+SELECT id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = :reason AND provider <> :routed
+""")
+_PAUSED_ON = text("""
+SELECT id, paused_reason FROM broadcasts
+ WHERE status = 'paused' AND provider = :account AND paused_reason = ANY(:reasons) ORDER BY id
+""")
 _PAUSED_BY_BREAKER = text("""
 SELECT provider FROM broadcasts
  WHERE id = :bid AND service_id = :sid AND status = 'paused' AND paused_reason = ANY(:reasons)
@@ -217,7 +226,7 @@ def _replace(account: str, expected: str, new_reason: str) -> bool:
 
 def resume_recovered() -> list:
     """Resume broadcasts paused gateway_down whose account's breaker is closed; return their ids."""
-    paused = db.session.execute(_DOWN_PAUSED, {"reason": DOWN}).all()
+    paused = db.session.execute(_DOWN_PAUSED, {"reason": DOWN, "routed": _ROUTED}).all()
     db.session.rollback()
     closed: dict[str, bool] = {}
     for row in paused:
@@ -241,9 +250,25 @@ def close_for_operator(broadcast_id, service_id: int) -> str | None:
     account = db.session.execute(_PAUSED_BY_BREAKER, {"bid": broadcast_id, "sid": service_id,
                                                       "reasons": [DOWN, REJECTED]}).scalar()
     db.session.rollback()
-    if account is None:
+    if account is None or account == _ROUTED:
         return None
-    get_redis().delete(open_key(account), *_fault_keys(account))
-    _local.pop(account, None)
+    close(account)
     log.warning("circuit breaker of %s closed by an operator's resume of %s", account, broadcast_id)
     return account
+
+
+def close(account: str) -> str | None:
+    """Close the account's breaker and clear its fault counts (half-open); return the reason it had, if open."""
+    r = get_redis()
+    reason = r.get(open_key(account))
+    r.delete(open_key(account), *_fault_keys(account))
+    _local.pop(account, None)
+    return reason
+
+
+def resume_paused_on(account: str, actor: str, why: str) -> list:
+    """Resume every broadcast sending through the account that its breaker paused; return their ids."""
+    paused = db.session.execute(_PAUSED_ON, {"account": account, "reasons": [DOWN, REJECTED]}).all()
+    db.session.rollback()
+    return [row.id for row in paused if broadcast_state.apply(row.id, "resume", actor=actor, reason=why, strict=False,
+                                                              from_reason=row.paused_reason)]

@@ -47,7 +47,7 @@ RETURNING old.status, b.service_id, b.status_version
 """)
 
 
-def record_audit(service_id: int, broadcast_id, actor: str, action: str, from_status=None,
+def record_audit(service_id: int | None, broadcast_id, actor: str, action: str, from_status=None,
                  to_status=None, reason=None, details=None) -> None:
     """Add one audit row to the current transaction."""
     db.session.add(AuditEntry(service_id=service_id, broadcast_id=broadcast_id, actor=actor, action=action,

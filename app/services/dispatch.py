@@ -14,7 +14,8 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import broadcast_state, inflight, pacing, quota, routing, segments_audience, send_windows
+from app.services import (blocked_carriers, broadcast_state, inflight, pacing, quota, routing, segments_audience,
+                          send_windows)
 
 SEND_QUEUE = "send_bulk"
 
@@ -74,6 +75,16 @@ def _pause_for_quota(broadcast_id, status: str, in_flight: int) -> TickPlan:
     return TickPlan(status="paused")
 
 
+def _count_due(broadcast_id, route_plan, probe: int) -> int:
+    """Due pending rows (at most `probe`); with a route plan, only those an open route can carry."""
+    if route_plan is not None and not all(route_plan.routes):
+        # Rows of a blocked carrier are not work: counting them would schedule claims that find nothing.
+        return blocked_carriers.due_count(broadcast_id, route_plan, probe)
+    due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": probe}).scalar()
+    db.session.rollback()
+    return due
+
+
 def plan_tick(broadcast_id) -> TickPlan:
     """Decide how many send tasks to add for one broadcast; complete or quota-pause it when due."""
     cfg = current_app.config
@@ -99,16 +110,21 @@ def plan_tick(broadcast_id) -> TickPlan:
     if budget <= 0:
         return TickPlan(status=row.status)
     batch = cfg["HERALD_BATCH_SIZE"]
-    due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": budget * batch}).scalar()
-    db.session.rollback()
+    route_plan = None
+    if row.provider == routing.ROUTED:
+        route_plan = routing.plan(row.channel)
+        blocked_carriers.refresh(broadcast_id, row.service_id, row.channel, route_plan)
+    due = _count_due(broadcast_id, route_plan, budget * batch)
     # A segment broadcast's rows are made here, a page at a time, only when the queue runs low.
     if due < budget * batch and segments_audience.extend(broadcast_id, cfg["HERALD_AUDIENCE_PAGE"],
                                                          cfg["HERALD_MAX_BODY_CHARS"]):
-        due = db.session.execute(_DUE, {"bid": broadcast_id, "probe": budget * batch}).scalar()
-        db.session.rollback()
+        due = _count_due(broadcast_id, route_plan, budget * batch)
     if due == 0:
         if _finish_if_done(broadcast_id):
             return TickPlan(status="completed", completed=True)
+        if route_plan is not None and not mine and blocked_carriers.pause_if_all_blocked(
+                broadcast_id, row.channel, route_plan):
+            return TickPlan(status="paused")
         return TickPlan(status=row.status)
     wanted = min(budget, -(-due // batch), budget if left is None else -(-left // batch))
     return TickPlan(status=row.status, slots=inflight.open_slots(broadcast_id, row.service_id, wanted,

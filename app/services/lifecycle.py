@@ -1,7 +1,7 @@
 """An operator's lifecycle verbs on a broadcast: pause (or hold a system pause), resume, cancel."""
 from __future__ import annotations
 
-from app.services import breaker, broadcast_state
+from app.services import blocked_carriers, breaker, broadcast_state
 from app.statuses import PausedReason
 
 OPERATOR = PausedReason.OPERATOR.value
@@ -16,5 +16,6 @@ def operator_move(broadcast_id, action: str, actor: str, service_id: int, reason
     if action == "resume":
         # The operator vouches for the gateway: the account's breaker closes, half-open.
         breaker.close_for_operator(broadcast_id, service_id)
+        blocked_carriers.close_for_operator(broadcast_id)
     broadcast_state.apply(broadcast_id, action, actor=actor, reason=reason or f"operator {action}",
                           service_id=service_id, paused_reason=OPERATOR if action == "pause" else None)

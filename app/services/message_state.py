@@ -43,6 +43,7 @@ _ROUTE_PICK = """(SELECT r.i FROM unnest(CAST(:r_prefix AS text[]), CAST(:r_carr
                         WITH ORDINALITY AS r(prefix, carrier, i)
                   WHERE starts_with(m.recipient, r.prefix) AND r.carrier IN ('*', lower(m.carrier))
                   ORDER BY r.i LIMIT 1)"""
+ROUTE_PICK = _ROUTE_PICK
 # What a routed claim sets: leased, and the account, route and price at the plan key `pick`.
 _ROUTED_LEASE = """status = 'processing', claim_token = :token, attempts = m.attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Broadcast
-from app.services import send_windows, throughput
+from app.services import blocked_carriers, send_windows, throughput
 from app.statuses import ALL_MESSAGE_STATUSES
 
 # Route and account are those of the last claim: of the send for a sent row, of the last try otherwise.
@@ -104,6 +104,8 @@ def summary(broadcast: Broadcast) -> dict:
         "paths": [{"carrier": carrier, "route": route, "account": account, **v, "cost": _money(v["cost"])}
                   for (carrier, route, account), v in sorted(counted.by_path.items(), key=lambda i: str(i[0]))],
         "cost": _money(counted.total_cost),
+        "blocked_carriers": blocked_carriers.listed(broadcast.id),
+        "empty_claims": blocked_carriers.empty_claims(broadcast.id),
         "send_rate_per_second": round(rate, 1),
         "send_rate_history": throughput.rate_history(broadcast.id),
         "eta_seconds": round(open_rows / rate, 1) if rate > 0 and open_rows else (0 if not open_rows else None),
