@@ -86,6 +86,9 @@ class Config:
     # Backoff base and ceiling for temporary failures (exponential with full jitter).
     HERALD_RETRY_BASE_SECONDS = _float("HERALD_RETRY_BASE_SECONDS", 2.0)
     HERALD_RETRY_MAX_SECONDS = _float("HERALD_RETRY_MAX_SECONDS", 600.0)
+    # How long a routed retry pinned to its account (the last call's outcome unknown) waits, once due,
+    # for that account's breaker to close before it is dead-lettered as outcome_unknown; never moved.
+    HERALD_PINNED_RETRY_WAIT_SECONDS = _float("HERALD_PINNED_RETRY_WAIT_SECONDS", 600.0)
     # How long a worker trusts its cached copy of a broadcast's status flag.
     HERALD_GUARD_CACHE_SECONDS = _float("HERALD_GUARD_CACHE_SECONDS", 0.25)
     # Delivery-report rows applied per bulk UPDATE.
@@ -234,6 +237,11 @@ def check_config(config) -> None:
         config["HERALD_ROUTE_TABLE"] = routing.parse_routes(config["HERALD_ROUTES"], accounts)
     except routing.RouteConfigError as exc:
         raise ConfigurationError(f"HERALD_ROUTES: {exc}") from None
+    from app.services import quota  # noqa: PLC0415 - as above
+    try:
+        quota.check_limits(config["HERALD_PROVIDER_DAILY_QUOTAS"], accounts)
+    except ValueError as exc:
+        raise ConfigurationError(f"HERALD_PROVIDER_DAILY_QUOTAS: {exc}") from None
     if config["HERALD_SMS_PROVIDER"] not in accounts:
         raise ConfigurationError(f"HERALD_SMS_PROVIDER names account {config['HERALD_SMS_PROVIDER']!r}, which is "
                                  f"not configured; accounts: {', '.join(sorted(accounts))}")

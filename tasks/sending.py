@@ -69,6 +69,8 @@ def deliver_batch(broadcast_id: str) -> int:
     route_plan = routing.plan(context.channel) if context.provider == routing.ROUTED else None
     claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes,
                                       route_plan)
+    if claim.dead_letters:
+        enqueue(current_app, "tasks.dead_letters.announce_dead_letters", claim.dead_letters)
     if not claim.rows:
         blocked_carriers.note_empty_claim(broadcast_id)
         return 0

@@ -27,6 +27,8 @@ class Contact(db.Model):
     # E.164 when it normalised; the verdict (carrier, or why it cannot receive SMS) is kept with it.
     phone = db.Column(db.Text)
     phone_carrier = db.Column(db.Text)
+    # The number's ISO region, so an audience's messages carry it for routing without asking phonenumbers.
+    phone_region = db.Column(db.Text)
     phone_error = db.Column(db.Text)
     email = db.Column(db.Text)
     whatsapp = db.Column(db.Text)

@@ -1,7 +1,7 @@
 """One row per (broadcast, recipient): the queue table and the delivery log at once."""
 from __future__ import annotations
 
-from sqlalchemy import func, text
+from sqlalchemy import false as sa_false, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from app.extensions import db
@@ -61,9 +61,13 @@ class Message(db.Model):
     # SHA-256 of a transactional request sent with an Idempotency-Key: a reused key with another body is refused.
     request_hash = db.Column(db.Text)
     carrier = db.Column(db.Text)
+    # The recipient's ISO region (phonenumbers), which routes match; NULL for rows from before it was kept.
+    region = db.Column(db.Text)
     # The route a routed message was last claimed for, and that route's price per part.
     route = db.Column(db.Text)
     price = db.Column(db.Numeric(12, 4))
+    # The last call's outcome is unknown: retries stay on `provider`, the account that made it (its key).
+    pinned = db.Column(db.Boolean, nullable=False, server_default=sa_false())
     status = db.Column(db.Text, nullable=False)
     attempts = db.Column(db.SmallInteger, nullable=False, server_default="0")
     next_attempt_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=func.now())

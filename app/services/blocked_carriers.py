@@ -65,9 +65,8 @@ def _empty_claims_key(broadcast_id) -> str:
 
 def plan_keys(channel: str) -> list[tuple[str, str, list[str]]]:
     """(country, carrier, candidate accounts) per plan key, in routing.plan's order."""
-    ordered = sorted(routing.candidates(channel).items(), key=lambda item: (item[0][0] == routing.ANY,
-                                                                          item[0][1] == routing.ANY))
-    return [(country, carrier, [route.account for route in found]) for (country, carrier), found in ordered]
+    return [(country, carrier, [route.account for route in found])
+            for (country, carrier), found in routing.ordered_candidates(channel)]
 
 
 def due_count(broadcast_id, plan: routing.Plan, probe: int) -> int:

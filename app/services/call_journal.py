@@ -132,7 +132,7 @@ class Journal:
 
 def open_journal(token, scopes: list, ttl_seconds: float) -> None:
     """Start a claim's journal (before its rows are leased); raises if Redis is unreachable."""
-    meta = json.dumps([[s.name, s.limit, s.start.isoformat(), s.end.isoformat()] for s in scopes])
+    meta = json.dumps([[s.name, s.limit, s.start.isoformat(), s.end.isoformat(), s.account] for s in scopes])
     pipe = get_redis().pipeline()
     pipe.hset(journal_key(token), "meta", meta)
     pipe.pexpire(journal_key(token), int(ttl_seconds * 1000))
@@ -232,8 +232,8 @@ def _parse(raw: dict) -> Journal | None:
         return None
     started = {int(k[len(_STARTED_PREFIX):]) for k in raw if k.startswith(_STARTED_PREFIX)}
     answers = {int(k[len(_RESULT_PREFIX):]): decode_answer(v) for k, v in raw.items() if k.startswith(_RESULT_PREFIX)}
-    scopes = [Scope(name, limit, datetime.fromisoformat(start), datetime.fromisoformat(end))
-              for name, limit, start, end in json.loads(raw["meta"])]
+    scopes = [Scope(name, limit, datetime.fromisoformat(start), datetime.fromisoformat(end), *account)
+              for name, limit, start, end, *account in json.loads(raw["meta"])]
     return Journal(scopes, started, answers, int(raw["hb"]) if "hb" in raw else None)
 
 

@@ -15,14 +15,15 @@ from app.extensions import db
 from app.services import contacts_csv
 from app.services import contacts_fields as fields
 from app.services.contacts_fields import FieldRejected
+from app.services.recipients import region_of
 
 PUBLIC_FIELDS = ("external_id", "phone", "phone_carrier", "phone_error", "email", "whatsapp", "inbox_user_id",
                  "language", "attributes", "consent", "created_at", "updated_at")
 # Columns an import overwrites only when the file has them: a file of phones leaves emails alone.
-_OPTIONAL = {"phone": ("phone", "phone_carrier", "phone_error"), "email": ("email",), "whatsapp": ("whatsapp",),
+_OPTIONAL = {"phone": ("phone", "phone_carrier", "phone_region", "phone_error"), "email": ("email",), "whatsapp": ("whatsapp",),
              "inbox_user_id": ("inbox_user_id",), "language": ("language",)}
 _TEMP = text("""
-CREATE TEMP TABLE contact_import (line int, external_id text, phone text, phone_carrier text, phone_error text,
+CREATE TEMP TABLE contact_import (line int, external_id text, phone text, phone_carrier text, phone_region text, phone_error text,
   email text, whatsapp text, inbox_user_id text, language text, attributes jsonb, consent jsonb) ON COMMIT DROP
 """)
 _SELECT = text(f"SELECT {', '.join(PUBLIC_FIELDS)} FROM contacts WHERE service_id = :sid AND external_id = :xid")
@@ -36,9 +37,9 @@ def _upsert_sql(columns: set[str]) -> str:
     updates = [f"{col} = EXCLUDED.{col}" for name, cols in _OPTIONAL.items() if name in columns for col in cols]
     return f"""
 WITH upserted AS (
-  INSERT INTO contacts (service_id, external_id, phone, phone_carrier, phone_error, email, whatsapp,
+  INSERT INTO contacts (service_id, external_id, phone, phone_carrier, phone_region, phone_error, email, whatsapp,
                         inbox_user_id, language, attributes, consent)
-  SELECT :sid, external_id, phone, phone_carrier, phone_error, email, whatsapp, inbox_user_id, language,
+  SELECT :sid, external_id, phone, phone_carrier, phone_region, phone_error, email, whatsapp, inbox_user_id, language,
          attributes, consent FROM contact_import
   ON CONFLICT (service_id, external_id) DO UPDATE SET
     {''.join(u + ', ' for u in updates)}attributes = contacts.attributes || EXCLUDED.attributes,
@@ -120,6 +121,7 @@ def _patch_columns(payload: dict, region: str) -> dict:
     if "phone" in payload:
         values["phone"], values["phone_carrier"], values["phone_error"] = fields.phone("phone", payload["phone"],
                                                                                        region)
+        values["phone_region"] = region_of(values["phone"])
     if "whatsapp" in payload:
         values["whatsapp"] = fields.phone("whatsapp", payload["whatsapp"], region)[0]
     if "email" in payload:

@@ -15,13 +15,14 @@ from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services import contacts_fields as fields
 from app.services import csv_cells
 from app.services.contacts_fields import CHANNELS, FieldRejected
+from app.services.recipients import region_of
 from app.services.storable_text import NUL
 
 CONSENT_COLUMNS = tuple(f"consent_{channel}" for channel in CHANNELS)
 KNOWN_COLUMNS = ("external_id", "phone", "email", "whatsapp", "inbox_user_id", "language", "attributes",
                  *CONSENT_COLUMNS, "consent_source", "consent_at")
 # Temp-table columns, in COPY order.
-COPY_COLUMNS = ("line", "external_id", "phone", "phone_carrier", "phone_error", "email", "whatsapp",
+COPY_COLUMNS = ("line", "external_id", "phone", "phone_carrier", "phone_region", "phone_error", "email", "whatsapp",
                 "inbox_user_id", "language", "attributes", "consent")
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -150,7 +151,7 @@ class RowJudge:
         number, carrier, error = fields.phone("phone", self.cell(row, "phone"), self.region)
         whatsapp = fields.phone("whatsapp", self.cell(row, "whatsapp"), self.region)[0]
         language = self.cell(row, "language")
-        values = (external_id, number, carrier, error, fields.email("email", self.cell(row, "email")), whatsapp,
+        values = (external_id, number, carrier, region_of(number), error, fields.email("email", self.cell(row, "email")), whatsapp,
                   fields.text_value("inbox_user_id", self.cell(row, "inbox_user_id")),
                   self.once(("language", language), lambda: fields.language("language", language)))
         escape = _cell if _SPECIAL.search(raw) else _plain

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.redis_store import get_redis
 from app.services import message_reports
 from app.services.message_state import TOMBSTONE_PREFIX
+from app.services.message_reports import ROW_PROVIDER as _ROW_PROVIDER
 from app.services.report_addresses import scrub_addresses
 from providers.base import DeliveryReport
 
@@ -27,6 +28,8 @@ from providers.base import DeliveryReport
 # (no extra round trip), and only for reports that carry an address. FOR KEY SHARE waits for an
 # erasure in progress (changing `recipient`, a key column, takes the row's FOR UPDATE lock) and then
 # reads the tombstone; an erasure that starts after this lock finds the report stored, and scrubs it.
+# Unlike applying, scrubbing goes by the id alone: a colliding id under another account loses its
+# address fields too, which costs nothing, where missing the erased person's would not.
 _STORE = text("""
 INSERT INTO delivery_events (provider, provider_message_id, provider_status, status, failure_reason, network_code,
                              payload)
@@ -64,9 +67,12 @@ SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 A
  ORDER BY next_check_at LIMIT :limit
    FOR UPDATE SKIP LOCKED
 """)
-_KNOWN = text("""
-SELECT provider_message_id, starts_with(recipient, :prefix) AS erased FROM messages
- WHERE provider_message_id = ANY(CAST(:pids AS text[]))
+# A report is known when a message of its provider carries its id: ids are unique per account only
+# (two binds of one SMSC login, two aggregators), so the id alone would call a stranger's report known.
+_KNOWN = text(f"""
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased
+  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
+  JOIN messages m ON m.provider_message_id = v.pid AND {_ROW_PROVIDER} = v.provider
 """)
 _CLOSE = text("""
 UPDATE delivery_events e SET applied_at = now(), outcome = v.outcome
@@ -179,10 +185,11 @@ def _first_final(events: list) -> dict[tuple[str, str], tuple]:
 
 def _outcome(event, chosen: dict, known: set) -> str | None:
     """How a taken report closes; None when its message is not found yet and it should be checked again."""
-    if event.provider_message_id in known:
+    key = (event.provider, event.provider_message_id)
+    if key in known:
         if event.status is None:
             return "informational"
-        return "applied" if chosen.get((event.provider, event.provider_message_id)) is event else "superseded"
+        return "applied" if chosen.get(key) is event else "superseded"
     return "unmatched" if event.stale else None
 
 
@@ -198,9 +205,10 @@ def apply_pending_reports(limit: int) -> ReportPass:
     # Which ids are known is read before the rows are moved, never after: a batch committing its
     # rows as sent in between would make a report look applied that the move did not see (its row
     # was still `processing`), and close it for good. Read first, such a report is checked again.
-    found = db.session.execute(_KNOWN, {"pids": list({e.provider_message_id for e in events}),
+    asked = sorted({(e.provider, e.provider_message_id) for e in events})
+    found = db.session.execute(_KNOWN, {"providers": [a[0] for a in asked], "pids": [a[1] for a in asked],
                                         "prefix": TOMBSTONE_PREFIX}).all()
-    known = {row.provider_message_id for row in found}
+    known = {(row.provider, row.pid) for row in found}
     moved = message_reports.apply_delivery_outcomes(
         [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
     closed, later = [], []
@@ -210,9 +218,9 @@ def apply_pending_reports(limit: int) -> ReportPass:
             later.append(event.id)
         else:
             closed.append((event.id, outcome))
-    erased = {row.provider_message_id for row in found if row.erased}
+    erased = {(row.provider, row.pid) for row in found if row.erased}
     if erased:  # stored before its message was known to be erased (a report that raced the send)
-        ids = [e.id for e in events if e.provider_message_id in erased]
+        ids = [e.id for e in events if (e.provider, e.provider_message_id) in erased]
         _scrub(db.session.execute(_PAYLOADS_BY_ID, {"ids": ids}).all(), [])
     if closed:
         db.session.execute(_CLOSE, {"ids": [c[0] for c in closed], "outcomes": [c[1] for c in closed]})

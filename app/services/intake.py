@@ -27,7 +27,7 @@ from app.services.storable_text import NUL, check_json, check_text, json_needs_c
 from app.services.templates import Template, compile_variants
 
 _COPY_SQL = (
-    "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)"
+    "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, region, status, error_code, error_detail)"
     " FROM STDIN"
 )
 _COPY_CHUNK_ROWS = 100_000
@@ -143,7 +143,7 @@ def build_rows(spec: BroadcastSpec, items: Iterable, region: str, prefix: str, t
         data = _personalisation_cell(index, personalisation, dumps)
         # Normalised numbers and carrier names never need COPY escaping; raw rejects might.
         lines.append(f"{prefix}{address if number else _cell(address)}\t{data}\t{verdict.carrier or _NULL}"
-                     f"\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
+                     f"\t{verdict.region or _NULL}\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
     return lines
 
 

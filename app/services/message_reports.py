@@ -18,6 +18,8 @@ def unnest_columns(rows: list[tuple], count: int) -> list[list]:
 # Delivery reports. A final report moves a row out of `sent` or `unknown_delivery` only, and only when it
 # comes from the provider that sent the row: its own (transactional rows) or its broadcast's.
 _ROW_PROVIDER = "COALESCE(m.provider, (SELECT b.provider FROM broadcasts b WHERE b.id = m.broadcast_id))"
+# The account a row was sent through, for every lookup of a report's (provider, id).
+ROW_PROVIDER = _ROW_PROVIDER
 
 _APPLY_REPORTS = text(f"""
 UPDATE messages m

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -37,29 +38,61 @@ RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provide
 """)
 
 # A routed broadcast's claim also picks each row's route from the plan (app.services.routing):
-# the first plan key matching the row's number and carrier, most specific first. Rows whose key
-# has no usable route (every candidate account's breaker open) are not claimed: they wait.
-_ROUTE_PICK = """(SELECT r.i FROM unnest(CAST(:r_prefix AS text[]), CAST(:r_carrier AS text[]))
-                        WITH ORDINALITY AS r(prefix, carrier, i)
-                  WHERE starts_with(m.recipient, r.prefix) AND r.carrier IN ('*', lower(m.carrier))
+# the first plan key matching the row's region and carrier, most specific first (a row stored
+# before regions were kept matches by calling code). Rows whose key has no usable route (every
+# candidate account's breaker open or quota spent) are not claimed: they wait.
+_ROUTE_PICK = """(SELECT r.i FROM unnest(CAST(:r_region AS text[]), CAST(:r_prefix AS text[]),
+                                         CAST(:r_carrier AS text[])) WITH ORDINALITY AS r(region, prefix, carrier, i)
+                  WHERE (r.region IN ('*', m.region) OR (m.region IS NULL AND starts_with(m.recipient, r.prefix)))
+                    AND r.carrier IN ('*', lower(m.carrier))
                   ORDER BY r.i LIMIT 1)"""
 ROUTE_PICK = _ROUTE_PICK
-# What a routed claim sets: leased, and the account, route and price at the plan key `pick`.
+# A pinned row (its last call's outcome unknown) keeps the account, route and price it was called
+# with, and is claimable only while that account is up with quota left: another account would not
+# know its idempotency key and could deliver it twice.
+_ROUTABLE = f"""CASE WHEN m.pinned THEN m.provider = ANY(CAST(:up_accounts AS text[]))
+                     ELSE (CAST(:r_usable AS boolean[]))[{_ROUTE_PICK}] END"""
+_ROUTED_CHOICE = """CASE WHEN c.pinned THEN c.provider ELSE (CAST(:r_account AS text[]))[c.pick] END AS account,
+       CASE WHEN c.pinned THEN c.route ELSE (CAST(:r_route AS text[]))[c.pick] END AS route,
+       CASE WHEN c.pinned THEN c.price ELSE (CAST(:r_price AS numeric[]))[c.pick] END AS price"""
+# What a routed claim sets: leased, and the account, route and price chosen in `due`.
 _ROUTED_LEASE = """status = 'processing', claim_token = :token, attempts = m.attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
-       provider = (CAST(:r_account AS text[]))[{pick}], route = (CAST(:r_route AS text[]))[{pick}],
-       price = (CAST(:r_price AS numeric[]))[{pick}]"""
+       provider = due.account, route = due.route, price = due.price"""
+# Each quota-limited account takes no more rows than it has left (its window row is locked by the
+# caller until this commits, so racing workers never overshoot); the surplus stays pending.
 _CLAIM_ROUTED = text(f"""
 UPDATE messages m
-   SET {_ROUTED_LEASE.format(pick="due.pick")}
-  FROM (SELECT m.id, {_ROUTE_PICK} AS pick FROM messages m
-         WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now()
-           AND (CAST(:r_usable AS boolean[]))[{_ROUTE_PICK}]
-         ORDER BY m.id
-         LIMIT :limit
-         FOR UPDATE SKIP LOCKED) due
+   SET {_ROUTED_LEASE}
+  FROM (SELECT * FROM (
+          SELECT a.*, row_number() OVER (PARTITION BY a.account ORDER BY a.id) AS n
+            FROM (SELECT c.id, {_ROUTED_CHOICE}
+                    FROM (SELECT m.id, m.pinned, m.provider, m.route, m.price, {_ROUTE_PICK} AS pick FROM messages m
+                           WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now()
+                             AND {_ROUTABLE}
+                           ORDER BY m.id
+                           LIMIT :limit
+                           FOR UPDATE SKIP LOCKED) c) a) ranked
+         WHERE ranked.n <= COALESCE((CAST(:left_counts AS bigint[]))[
+                                      array_position(CAST(:left_accounts AS text[]), ranked.account)], :limit)) due
  WHERE m.id = due.id
 RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provider, m.route
+""")
+# Pinned rows whose account stayed down past the wait: dead letters (outcome unknown), never another account.
+_DEAD_PINNED = text("""
+WITH failed AS (
+  UPDATE messages m
+     SET status = 'failed', error_code = 'account_down', finished_at = now(), updated_at = now(),
+         error_detail = 'the account that made the call of unknown outcome stayed down; '
+                        'another account would not recognise its idempotency key'
+   WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.pinned
+     AND m.provider = ANY(CAST(:down AS text[])) AND m.next_attempt_at < now() - make_interval(secs => :wait)
+  RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, m.error_code, m.error_detail
+)
+INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason, error_code, error_detail)
+SELECT id, broadcast_id, service_id, attempts, 'outcome_unknown', error_code, error_detail FROM failed
+ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
+RETURNING id
 """)
 
 _MARK_SENT = text("""
@@ -91,15 +124,18 @@ def _code_unless_erased(code: str) -> str:
     return f"CASE WHEN {_ERASED} THEN '{ERASED_CODE}' ELSE {code} END"
 
 
+# A retry after an unknown outcome pins the row to the account that made the call (for good: that
+# call may yet be delivered, and only that account would know a second copy by its key).
 _MARK_RETRY = text(f"""
 UPDATE messages m
    SET status = {_BACK_TO_QUEUE}, finished_at = {_FINISHED_IF_CANCELLED},
        next_attempt_at = now() + make_interval(secs => v.delay),
        error_code = {_code_unless_erased("v.code")}, error_detail = v.detail, claim_token = NULL,
-       lease_expires_at = NULL, updated_at = now()
+       lease_expires_at = NULL, pinned = m.pinned OR v.pin, updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:codes AS text[]),
-              CAST(:details AS text[])) AS v(id, delay, code, detail)
+              CAST(:details AS text[]), CAST(:pins AS boolean[])) AS v(id, delay, code, detail, pin)
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+RETURNING m.provider
 """)
 
 # A 429 is the gateway asking for time, not a failed attempt: the attempt is given back.
@@ -110,6 +146,7 @@ UPDATE messages m
        updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
  WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+RETURNING m.provider
 """)
 
 # Claims the gateway never had go back with their attempt: to pending, or to cancelled if the
@@ -120,6 +157,7 @@ UPDATE messages m
        attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
  WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND {guard}
+RETURNING m.provider
 """
 _RELEASE = text(_RELEASE_TEMPLATE.format(back=_BACK_TO_QUEUE, finished=_FINISHED_IF_CANCELLED,
                                          code=_code_unless_erased("m.error_code"), guard="m.claim_token = :token"))
@@ -135,12 +173,12 @@ WITH v AS (
          claim_token = NULL, lease_expires_at = NULL, updated_at = now()
     FROM v
    WHERE m.id = v.id AND m.status = 'processing' AND {guard}
-  RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, v.reason, v.code, v.detail
+  RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, m.provider, v.reason, v.code, v.detail
 )
 INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason, error_code, error_detail)
 SELECT id, broadcast_id, service_id, attempts, reason, code, detail FROM failed
 ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
-RETURNING id, reason
+RETURNING id, reason, (SELECT f.provider FROM failed f WHERE f.id = dead_letters.message_id) AS provider
 """
 _MARK_DEAD = text(_MARK_DEAD_TEMPLATE.format(guard="m.claim_token = :token"))
 
@@ -162,10 +200,11 @@ RETURNING id, recipient, personalisation, attempts, body, provider, service_id, 
 """)
 _CLAIM_ONE_ROUTED = text(f"""
 UPDATE messages m
-   SET {_ROUTED_LEASE.format(pick="p.pick")}
-  FROM (SELECT {_ROUTE_PICK} AS pick FROM messages m WHERE m.id = :mid) p
- WHERE m.id = :mid AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
-   AND (CAST(:r_usable AS boolean[]))[p.pick]
+   SET {_ROUTED_LEASE}
+  FROM (SELECT c.id, {_ROUTED_CHOICE}
+          FROM (SELECT m.id, m.pinned, m.provider, m.route, m.price, {_ROUTE_PICK} AS pick FROM messages m
+                 WHERE m.id = :mid AND {_ROUTABLE}) c) due
+ WHERE m.id = due.id AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
 RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.body, m.provider, m.service_id, m.carrier,
           m.suppression_exempt
 """)
@@ -231,6 +270,8 @@ class Claim:
     rows: list
     scopes: list = field(default_factory=list)
     quota_exhausted: bool = False
+    # Dead letters the claim opened for pinned rows whose account stayed down.
+    dead_letters: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -244,11 +285,12 @@ class BatchOutcome:
     dead: list[tuple[int, str, str, str]] = field(default_factory=list)
     deferred: list[tuple[int, float]] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
-
+    # Retried rows whose call's outcome is unknown: they stay on the account that made it.
+    pinned: list[int] = field(default_factory=list)
 
     def extend(self, other: "BatchOutcome") -> None:
         """Add another share of the same claim (sent through another account)."""
-        for name in ("sent", "retry", "dead", "deferred", "released"):
+        for name in ("sent", "retry", "dead", "deferred", "released", "pinned"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -261,27 +303,38 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
                 route_plan=None) -> Claim:
     """Lease up to `limit` due pending rows of a broadcast, within its quotas, and commit.
 
-    With a route plan (a routed broadcast) each row is given its route as it is leased.
+    With a route plan (a routed broadcast) each row is given its route as it is leased, within
+    what its account's quota has left; pinned rows whose account stayed down are dead-lettered.
     """
     token = uuid.uuid4()
     scopes = scopes or []
-    allowance = quota.lock_remaining(scopes)
+    allowance, left = quota.lock_allowance(scopes)
     if allowance is not None and allowance < limit:
         limit = allowance
     if limit <= 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
+    dead = _expire_pinned(broadcast_id, route_plan)
     # The journal exists before any row is leased, so a reaper can always tell attempted from not.
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
     params = {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
     if route_plan is None:
         rows = db.session.execute(_CLAIM, params).all()
     else:
-        rows = db.session.execute(_CLAIM_ROUTED, {**params, **route_plan.params()}).all()
+        rows = db.session.execute(_CLAIM_ROUTED, {**params, **route_plan.params(left)}).all()
     rows = _close_erased(token, rows)
-    quota.consume(scopes, len(rows))
+    quota.consume(scopes, len(rows), Counter(row.provider for row in rows))
     db.session.commit()
-    return Claim(token, rows, scopes)
+    return Claim(token, rows, scopes, dead_letters=dead)
+
+
+def _expire_pinned(broadcast_id, route_plan) -> list[int]:
+    """Dead-letter the broadcast's pinned rows whose account has been down past the wait; their ids."""
+    if route_plan is None or not route_plan.down:
+        return []
+    return list(db.session.execute(_DEAD_PINNED, {
+        "bid": broadcast_id, "down": route_plan.down,
+        "wait": float(current_app.config["HERALD_PINNED_RETRY_WAIT_SECONDS"])}).scalars())
 
 
 def _close_erased(token, rows: list) -> list:
@@ -307,15 +360,21 @@ UPDATE messages m
    SET status = 'opted_out', error_code = 'opted_out', finished_at = now(), claim_token = NULL,
        lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
  WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
+RETURNING m.provider
 """)
 
 
 def mark_opted_out(claim: Claim, ids: list[int]) -> int:
     """Close claimed rows whose recipient opted out since intake, refund their quota; commit."""
-    moved = db.session.execute(_MARK_OPTED_OUT, {"token": claim.token, "ids": ids}).rowcount
-    quota.consume(claim.scopes, -moved)
+    moved = db.session.execute(_MARK_OPTED_OUT, {"token": claim.token, "ids": ids}).scalars().all()
+    _refund(claim.scopes, moved)
     db.session.commit()
-    return moved
+    return len(moved)
+
+
+def _refund(scopes: list, providers: list) -> None:
+    """Give back the quota of rows the gateway did not take, each to its account's scope too (caller commits)."""
+    quota.consume(scopes, -len(providers), {account: -n for account, n in Counter(providers).items()})
 
 
 def record_outcome(outcome: BatchOutcome) -> list[int]:
@@ -326,7 +385,7 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     """
     token = outcome.token
     dead_ids: list[int] = []
-    not_taken = 0
+    not_taken: list = []  # the account of each row the gateway did not take
     if outcome.sent:
         ids, pids, costs, currencies, segments = unnest_columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
@@ -334,18 +393,20 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
                                         "price_currency": current_app.config["HERALD_SMS_CURRENCY"]})
     if outcome.retry:
         ids, delays, codes, details = unnest_columns(outcome.retry, 4)
-        not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays,
-                                                      "codes": codes, "details": details}).rowcount
+        pinned = set(outcome.pinned)
+        not_taken += db.session.execute(_MARK_RETRY, {"token": token, "ids": ids, "delays": delays, "codes": codes,
+                                                      "details": details,
+                                                      "pins": [mid in pinned for mid in ids]}).scalars().all()
     if outcome.dead:
         dead_ids, refused = _mark_dead(token, outcome.dead)
         not_taken += refused
     if outcome.deferred:
         ids, delays = unnest_columns(outcome.deferred, 2)
-        not_taken += db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays}).rowcount
+        not_taken += db.session.execute(_DEFER, {"token": token, "ids": ids, "delays": delays}).scalars().all()
     if outcome.released:
-        not_taken += db.session.execute(_RELEASE, {"token": token, "ids": outcome.released}).rowcount
+        not_taken += db.session.execute(_RELEASE, {"token": token, "ids": outcome.released}).scalars().all()
     # The gateway did not take these, so their quota goes back (an unknown outcome keeps its share).
-    quota.consume(outcome.scopes, -not_taken)
+    _refund(outcome.scopes, not_taken)
     db.session.commit()
     if outcome.sent:
         _settle_waiting_reports([sent[0] for sent in outcome.sent])
@@ -370,12 +431,12 @@ def _settle_waiting_reports(ids: list[int]) -> None:
         db.session.rollback()
 
 
-def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int], int]:
-    """Fail rows and open their dead letters; return their ids and how many the gateway surely refused."""
+def _mark_dead(token, dead: list[tuple[int, str, str, str]]) -> tuple[list[int], list]:
+    """Fail rows and open their dead letters; return their ids and the account of each the gateway surely refused."""
     ids, reasons, codes, details = unnest_columns(dead, 4)
     opened = db.session.execute(_MARK_DEAD, {"token": token, "ids": ids, "reasons": reasons,
                                              "codes": codes, "details": details}).all()
-    return [row.id for row in opened], sum(1 for row in opened if row.reason != "outcome_unknown")
+    return [row.id for row in opened], [row.provider for row in opened if row.reason != "outcome_unknown"]
 
 
 def expired_claims(limit: int = 5000) -> list:
@@ -422,7 +483,7 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
     """Lease one due transactional message, within its quotas (routed by the plan if given), and commit."""
     token = uuid.uuid4()
     scopes = scopes or []
-    allowance = quota.lock_remaining(scopes)
+    allowance, left = quota.lock_allowance(scopes)
     if allowance == 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
@@ -431,9 +492,9 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
     if route_plan is None:
         rows = db.session.execute(_CLAIM_ONE, params).all()
     else:
-        rows = db.session.execute(_CLAIM_ONE_ROUTED, {**params, **route_plan.params()}).all()
+        rows = db.session.execute(_CLAIM_ONE_ROUTED, {**params, **route_plan.params(left)}).all()
     rows = _close_erased(token, rows)
-    quota.consume(scopes, len(rows))
+    quota.consume(scopes, len(rows), Counter(row.provider for row in rows))
     db.session.commit()
     return Claim(token, rows, scopes)
 

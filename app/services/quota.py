@@ -3,6 +3,10 @@
 The reservation locks the scope's window row, so any number of workers racing
 for the last few messages of a quota never overshoot it. Messages the gateway
 did not take are refunded to the window they were reserved from.
+
+A routed send names no account until its claim picks one per row, so its account quotas
+(`Scope.account`) are locked with the others and reserved per row in that same claim: each
+account takes no more rows than it has left, and a spent account is passed over like a down one.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ class Scope:
     limit: int
     start: datetime
     end: datetime
+    # Set on a routed send's account quotas: they count only the rows the claim routed to that account.
+    account: str | None = None
 
 
 def parse_limits(spec: str) -> dict[str, int]:
@@ -73,46 +79,85 @@ def scopes_for(service_id: int, provider: str) -> list[Scope]:
     if service is not None and service.daily_quota is not None:
         start, end = current_window(service.timezone)
         scopes.append(Scope(f"service:{service_id}", service.daily_quota, start, end))
-    provider_limit = parse_limits(current_app.config["HERALD_PROVIDER_DAILY_QUOTAS"]).get(provider)
-    if provider_limit is not None:
-        start, end = current_window(current_app.config["HERALD_PROVIDER_QUOTA_TIMEZONE"])
-        scopes.append(Scope(f"provider:{provider}", provider_limit, start, end))
+    limits = parse_limits(current_app.config["HERALD_PROVIDER_DAILY_QUOTAS"])
+    start, end = current_window(current_app.config["HERALD_PROVIDER_QUOTA_TIMEZONE"])
+    if provider in limits:
+        scopes.append(Scope(f"provider:{provider}", limits[provider], start, end))
+    if provider == _routing().ROUTED:
+        scopes += [Scope(f"provider:{account}", limits[account], start, end, account)
+                   for account in _routed_accounts() if account in limits]
     return scopes
 
 
+def _routing():
+    """The routing module, imported late: it reaches the call journal, which imports Scope from here."""
+    from app.services import routing  # noqa: PLC0415 - import cycle through breaker and call_journal
+
+    return routing
+
+
+def _routed_accounts() -> list[str]:
+    """Every account some route uses."""
+    return sorted({route.account for route in _routing().table()})
+
+
+def check_limits(spec: str, accounts) -> None:
+    """Refuse a provider quota naming no configured account (or the routed pseudo-account); ValueError naming it."""
+    for name in parse_limits(spec):
+        if name not in accounts and name != _routing().ROUTED:
+            raise ValueError(f"quota for unknown account {name!r}; accounts: {', '.join(sorted(accounts))}")
+
+
 def _ensure(scopes: list[Scope]) -> None:
-    """Create this window's rows if missing (in the caller's transaction)."""
-    for scope in scopes:
+    """Create this window's rows if missing (in the caller's transaction, in name order: it locks them)."""
+    for scope in sorted(scopes, key=lambda s: s.name):
         db.session.execute(_ENSURE, {"scope": scope.name, "start": scope.start, "end": scope.end,
                                      "limit": scope.limit})
 
 
-def lock_remaining(scopes: list[Scope]) -> int | None:
-    """Lock the scopes' rows (in name order, so workers never deadlock) and return what is left; None = unlimited."""
+def lock_allowance(scopes: list[Scope]) -> tuple[int | None, dict[str, int]]:
+    """Lock every scope's row (in name order, so workers never deadlock) and return what is left.
+
+    (the least left of the scopes every row counts against, None = unlimited; per routed account, its own).
+    """
     if not scopes:
-        return None
+        return None, {}
     _ensure(scopes)
-    ordered = sorted(scopes, key=lambda s: s.name)
-    return max(0, min(db.session.execute(_LOCK, {"scope": s.name, "start": s.start}).scalar() for s in ordered))
+    left = {s.name: max(0, db.session.execute(_LOCK, {"scope": s.name, "start": s.start}).scalar())
+            for s in sorted(scopes, key=lambda s: s.name)}
+    shared = [left[s.name] for s in scopes if s.account is None]
+    return (min(shared) if shared else None), {s.account: left[s.name] for s in scopes if s.account is not None}
 
 
-def consume(scopes: list[Scope], count: int) -> None:
-    """Add `count` to every scope's usage (negative refunds); the caller commits."""
-    if count == 0:
-        return
+def lock_remaining(scopes: list[Scope]) -> int | None:
+    """Lock the scopes' rows and return what is left of those every row counts against; None = unlimited."""
+    return lock_allowance(scopes)[0]
+
+
+def consume(scopes: list[Scope], count: int, by_account: dict | None = None) -> None:
+    """Add `count` to every shared scope's usage and `by_account[a]` to account a's (negative refunds); caller commits."""
     for scope in scopes:
-        db.session.execute(_ADD, {"scope": scope.name, "start": scope.start, "n": count})
+        n = count if scope.account is None else (by_account or {}).get(scope.account, 0)
+        if n:
+            db.session.execute(_ADD, {"scope": scope.name, "start": scope.start, "n": n})
 
 
 def remaining(scopes: list[Scope]) -> int | None:
-    """What is left in the current windows, without locking; None = unlimited."""
+    """What is left in the current windows, without locking; None = unlimited.
+
+    A routed send's account quotas stop it only when every routed account has one and all are spent.
+    """
     if not scopes:
         return None
-    left = []
+    left = {}
     for scope in scopes:
         used = db.session.execute(_READ, {"scope": scope.name, "start": scope.start}).scalar() or 0
-        left.append(max(0, scope.limit - used))
-    return min(left)
+        left[scope] = max(0, scope.limit - used)
+    shared = [n for scope, n in left.items() if scope.account is None]
+    accounts = {scope.account: n for scope, n in left.items() if scope.account is not None}
+    if accounts and set(accounts) >= set(_routed_accounts()):
+        shared.append(sum(accounts.values()))
+    return min(shared) if shared else None
 
 
 def report(service_id: int, provider: str) -> list[dict]:

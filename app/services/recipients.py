@@ -29,6 +29,8 @@ class Verdict:
     carrier: str | None
     reason: str | None
     zone: str | None = None
+    # ISO region (ZM, CA, GG...) the number belongs to: routes match on it, never on the calling code.
+    region: str | None = None
 
 
 @lru_cache(maxsize=64)
@@ -68,7 +70,8 @@ def _judge(sample: str) -> Verdict:
         return Verdict(False, None, "not_mobile")
     zones = timezone_names.time_zones_for_number(parsed)
     zone = zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else None
-    return Verdict(True, carrier_names.name_for_number(parsed, "en") or None, None, zone)
+    return Verdict(True, carrier_names.name_for_number(parsed, "en") or None, None, zone,
+                   phonenumbers.region_code_for_number(parsed))
 
 
 def ascii_digits(raw: str) -> str:
@@ -105,6 +108,11 @@ def to_e164_digits(raw: str, region: str) -> str | None:
     if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 15:
         return None
     return "+" + digits
+
+
+def region_of(number: str | None) -> str | None:
+    """The ISO region of a normalised number (cached per prefix class); None if it cannot receive SMS."""
+    return _verdict(number).region if number else None
 
 
 def classify(raw: object, region: str) -> tuple[str | None, Verdict]:

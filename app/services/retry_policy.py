@@ -94,7 +94,10 @@ def lost_call() -> UnknownOutcome:
 
 def judge_batch(token: uuid.UUID, message_ids: list[int], results: dict[int, SendResult | None],
                 attempts: dict[int, int], resend_safe: bool, policy: Policy) -> BatchOutcome:
-    """Sort each message of a claim into sent, retry, deferred, dead or released."""
+    """Sort each message of a claim into sent, retry, deferred, dead or released.
+
+    A retry after an unknown outcome is pinned: it goes out again only through the same account.
+    """
     outcome = BatchOutcome(token)
     for mid in message_ids:
         result = results.get(mid)
@@ -109,4 +112,6 @@ def judge_batch(token: uuid.UUID, message_ids: list[int], results: dict[int, Sen
             outcome.dead.append((mid, decision.reason.value, result.code, result.detail[:_MAX_DETAIL]))
         else:
             outcome.retry.append((mid, decision.delay, result.code, result.detail[:_MAX_DETAIL]))
+            if isinstance(result, UnknownOutcome):
+                outcome.pinned.append(mid)
     return outcome

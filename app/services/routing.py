@@ -6,8 +6,14 @@ each (country, carrier) the candidates are tried in priority order, then cheapes
 first whose account's breaker is closed carries the message. The choice is made when a batch is
 claimed (`plan`), in the same statement that leases the rows, and is written on each row
 (provider, route, price): a breaker opening moves the next claims to the
-next route, and its probe closing moves them back. A message whose every candidate is down
-is not claimed at all and waits, attempt untouched.
+next route, and its probe closing moves them back; an account whose daily quota is spent is
+passed over the same way. A message whose every candidate is down is not claimed at all and
+waits, attempt untouched. A message whose last call's outcome is unknown is pinned to the account
+that made it (only that account knows its idempotency key): it waits for that account alone.
+
+A route's country is an ISO region (ZM, CA, GB), matched against the region phonenumbers gives the
+recipient (kept on the message row at intake), never against the calling code: +1 is both US and
+CA, +44 both GB and GG. Rows stored before regions were kept fall back to the calling code.
 
 A routed broadcast names the pseudo-account ROUTED; each of its rows names the real account
 that carried it. A catch-all route (country "*", carrier "*") is required per routed channel,
@@ -16,13 +22,14 @@ so every message has somewhere to go while at least its catch-all is up.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
 from flask import current_app
 
 from app.services import breaker
+from app.services.recipients import region_of
 
 # The provider a routed broadcast names: its rows are assigned their account when claimed.
 ROUTED = "routes"
@@ -47,6 +54,11 @@ class Route:
     priority: int
 
     @property
+    def region(self) -> str:
+        """ISO region the route serves ('*' for any)."""
+        return self.country
+
+    @property
     def prefix(self) -> str:
         """E.164 prefix of the route's country ('' for any country)."""
         if self.country == ANY:
@@ -56,19 +68,40 @@ class Route:
 
 @dataclass(frozen=True)
 class Plan:
-    """The route each (country, carrier) key takes now, most specific key first; None = every candidate down."""
+    """Per (country, carrier) key, most specific first, the candidates whose breaker is closed, in order."""
 
+    regions: list[str]
     prefixes: list[str]
     carriers: list[str]
-    routes: list[Route | None]
+    options: list[list[Route]]
+    # Every account of the channel whose breaker is open now.
+    down: list[str] = field(default_factory=list)
 
-    def params(self) -> dict:
-        """The plan as the claim statement's arrays (1-based: the first matching key wins)."""
-        return {"r_prefix": self.prefixes, "r_carrier": self.carriers,
-                "r_usable": [route is not None for route in self.routes],
-                "r_account": [route.account if route else None for route in self.routes],
-                "r_route": [route.name if route else None for route in self.routes],
-                "r_price": [route.price if route else None for route in self.routes]}
+    @property
+    def routes(self) -> list[Route | None]:
+        """The route each key takes with no quota spent; None = every candidate down."""
+        return self.choose({})
+
+    def choose(self, left: dict[str, int]) -> list[Route | None]:
+        """The route each key takes now: the first candidate whose account has quota `left` (absent = unlimited)."""
+        return [next((r for r in found if left.get(r.account, 1) > 0), None) for found in self.options]
+
+    def params(self, left: dict[str, int] | None = None) -> dict:
+        """The plan as the claim statement's arrays (1-based: the first matching key wins).
+
+        `left` is what each quota-limited account may still take; the claim takes no more rows per
+        account, and a row pinned to an account is claimed only while that account is up with quota.
+        """
+        left = left or {}
+        routes = self.choose(left)
+        accounts = sorted({r.account for found in self.options for r in found})
+        return {"r_region": self.regions, "r_prefix": self.prefixes, "r_carrier": self.carriers,
+                "r_usable": [route is not None for route in routes],
+                "r_account": [route.account if route else None for route in routes],
+                "r_route": [route.name if route else None for route in routes],
+                "r_price": [route.price if route else None for route in routes],
+                "up_accounts": [a for a in accounts if left.get(a, 1) > 0],
+                "left_accounts": list(left), "left_counts": list(left.values())}
 
 
 def parse_routes(raw: str, accounts: dict) -> list[Route]:
@@ -112,8 +145,9 @@ def _route(index: int, entry: object, accounts: dict) -> Route:
         raise RouteConfigError(f"{where}: unknown account {entry['account']!r}; "
                                f"accounts: {', '.join(sorted(accounts))}")
     country = str(entry.get("country", ANY)).upper()
-    if country != ANY and phonenumbers.country_code_for_region(country) == 0:
-        raise RouteConfigError(f"{where}: country {country!r} is not an ISO 3166 region code")
+    if country != ANY and country not in phonenumbers.SUPPORTED_REGIONS:
+        raise RouteConfigError(f"{where}: country {country!r} is not a region phonenumbers knows "
+                               "(an ISO 3166 code such as ZM, CA, GB)")
     try:
         price = Decimal(str(entry["price"]))
     except (KeyError, InvalidOperation):
@@ -159,17 +193,25 @@ def _specificity(key: tuple[str, str]) -> tuple[int, int]:
     return key[0] == ANY, key[1] == ANY
 
 
+def ordered_candidates(channel: str) -> list[tuple[tuple[str, str], list[Route]]]:
+    """Each (country, carrier) key with its routes, most specific key first: the order a claim tries them."""
+    return sorted(candidates(channel).items(), key=lambda item: _specificity(item[0]))
+
+
 def plan(channel: str) -> Plan:
-    """The route each key takes now, skipping accounts whose breaker is open."""
-    ordered = sorted(candidates(channel).items(), key=lambda item: _specificity(item[0]))
-    chosen = [next((r for r in found if breaker.open_reason(r.account) is None), None) for _key, found in ordered]
-    return Plan([found[0].prefix for _key, found in ordered], [key[1] for key, _found in ordered], chosen)
+    """Each key's candidates now, skipping accounts whose breaker is open."""
+    ordered = ordered_candidates(channel)
+    down = [account for account in accounts_of(channel) if breaker.open_reason(account) is not None]
+    return Plan([key[0] for key, _found in ordered], [found[0].prefix for _key, found in ordered],
+                [key[1] for key, _found in ordered],
+                [[r for r in found if r.account not in down] for _key, found in ordered], down)
 
 
 def first_route(channel: str, recipient: str, carrier: str | None) -> Route | None:
     """The route a message would take with every account up (estimates and previews)."""
-    for (country, name), found in sorted(candidates(channel).items(), key=lambda item: _specificity(item[0])):
-        if recipient.startswith(found[0].prefix) and name in (ANY, (carrier or "").lower()):
+    region = region_of(recipient)
+    for (country, name), found in ordered_candidates(channel):
+        if country in (ANY, region) and name in (ANY, (carrier or "").lower()):
             return found[0]
     return None
 

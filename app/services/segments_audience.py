@@ -47,7 +47,7 @@ _ON_LIST = """EXISTS (SELECT 1 FROM opt_outs o
                  WHERE o.service_id = c.service_id AND o.channel = CAST(:channel AS text) AND o.address = c.phone)"""
 _PAGE = """
 WITH page AS (
-  SELECT c.id, c.phone, c.phone_carrier, c.phone_error,
+  SELECT c.id, c.phone, c.phone_carrier, c.phone_region, c.phone_error,
          c.attributes || jsonb_strip_nulls(jsonb_build_object('external_id', c.external_id, 'language', c.language)) AS p,
          (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' AS refused,
          """ + _ON_LIST + """ AS listed
@@ -60,8 +60,9 @@ WITH page AS (
                                     FROM unnest(CAST(:fields AS text[])) f) AS chars
     FROM page
 ), ins AS (
-  INSERT INTO messages (broadcast_id, service_id, recipient, personalisation, carrier, status, error_code, error_detail)
-  SELECT :bid, :sid, phone, p, phone_carrier,
+  INSERT INTO messages (broadcast_id, service_id, recipient, personalisation, carrier, region, status, error_code,
+                        error_detail)
+  SELECT :bid, :sid, phone, p, phone_carrier, phone_region,
          CASE WHEN phone_error IS NOT NULL OR missing IS NOT NULL OR chars > :max_chars THEN 'rejected'
               WHEN refused OR listed THEN 'opted_out' ELSE 'pending' END,
          CASE WHEN phone_error IS NOT NULL THEN phone_error WHEN missing IS NOT NULL THEN 'missing_personalisation'

@@ -14,7 +14,7 @@ from app.models import Message
 from app.services.broadcast_request import names_stored_template, parse_body, parse_channel
 from app.services import idempotency, optouts
 from app.services.idempotency import check_replay
-from app.services.recipients import classify
+from app.services.recipients import classify, region_of
 from app.services.storable_text import check_json, check_text
 from app.services.templates import compile_template
 
@@ -117,7 +117,8 @@ def create_message(service_id: int, payload: dict, *, provider: str, region: str
         db.session.rollback()
         raise ValidationFailed("the recipient opted out of this service's messages on this channel",
                                {"field": "to", "channel": channel}, code="recipient_opted_out")
-    message = Message(service_id=service_id, recipient=number, carrier=carrier, status="pending", body=body,
+    message = Message(service_id=service_id, recipient=number, carrier=carrier, region=region_of(number),
+                      status="pending", body=body,
                       provider=provider, idempotency_key=idempotency_key,
                       request_hash=fingerprint if idempotency_key else None, suppression_exempt=exempt,
                       personalisation=json.loads(json.dumps(personalisation)) if personalisation else None)

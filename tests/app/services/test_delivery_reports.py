@@ -224,3 +224,16 @@ def test_a_send_committed_while_the_applier_moves_rows_leaves_its_report_open_fo
         assert message_reports.apply_waiting_reports([mid]) == 1
         db.session.commit()
     assert status_of(app, mid) == "delivered"
+
+
+def test_a_report_under_another_account_with_a_colliding_id_is_not_known(app, client, service):
+    (mid, pid), _ = sent_message(app, client, service)
+    with app.app_context():
+        delivery_reports.store_reports("zamtel_backup", [DeliveryReport(pid, "delivered", "DELIVRD")])
+    assert apply_all(app) == 0
+    assert status_of(app, mid) == "sent"
+    time_passes(app, 10**6)
+    assert apply_all(app) == 1
+    with app.app_context():
+        assert db.session.scalar(select(DeliveryEvent.outcome)) == "unmatched"
+    assert status_of(app, mid) == "sent"

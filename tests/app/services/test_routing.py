@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from herald_testing import make_service, truncate_all
+from sqlalchemy import text
 
 from app import create_app
 from app.config import ConfigurationError
@@ -13,7 +14,8 @@ from app.extensions import db
 from app.models import Broadcast, Message
 from app.redis_store import get_redis
 from app.services import breaker, call_journal, message_state, reporting, routing
-from providers.base import Accepted
+from app.services.retry_policy import Policy, judge_batch
+from providers.base import Accepted, UnknownOutcome
 
 ACCOUNT = {"provider": "africastalking", "base_url": "http://127.0.0.1:9", "username": "sandbox",
            "api_key": "sandbox-key", "webhook_secret": "route-secret"}
@@ -184,3 +186,108 @@ def test_the_routed_pseudo_account_name_is_reserved(database_url, redis_url):
     with pytest.raises(ConfigurationError, match="reserved"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
                     "HERALD_ACCOUNTS": json.dumps({routing.ROUTED: ACCOUNT}), "HERALD_SMS_PROVIDER": routing.ROUTED})
+
+
+REGION_ROUTES = [{"name": "canada", "country": "CA", "account": "mtn_direct", "price": "0.05"},
+                 {"name": "guernsey", "country": "GG", "account": "airtel_direct", "price": "0.07"},
+                 {"name": "default", "account": "aggregator", "price": "0.30"}]
+# Numbers sharing a calling code across regions: +1 (US, CA) and +44 (GB, GG).
+REGION_NUMBERS = {"+12015550123": "US", "+15062345678": "CA", "+447400123456": "GB", "+447781123456": "GG"}
+
+
+@pytest.fixture
+def region_routed(database_url, redis_url):
+    """An app routing Canada and Guernsey apart from the rest of +1 and +44, on a clean store."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
+                      "HERALD_WEBHOOK_SECRET": "test-secret", "HERALD_ACCOUNTS": json.dumps(ACCOUNTS),
+                      "HERALD_SMS_PROVIDER": "aggregator", "HERALD_ROUTES": json.dumps(REGION_ROUTES)})
+    truncate_all(app, redis_url)
+    return app, make_service(app, "region-programme")
+
+
+def test_routes_match_the_recipients_region_not_its_calling_code(region_routed):
+    app, key = region_routed
+    response = app.test_client().post("/v1/broadcasts", headers=key.headers, json={
+        "channel": "sms", "body": "Hello", "recipients": [{"to": n} for n in REGION_NUMBERS],
+        "scheduled_for": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 202, response.json
+    with app.app_context():
+        stored = {m.recipient: m.region for m in db.session.query(Message)}
+        chosen = _claim(response.json["id"], routing.plan("sms"))
+    assert stored == REGION_NUMBERS
+    assert {n: v[1] for n, v in chosen.items()} == {"+12015550123": "default", "+15062345678": "canada",
+                                                     "+447400123456": "default", "+447781123456": "guernsey"}
+
+
+def test_a_transactional_message_and_a_preview_take_the_route_of_their_region(region_routed):
+    app, key = region_routed
+    response = app.test_client().post("/v1/messages", headers=key.headers, json={"to": "+12015550123", "body": "Hi"})
+    assert response.status_code == 202, response.json
+    with app.app_context():
+        claim = message_state.claim_transactional(response.json["id"], 30, [], routing.plan("sms"))
+        assert [row.provider for row in claim.rows] == ["aggregator"]
+        assert db.session.get(Message, response.json["id"]).route == "default"
+        db.session.rollback()
+        assert routing.first_route("sms", "+15062345678", None).name == "canada"
+        assert routing.first_route("sms", "+12015550123", None).name == "default"
+
+
+def test_a_route_naming_a_region_phonenumbers_does_not_know_stops_startup_naming_it(database_url, redis_url):
+    routes = [{"name": "x", "account": "aggregator", "price": "0.1", "country": "XK1"},
+              {"name": "default", "account": "aggregator", "price": "0.1"}]
+    with pytest.raises(ConfigurationError, match="HERALD_ROUTES: route 'x': country 'XK1' is not a region"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
+                    "HERALD_ACCOUNTS": json.dumps(ACCOUNTS), "HERALD_SMS_PROVIDER": "aggregator",
+                    "HERALD_ROUTES": json.dumps(routes)})
+
+
+def _unknown_outcome_on(broadcast_id, plan, account: str) -> int:
+    """Claim the MTN row onto `account` and record a 502 (outcome unknown) for it, as a key-honouring send would."""
+    claim = message_state.claim_batch(broadcast_id, 100, 30, [], plan)
+    row = next(r for r in claim.rows if r.recipient == "+260961000001")
+    assert row.provider == account
+    results = {r.id: Accepted(f"id-{r.id}") for r in claim.rows}
+    results[row.id] = UnknownOutcome("gateway_http_502", "proxy lost the answer")
+    attempts = {r.id: r.attempts for r in claim.rows}
+    policy = Policy(max_attempts=8, base_seconds=0.0, max_seconds=0.0)
+    message_state.record_outcome(judge_batch(claim.token, [r.id for r in claim.rows], results, attempts, True, policy))
+    db.session.execute(text("UPDATE messages SET next_attempt_at = now() WHERE id = :id"), {"id": row.id})
+    db.session.commit()
+    return row.id
+
+
+def test_a_retry_after_an_unknown_outcome_stays_on_its_account_while_it_is_down(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        mid = _unknown_outcome_on(broadcast_id, routing.plan("sms"), "mtn_direct")
+        assert db.session.get(Message, mid).pinned
+        db.session.rollback()
+        _open("mtn_direct")
+        # The aggregator would take any other MTN row now; this one waits for mtn_direct.
+        assert _claim(broadcast_id, routing.plan("sms")) == {}
+        get_redis().delete(call_journal.breaker_key("mtn_direct"))
+        breaker.forget_local()
+        assert _claim(broadcast_id, routing.plan("sms")) == {
+            "+260961000001": ("mtn_direct", "mtn-direct", Decimal("0.1800"))}
+
+
+def test_a_pinned_retry_whose_account_stays_down_is_dead_lettered_never_moved(routed):
+    app, key = routed
+    broadcast_id = _broadcast(app, key)
+    with app.app_context():
+        mid = _unknown_outcome_on(broadcast_id, routing.plan("sms"), "mtn_direct")
+        _open("mtn_direct")
+        wait = app.config["HERALD_PINNED_RETRY_WAIT_SECONDS"]
+        db.session.execute(text("UPDATE messages SET next_attempt_at = now() - make_interval(secs => :s) "
+                                "WHERE id = :id"), {"s": wait + 1, "id": mid})
+        db.session.commit()
+        claim = message_state.claim_batch(broadcast_id, 100, 30, [], routing.plan("sms"))
+        assert claim.rows == []
+        message = db.session.get(Message, mid)
+        letter = db.session.execute(text("SELECT reason, error_code FROM dead_letters WHERE message_id = :id"),
+                                    {"id": mid}).one()
+        assert (message.status, message.provider, tuple(letter)) == (
+            "failed", "mtn_direct", ("outcome_unknown", "account_down"))
+        assert claim.dead_letters
+        db.session.rollback()
