@@ -181,6 +181,15 @@ class Provider:
     honours_idempotency_key: bool = False
     #: most recipients one bulk request may carry (1 = no bulk mode)
     max_bulk_recipients: int = 1
+
+    #: most calls one process makes at once (None: as many as HERALD_SEND_THREADS lanes)
+    max_lanes: int | None = None
+
+    @property
+    def journal_unit(self) -> int:
+        """Most messages one journalled call carries: what a status check, the breaker and the
+        opt-outs guard at once, and what a crash can leave in doubt (a bulk request, by default)."""
+        return self.max_bulk_recipients
     #: whether one bulk request may carry different bodies (personalised messages)
     bulk_bodies_may_differ: bool = False
     #: the settings an account of this provider takes (providers.settings_schema.Setting)

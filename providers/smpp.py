@@ -78,6 +78,9 @@ class SMPPTransceiver(Provider):
     name = "smpp"
     channel = "sms"
     honours_idempotency_key = False  # SMPP has no idempotency key: a resend is a second message
+    # One lane per process: its bind's window is the concurrency, so lanes would only journal calls
+    # that wait for a slot, and a crash would leave them in doubt beside the window on the wire.
+    max_lanes = 1
 
     def __init__(self, *, host: str = "", port: int | str = 2775, system_id: str = "", password: str = "",
                  system_type: str = "", source_addr: str = "", window_size: int | str = 10,
@@ -105,6 +108,12 @@ class SMPPTransceiver(Provider):
         self.on_inbound = on_inbound
         self._bind: _Bind | None = None
         self._references = itertools.count()
+
+    @property
+    def journal_unit(self) -> int:
+        """One window: pause, breaker and opt-outs are checked before each window's writes, the rate
+        limiter books it, and a crash leaves at most a window of submit_sm in doubt, not a whole bulk."""
+        return min(self.window_size, self.max_bulk_recipients)
 
     def __repr__(self) -> str:
         """Describe the adapter without its password."""

@@ -40,8 +40,8 @@ def _executor(threads: int) -> ThreadPoolExecutor:
 
 
 def plan_units(provider: Provider, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
-    """Group messages into requests: identical texts share bulk requests where the gateway allows."""
-    size = provider.max_bulk_recipients
+    """Group messages into journalled calls: identical texts share bulk requests where the gateway allows."""
+    size = provider.journal_unit
     if size <= 1:
         return [[m] for m in messages]
     # One request per (text, carrier): a carrier route may have its own rate limit. A gateway
@@ -226,7 +226,7 @@ def run_batch(account: str, provider: Provider, messages: list[OutboundMessage],
     lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl,
                    optout_key, members)
     app = current_app._get_current_object()
-    width = max(1, min(threads, len(units)))
+    width = max(1, min(threads, provider.max_lanes or threads, len(units)))
     if width == 1:
         _run_lane(app, lanes, provider, units)
     else:

@@ -7,7 +7,10 @@ doubt: at most a window per bind, held as outcome unknown, never resent.
 from __future__ import annotations
 
 import json
+import random
+import time
 
+import psutil
 import pytest
 import requests
 from herald_testing import make_service, recipients, wait_until
@@ -109,3 +112,53 @@ def test_binds_cut_mid_broadcast_rebind_and_every_recipient_is_taken_at_most_onc
     assert final["delivered"] == COUNT - len(unknown) and final.get("failed", 0) == len(unknown)
     # The rebinds spent no attempt: each is a message taken, or a call cut before the SMSC read it.
     assert attempts == ledger["accepted"] + len(unknown - set(taken))
+
+
+RATE = 400
+
+
+def test_a_paced_smpp_broadcast_keeps_its_rate_and_stops_on_pause(gateway, stack, app):
+    api = Api(stack, make_service(app, "smpp-pause"))
+    response = requests.post(f"{api.url}/v1/broadcasts", headers=api.headers, timeout=60, json={
+        "channel": "sms", "body": "Planting advisory: rains from Monday", "recipients": recipients(COUNT),
+        "rate_limit_per_second": RATE})
+    assert response.status_code == 202, response.text
+    broadcast_id = response.json()["id"]
+    wait_until(lambda: gateway.ledger()["smpp"]["submits"] >= 200, 30, 0.05, "sending under way")
+    first = gateway.ledger()["smpp"]["submits"]
+    started = time.monotonic()
+    time.sleep(4.0)
+    rate = (gateway.ledger()["smpp"]["submits"] - first) / (time.monotonic() - started)
+    paused = requests.post(f"{api.url}/v1/broadcasts/{broadcast_id}/pause", headers=api.headers, timeout=30)
+    assert paused.status_code == 200, paused.text
+    at_pause = gateway.ledger()["smpp"]["submits"]
+    time.sleep(2.0)
+    after = gateway.ledger()["smpp"]["submits"] - at_pause
+    print(f"\nSMPP at {RATE}/s: {rate:.0f} submit_sm/s at the SMSC over 4 s; after pause returned: {after} submit_sm")
+    # The journal's unit is one window: each is checked against the pause before it is written, so at
+    # most the windows whose check passed just before the pause (one per process) follow it.
+    assert after <= WINDOW * PROCESSES
+    assert abs(rate - RATE) <= RATE * 0.05
+    requests.post(f"{api.url}/v1/broadcasts/{broadcast_id}/cancel", headers=api.headers, timeout=30)
+
+
+def test_ten_sigkills_of_smpp_sending_processes_leave_at_most_a_window_each_in_doubt(gateway, stack, app):
+    api = Api(stack, make_service(app, "smpp-kills"))
+    gateway.sandbox("POST", "/_sandbox/config", json={"latency_ms": 20, "honour_idempotency": False})
+    broadcast_id = api.broadcast(COUNT)
+    chooser = random.Random(11)
+    for kill in range(10):
+        wait_until(lambda: gateway.ledger()["smpp"]["submits"] >= (kill + 1) * COUNT // 13, 120, 0.01,
+                   "sending under way")
+        chooser.choice(psutil.Process(stack.procs["worker"].pid).children()).kill()
+    api.counts_when(broadcast_id, settled, 180, "the broadcast to complete")
+    letters = api.get("/v1/dead-letters?limit=1000")["dead_letters"]
+    unknown = {d["recipient"] for d in letters if d["reason"] == "outcome_unknown"}
+    ledger = gateway.ledger()
+    print(f"\nSMPP, ten SIGKILLs of a sending process: outcome_unknown {len(unknown)} "
+          f"(bound: 10 kills x window {WINDOW}), accepted {ledger['accepted']}")
+    assert ledger["duplicate_recipients"] == []
+    # The journal's unit is one window and a process sends from one lane: a kill leaves its window.
+    assert len(unknown) <= 10 * WINDOW
+    everyone = {r["to"] for r in recipients(COUNT)}
+    assert all(ledger["by_recipient"].get(to) == 1 for to in everyone - unknown)
