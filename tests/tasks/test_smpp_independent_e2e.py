@@ -1,0 +1,74 @@
+"""A broadcast over SMPP to an SMSC nobody here wrote, with real workers, under throttling and system errors.
+
+The SMSC is tests/peers/node_smsc.js on the npm `smpp` package. It throttles every 20th submit_sm
+(5%) and fails every 50th (2%), reassembles concatenated parts itself and counts each whole
+message it took. 30% of the texts are long (two or three parts). Every message must arrive whole,
+exactly once, and none may end as a partial message.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from herald_testing import make_service, recipients, wait_until
+from peer_smsc import running_node_smsc
+from scripts.testbed import Stack
+
+COUNT = 5000
+LONG = "Planting advisory: plant maize after the first 30 mm of rain, and keep the seed dry. " * 2
+
+
+@pytest.fixture(scope="module")
+def peer():
+    """The node SMSC for the module."""
+    with running_node_smsc() as smsc:
+        yield smsc
+
+
+@pytest.fixture(scope="module")
+def stack(peer, database_url, redis_url, tmp_path_factory):
+    """API, workers and beat whose only account is bound to the node SMSC."""
+    running = Stack(database_url, redis_url, str(tmp_path_factory.mktemp("node-smsc")))
+    account = {"provider": "smpp", **peer.settings(window_size=10, throttle_retry_after_s=0.05)}
+    running.env.update(HERALD_ACCOUNTS=json.dumps({"smpp_node": account}), HERALD_SMS_PROVIDER="smpp_node")
+    try:
+        yield running.start_all(concurrency=2)
+    finally:
+        running.stop()
+
+
+def test_every_message_arrives_whole_once_under_throttling_and_system_errors(peer, stack, app, clean):
+    peer.reset()
+    peer.configure(throttle_every=20, syserr_every=50)
+    service = make_service(app, "node-smsc")
+    audience = [{"to": r["to"], "personalisation": {"note": LONG if i % 10 < 3 else "rain on Monday"}}
+                for i, r in enumerate(recipients(COUNT))]
+    created = requests.post(f"{stack.api_url}/v1/broadcasts", headers=service.headers, timeout=60,
+                            json={"channel": "sms", "body": "((note))", "recipients": audience})
+    assert created.status_code == 202, created.text
+    url = f"{stack.api_url}/v1/broadcasts/{created.json()['id']}"
+
+    def done():
+        summary = requests.get(url, headers=service.headers, timeout=10).json()
+        counts = summary["counts"]
+        return summary if summary["status"] == "completed" and not counts.get("pending") else None
+
+    summary = wait_until(done, 240, 0.5, "the broadcast to complete")
+    letters = requests.get(f"{stack.api_url}/v1/dead-letters?limit=1000", headers=service.headers,
+                           timeout=10).json()["dead_letters"]
+    ledger = peer.ledger()
+    taken: dict[str, int] = {}
+    for message in ledger["messages"]:
+        taken[message["to"]] = taken.get(message["to"], 0) + 1
+    texts = {m["to"]: m["text"] for m in ledger["messages"]}
+    long_ones = sum(1 for m in ledger["messages"] if m["parts"] > 1)
+    print(f"\nnode SMSC: {ledger['submits']} submit_sm, {ledger['throttled']} throttled, {ledger['syserr']} system "
+          f"errors; {len(ledger['messages'])} whole messages ({long_ones} multi-part); dead letters "
+          f"{sorted({(d['reason'], d['error_code']) for d in letters})}; counts {summary['counts']}")
+    assert ledger["throttled"] > 0 and ledger["syserr"] > 0
+    assert not [d for d in letters if d["error_code"] == "partial_message"]
+    assert max(taken.values()) == 1
+    assert set(taken) == {a["to"] for a in audience} and not letters
+    assert all(texts[a["to"]] == a["personalisation"]["note"] for a in audience)
+    assert long_ones == sum(1 for a in audience if a["personalisation"]["note"] == LONG)
