@@ -7,6 +7,7 @@ ended in doubt, against how many gateway calls could really have been on the wir
 """
 from __future__ import annotations
 
+import os
 import random
 
 import psutil
@@ -15,7 +16,9 @@ from herald_testing import recipients
 
 import pytest
 
-COUNT = 10_000
+# The suite's size; the figures in docs/guarantees.md come from HERALD_FAULT_COUNT=10000 (the issue's size):
+# HERALD_FAULT_COUNT=10000 .venv/bin/python scripts/stack.py run -- .venv/bin/python -m pytest -s tests/tasks/test_faults_combined.py
+COUNT = int(os.environ.get("HERALD_FAULT_COUNT", "5000"))
 # Send lanes that can be on the wire at once: the bulk worker's two pool processes, eight threads each.
 LANES = 2 * 8
 UNIT = {"per_message": 1, "bulk": int(SEND_MODES["bulk"])}

@@ -17,7 +17,7 @@ import requests
 from herald_testing import make_service, truncate_all, wait_until
 from scripts.testbed import WEBHOOK_SECRET, Stack, free_port, wait_http
 
-RECIPIENTS = 2000
+RECIPIENTS = 1000
 RATE = 200
 STORM_S = 3
 NUMBERS = [f"+26095{3000000 + i:07d}" for i in range(RECIPIENTS)]

@@ -7,6 +7,7 @@ doubt: at most a window per bind, held as outcome unknown, never resent.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 
@@ -115,26 +116,30 @@ def test_binds_cut_mid_broadcast_rebind_and_every_recipient_is_taken_at_most_onc
 
 
 RATE = 400
+# The full size: SMPP_PAUSE_COUNT=20000 SMPP_RATE_WINDOW_S=10 (the suite runs a short version).
+PAUSE_COUNT = int(os.environ.get("SMPP_PAUSE_COUNT", COUNT))
+RATE_WINDOW_S = float(os.environ.get("SMPP_RATE_WINDOW_S", 4.0))
 
 
 def test_a_paced_smpp_broadcast_keeps_its_rate_and_stops_on_pause(gateway, stack, app):
     api = Api(stack, make_service(app, "smpp-pause"))
     response = requests.post(f"{api.url}/v1/broadcasts", headers=api.headers, timeout=60, json={
-        "channel": "sms", "body": "Planting advisory: rains from Monday", "recipients": recipients(COUNT),
+        "channel": "sms", "body": "Planting advisory: rains from Monday", "recipients": recipients(PAUSE_COUNT),
         "rate_limit_per_second": RATE})
     assert response.status_code == 202, response.text
     broadcast_id = response.json()["id"]
     wait_until(lambda: gateway.ledger()["smpp"]["submits"] >= 200, 30, 0.05, "sending under way")
     first = gateway.ledger()["smpp"]["submits"]
     started = time.monotonic()
-    time.sleep(4.0)
+    time.sleep(RATE_WINDOW_S)
     rate = (gateway.ledger()["smpp"]["submits"] - first) / (time.monotonic() - started)
     paused = requests.post(f"{api.url}/v1/broadcasts/{broadcast_id}/pause", headers=api.headers, timeout=30)
     assert paused.status_code == 200, paused.text
     at_pause = gateway.ledger()["smpp"]["submits"]
     time.sleep(2.0)
     after = gateway.ledger()["smpp"]["submits"] - at_pause
-    print(f"\nSMPP at {RATE}/s: {rate:.0f} submit_sm/s at the SMSC over 4 s; after pause returned: {after} submit_sm")
+    print(f"\nSMPP at {RATE}/s, {PAUSE_COUNT} recipients: {rate:.1f} submit_sm/s at the SMSC over {RATE_WINDOW_S:.0f} s; "
+          f"after pause returned: {after} submit_sm")
     # The journal's unit is one window: each is checked against the pause before it is written, so at
     # most the windows whose check passed just before the pause (one per process) follow it.
     assert after <= WINDOW * PROCESSES
