@@ -54,6 +54,9 @@ MESSAGE_RANK = {
 # The statuses a final delivery report may move a message out of.
 REPORTABLE_MESSAGE_STATUSES = (MessageStatus.SENT.value, MessageStatus.UNKNOWN_DELIVERY.value)
 
+# The final statuses a delivery report gives, worst first: a message sent in parts takes its worst part's.
+REPORTED_WORST_FIRST = (MessageStatus.FAILED.value, MessageStatus.UNREACHABLE.value, MessageStatus.DELIVERED.value)
+
 FINAL_MESSAGE_STATUSES = frozenset({"delivered", "failed", "unreachable", "rejected", "opted_out", "cancelled"})
 OPEN_MESSAGE_STATUSES = frozenset({"pending", "processing"})
 FINAL_BROADCAST_STATUSES = frozenset({"completed", "cancelled"})

@@ -67,6 +67,8 @@ SETTINGS = (
     Setting("reconnect_max_s", float, default=30.0, help="longest rebind backoff"),
     Setting("throttle_retry_after_s", float, default=1.0, help="wait after ESME_RTHROTTLED"),
     Setting("receipt_queue", int, default=1000, help="deliver_sm waiting to be stored before more are refused"),
+    Setting("receipt_per_part", bool, default=True,
+            help="the SMSC sends a receipt for every part of a long message (false: one, under the first part's id)"),
 )
 
 
@@ -87,7 +89,8 @@ class SMPPTransceiver(Provider):
                  max_bulk_recipients: int | str = 500, connect_timeout: float | str = 3.0,
                  response_timeout: float | str = 10.0, enquire_link_s: float | str = 30.0,
                  reconnect_min_s: float | str = 0.5, reconnect_max_s: float | str = 30.0,
-                 throttle_retry_after_s: float | str = 1.0, receipt_queue: int | str = 1000, on_receipts: ReportCallback | None = None,
+                 throttle_retry_after_s: float | str = 1.0, receipt_queue: int | str = 1000,
+                 receipt_per_part: bool | str = True, on_receipts: ReportCallback | None = None,
                  on_inbound: InboundCallback | None = None) -> None:
         """Validate settings; nothing connects until the first send or probe."""
         self.host = _text("host", host)
@@ -104,6 +107,7 @@ class SMPPTransceiver(Provider):
         self.reconnect_max_s = _seconds("reconnect_max_s", reconnect_max_s)
         self.throttle_retry_after_s = _seconds("throttle_retry_after_s", throttle_retry_after_s)
         self.receipt_queue = _count("receipt_queue", receipt_queue)
+        self.receipt_per_part = _flag("receipt_per_part", receipt_per_part)
         self.on_receipts = on_receipts
         self.on_inbound = on_inbound
         self._bind: _Bind | None = None
@@ -181,7 +185,8 @@ class SMPPTransceiver(Provider):
         ids = [o for o in outcomes if isinstance(o, str)]
         errors = [o for o in outcomes if isinstance(o, SendError)]
         if not errors:
-            return Accepted(ids[0], segments=flight.segments, part_ids=tuple(ids))
+            # Each part's id is kept where each part gets its own receipt: the message settles on all of them.
+            return Accepted(ids[0], segments=flight.segments, part_ids=tuple(ids) if self.receipt_per_part else ())
         if ids:
             # Some parts were taken: the handset may show a fragment, and a resend would repeat it.
             return UnknownOutcome("partial_message", f"{len(ids)} of {flight.segments} parts accepted; {errors[0]}")
@@ -374,6 +379,16 @@ def _count(name: str, value: object) -> int:
     if number < 1:
         raise ProviderConfigError(f"smpp: {name} must be at least 1, got {number}")
     return number
+
+
+def _flag(name: str, value: object) -> bool:
+    """A true/false setting (a bool, or its spelling in an environment variable)."""
+    if isinstance(value, bool):
+        return value
+    spelled = str(value).strip().lower()
+    if spelled not in ("true", "false", "1", "0", "yes", "no"):
+        raise ProviderConfigError(f"smpp: {name} must be true or false, got {value!r}")
+    return spelled in ("true", "1", "yes")
 
 
 def _seconds(name: str, value: object) -> float:

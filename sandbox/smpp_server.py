@@ -153,7 +153,6 @@ class SmscProtocol(asyncio.Protocol):
         self.outstanding = 0
         self.receipts: dict[int, Receipt] = {}
         self.mobile_originated: set[int] = set()
-        self.first_part_ids: dict[tuple[str, int], str] = {}
         self._sequences = itertools.count(1)
         # While one read's PDUs are handled, answers are gathered and written once at the end.
         self.corked = False
@@ -298,18 +297,12 @@ class SmscProtocol(asyncio.Protocol):
         return w.ROK, message_id
 
     def _accepted(self, submit: w.SubmitSm, number: str, message_id: str) -> None:
-        """Count the message once (on its last part) and owe one receipt under its first part's id."""
-        parts = submit.concatenation()
-        if parts is not None:
-            reference, total, part = parts
-            key = (number, reference)
-            if part == 1:
-                self.first_part_ids[key] = message_id
-            if part != total:
-                return
-            message_id = self.first_part_ids.pop(key, message_id)
-        self.server.gateway.record(number, ev.ACCEPTED)
+        """Owe a receipt for this submit_sm under its own id (every part of a long message gets one, as
+        SMSCs send them); count the message once, on its last part."""
         self.server.schedule_receipt(Receipt(message_id, number, time.time(), self.server.generation, self))
+        parts = submit.concatenation()
+        if parts is None or parts[2] == parts[1]:
+            self.server.gateway.record(number, ev.ACCEPTED)
 
     def _answer(self, answer: bytes) -> None:
         """Write a submit_sm_resp, unless the bind is gone."""

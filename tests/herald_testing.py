@@ -13,7 +13,7 @@ from scripts.testbed import (free_port, reset_database, scratch_database_url, sc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLES = ("inbound_messages", "opt_out_events", "opt_outs", "templates", "audit_log", "dead_letters",
-          "delivery_events", "messages", "broadcast_audiences", "broadcasts", "segments", "contacts", "api_keys", "quota_windows", "services")
+          "delivery_events", "message_parts", "messages", "broadcast_audiences", "broadcasts", "segments", "contacts", "api_keys", "quota_windows", "services")
 TEST_REDIS_DB = 9
 
 

@@ -46,6 +46,15 @@ def test_beat_tasks_exist_and_expire(app):
         assert entry["options"]["expires"] > entry["schedule"]
 
 
+def test_every_table_is_emptied_between_tests(app):
+    """A table left out of the list would carry one test's rows into the next (ids restart, rows stay)."""
+    from herald_testing import TABLES
+
+    from app.extensions import db
+
+    assert set(TABLES) == set(db.metadata.tables)
+
+
 def test_migration_head_matches_the_models(database_url):
     """Autogenerate against the migrated test database must find nothing to add."""
     script = (

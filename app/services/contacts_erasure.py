@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.errors import NotFound
 from app.extensions import db
-from app.services import broadcast_state, dead_letters, delivery_reports, message_state, optouts
+from app.services import broadcast_state, dead_letters, delivery_reports, message_parts, message_state, optouts
 from app.services.broadcast_request import KNOWN_CHANNELS
 
 TOMBSTONE_PREFIX = message_state.TOMBSTONE_PREFIX
@@ -42,7 +42,9 @@ def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
         raise NotFound("no such contact", {"external_id": external_id})
     addresses = _addresses(row)
     erased = message_state.tombstone_recipients(service_id, addresses) if addresses else []
-    provider_ids = [r.provider_message_id for r in erased if r.provider_message_id]
+    # Every part's receipt of a long message carries the address too, under the part's own id.
+    provider_ids = ([r.provider_message_id for r in erased if r.provider_message_id]
+                    + message_parts.part_ids([r.id for r in erased if r.provider_message_id]))
     receipt = {
         "external_id": external_id,
         "erased_at": datetime.now(timezone.utc).isoformat(),

@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.redis_store import get_redis
-from app.services import message_reports
+from app.services import message_parts, message_reports
 from app.services.message_state import TOMBSTONE_PREFIX
-from app.services.message_reports import ROW_PROVIDER as _ROW_PROVIDER
+from app.services.message_reports import ROW_PROVIDER as _ROW_PROVIDER, unnest_columns
 from app.services.report_addresses import scrub_addresses
 from providers.base import DeliveryReport
 
@@ -28,6 +28,7 @@ from providers.base import DeliveryReport
 # (no extra round trip), and only for reports that carry an address. FOR KEY SHARE waits for an
 # erasure in progress (changing `recipient`, a key column, takes the row's FOR UPDATE lock) and then
 # reads the tombstone; an erasure that starts after this lock finds the report stored, and scrubs it.
+# A part's receipt (message_parts) is judged by its message.
 # Unlike applying, scrubbing goes by the id alone: a colliding id under another account loses its
 # address fields too, which costs nothing, where missing the erased person's would not.
 _STORE = text("""
@@ -35,9 +36,13 @@ INSERT INTO delivery_events (provider, provider_message_id, provider_status, sta
                              payload)
 SELECT v.provider, v.pid, v.provider_status, v.status, v.reason, v.network,
        CASE WHEN v.scrubbed IS NOT NULL
-                 AND EXISTS (SELECT 1 FROM (SELECT m.recipient FROM messages m WHERE m.provider_message_id = v.pid
-                                              FOR KEY SHARE) m
-                              WHERE starts_with(m.recipient, :prefix))
+                 AND (EXISTS (SELECT 1 FROM (SELECT m.recipient FROM messages m WHERE m.provider_message_id = v.pid
+                                               FOR KEY SHARE) m
+                               WHERE starts_with(m.recipient, :prefix))
+                      OR EXISTS (SELECT 1 FROM (SELECT m.recipient FROM message_parts p
+                                                  JOIN messages m ON m.id = p.message_id
+                                                 WHERE p.provider_message_id = v.pid FOR KEY SHARE OF m) m
+                                  WHERE starts_with(m.recipient, :prefix)))
             THEN v.scrubbed ELSE v.payload END
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:provider_statuses AS text[]),
               CAST(:statuses AS text[]), CAST(:reasons AS text[]), CAST(:networks AS text[]),
@@ -69,10 +74,16 @@ SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 A
 """)
 # A report is known when a message of its provider carries its id: ids are unique per account only
 # (two binds of one SMSC login, two aggregators), so the id alone would call a stranger's report known.
+# A part's receipt (message_parts) is known as its message's is.
 _KNOWN = text(f"""
 SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
   JOIN messages m ON m.provider_message_id = v.pid AND {_ROW_PROVIDER} = v.provider
+UNION
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix)
+  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
+  JOIN message_parts p ON p.provider_message_id = v.pid AND p.provider = v.provider
+  JOIN messages m ON m.id = p.message_id
 """)
 _CLOSE = text("""
 UPDATE delivery_events e SET applied_at = now(), outcome = v.outcome
@@ -209,8 +220,10 @@ def apply_pending_reports(limit: int) -> ReportPass:
     found = db.session.execute(_KNOWN, {"providers": [a[0] for a in asked], "pids": [a[1] for a in asked],
                                         "prefix": TOMBSTONE_PREFIX}).all()
     known = {(row.provider, row.pid) for row in found}
-    moved = message_reports.apply_delivery_outcomes(
-        [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()])
+    finals = [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()]
+    moved = message_reports.apply_delivery_outcomes(finals)
+    if finals:
+        moved += message_reports.settle_split(message_parts.mark_reports(*unnest_columns(finals, 4)))
     closed, later = [], []
     for event in events:
         outcome = _outcome(event, chosen, known)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.extensions import db
+from app.statuses import REPORTED_WORST_FIRST
 
 
 def unnest_columns(rows: list[tuple], count: int) -> list[list]:
@@ -28,6 +29,19 @@ UPDATE messages m
               CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
  WHERE m.provider_message_id = v.pid AND m.status IN ('sent', 'unknown_delivery')
    AND {_ROW_PROVIDER} = v.provider
+   AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = m.id)
+""")
+
+# A message sent in parts, each with its own receipt (message_parts), settles once every part has a
+# final status, at the worst of them: one part lost means the person does not have the message.
+_SETTLE_SPLIT = text("""
+UPDATE messages m
+   SET status = w.status, error_code = w.reason, finished_at = now(), updated_at = now()
+  FROM (SELECT DISTINCT ON (message_id) message_id, status, failure_reason AS reason
+          FROM message_parts WHERE message_id = ANY(CAST(:ids AS bigint[]))
+         ORDER BY message_id, array_position(CAST(:worst_first AS text[]), status), part) w
+ WHERE m.id = w.message_id AND m.status IN ('sent', 'unknown_delivery')
+   AND NOT EXISTS (SELECT 1 FROM message_parts q WHERE q.message_id = m.id AND q.status IS NULL)
 """)
 
 # Reports that raced the worker (stored while the row was still `processing`) settle the row the moment
@@ -70,6 +84,14 @@ def apply_delivery_outcomes(reports: list[tuple[str, str, str, str | None]]) -> 
     providers, pids, statuses, reasons = unnest_columns(reports, 4)
     return db.session.execute(_APPLY_REPORTS, {"providers": providers, "pids": pids, "statuses": statuses,
                                                "reasons": reasons}).rowcount
+
+
+def settle_split(message_ids: list[int]) -> int:
+    """Settle messages sent in parts whose every part now has a final status. Caller commits."""
+    if not message_ids:
+        return 0
+    return db.session.execute(_SETTLE_SPLIT, {"ids": message_ids,
+                                              "worst_first": list(REPORTED_WORST_FIRST)}).rowcount
 
 
 def apply_waiting_reports(message_ids: list[int]) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.services import call_journal, message_reports, quota
+from app.services import call_journal, message_parts, message_reports, quota
 from app.services.message_reports import unnest_columns
 
 log = logging.getLogger(__name__)
@@ -287,10 +287,12 @@ class BatchOutcome:
     released: list[int] = field(default_factory=list)
     # Retried rows whose call's outcome is unknown: they stay on the account that made it.
     pinned: list[int] = field(default_factory=list)
+    # Sent rows the gateway took as several parts, each under its own id: (id, the parts' ids in order).
+    parts: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
 
     def extend(self, other: "BatchOutcome") -> None:
         """Add another share of the same claim (sent through another account)."""
-        for name in ("sent", "retry", "dead", "deferred", "released", "pinned"):
+        for name in ("sent", "retry", "dead", "deferred", "released", "pinned", "parts"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -387,6 +389,7 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     dead_ids: list[int] = []
     not_taken: list = []  # the account of each row the gateway did not take
     if outcome.sent:
+        message_parts.record(token, outcome.parts)
         ids, pids, costs, currencies, segments = unnest_columns(outcome.sent, 5)
         db.session.execute(_MARK_SENT, {"token": token, "ids": ids, "pids": pids, "costs": costs,
                                         "currencies": currencies, "segments": segments,
@@ -409,11 +412,11 @@ def record_outcome(outcome: BatchOutcome) -> list[int]:
     _refund(outcome.scopes, not_taken)
     db.session.commit()
     if outcome.sent:
-        _settle_waiting_reports([sent[0] for sent in outcome.sent])
+        _settle_waiting_reports([sent[0] for sent in outcome.sent], [split[0] for split in outcome.parts])
     return dead_ids
 
 
-def _settle_waiting_reports(ids: list[int]) -> None:
+def _settle_waiting_reports(ids: list[int], split: list[int]) -> None:
     """Settle rows whose final report came before they were recorded as sent, once they are committed.
 
     Looking after the commit, not inside the write's transaction, leaves no gap: a report stored
@@ -422,7 +425,13 @@ def _settle_waiting_reports(ids: list[int]) -> None:
     settle the row later.
     """
     try:
-        if message_reports.apply_waiting_reports(ids):
+        in_parts = set(split)
+        whole = [mid for mid in ids if mid not in in_parts]
+        settled = message_reports.apply_waiting_reports(whole) if whole else 0
+        if split:  # parts given their receipts are kept even while others are still missing
+            message_parts.mark_waiting(split)
+            settled += message_reports.settle_split(split)
+        if settled or split:
             db.session.commit()
         else:
             db.session.rollback()

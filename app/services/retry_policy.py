@@ -104,6 +104,8 @@ def judge_batch(token: uuid.UUID, message_ids: list[int], results: dict[int, Sen
         decision = decide(result, attempts[mid], resend_safe, policy)
         if decision.verdict is Verdict.SENT:
             outcome.sent.append((mid, result.provider_message_id, result.cost, result.currency, result.segments))
+            if len(result.part_ids) > 1:
+                outcome.parts.append((mid, result.part_ids))
         elif decision.verdict is Verdict.RELEASE:
             outcome.released.append(mid)
         elif decision.verdict is Verdict.DEFER:
