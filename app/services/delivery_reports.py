@@ -76,11 +76,11 @@ SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 A
 # (two binds of one SMSC login, two aggregators), so the id alone would call a stranger's report known.
 # A part's receipt (message_parts) is known as its message's is.
 _KNOWN = text(f"""
-SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased, NULL AS part_of
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
   JOIN messages m ON m.provider_message_id = v.pid AND {_ROW_PROVIDER} = v.provider
-UNION
-SELECT v.provider, v.pid, starts_with(m.recipient, :prefix)
+UNION ALL
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix), m.id
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
   JOIN message_parts p ON p.provider_message_id = v.pid AND p.provider = v.provider
   JOIN messages m ON m.id = p.message_id
@@ -222,8 +222,10 @@ def apply_pending_reports(limit: int) -> ReportPass:
     known = {(row.provider, row.pid) for row in found}
     finals = [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()]
     moved = message_reports.apply_delivery_outcomes(finals)
-    if finals:
-        moved += message_reports.settle_split(message_parts.mark_reports(*unnest_columns(finals, 4)))
+    split = sorted({row.part_of for row in found if row.part_of is not None})
+    if split and finals:  # receipts of messages sent in parts: each settles once all its parts have one
+        message_parts.mark_reports(split, *unnest_columns(finals, 4))
+        moved += message_reports.settle_split(split)
     closed, later = [], []
     for event in events:
         outcome = _outcome(event, chosen, known)

@@ -24,17 +24,10 @@ ON CONFLICT (message_id, part) DO UPDATE
        status = NULL, failure_reason = NULL
 """)
 
-# The messages some of these (provider, id) reports are parts of, locked in id order before any
-# part changes: two appliers holding two parts of one message then settle it one after the other,
-# and the second sees the first's part (each alone would find the other's still missing).
-_LOCK_OWNERS = text("""
-SELECT m.id FROM messages m
- WHERE m.id IN (SELECT p.message_id
-                  FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
-                  JOIN message_parts p ON p.provider_message_id = v.pid AND p.provider = v.provider)
- ORDER BY m.id
-   FOR UPDATE OF m
-""")
+# The messages are locked in id order before any of their parts changes: two appliers holding two
+# parts of one message then settle it one after the other, and the second sees the first's part
+# (each alone would find the other's still missing).
+_LOCK = text("SELECT id FROM messages WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE")
 # A part keeps its first final receipt.
 _MARK = text("""
 UPDATE message_parts p SET status = v.status, failure_reason = v.reason
@@ -42,7 +35,6 @@ UPDATE message_parts p SET status = v.status, failure_reason = v.reason
               CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
  WHERE p.provider_message_id = v.pid AND p.provider = v.provider AND p.status IS NULL
 """)
-_LOCK = text("SELECT id FROM messages WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE")
 # Receipts stored before the message was recorded as sent (an SMSC's receipt can beat the commit).
 _MARK_WAITING = text("""
 UPDATE message_parts p SET status = w.status, failure_reason = w.failure_reason
@@ -66,12 +58,11 @@ def record(token, parts: list[tuple[int, tuple[str, ...]]]) -> None:
                                      "pids": [r[2] for r in rows]})
 
 
-def mark_reports(providers: list[str], pids: list[str], statuses: list[str], reasons: list) -> list[int]:
-    """Give parts named by these final reports their status; the ids of their messages, locked. Caller commits."""
-    owners = db.session.execute(_LOCK_OWNERS, {"providers": providers, "pids": pids}).scalars().all()
-    if owners:
-        db.session.execute(_MARK, {"providers": providers, "pids": pids, "statuses": statuses, "reasons": reasons})
-    return owners
+def mark_reports(message_ids: list[int], providers: list[str], pids: list[str], statuses: list[str],
+                 reasons: list) -> None:
+    """Give the parts these final reports name their status, these messages (theirs) locked first. Caller commits."""
+    db.session.execute(_LOCK, {"ids": message_ids})
+    db.session.execute(_MARK, {"providers": providers, "pids": pids, "statuses": statuses, "reasons": reasons})
 
 
 def mark_waiting(message_ids: list[int]) -> None:

@@ -94,8 +94,8 @@ def test_two_appliers_holding_two_parts_of_one_message_settle_it(app, client, se
     def applier(pid: str, hold: bool) -> None:
         """One applier's transaction: mark one part, try to settle, commit (the first waits to be told)."""
         with app.app_context():
-            owners = message_parts.mark_reports([PROVIDER], [pid], ["delivered"], [None])
-            settled.append(message_reports.settle_split(owners))
+            message_parts.mark_reports([mid], [PROVIDER], [pid], ["delivered"], [None])
+            settled.append(message_reports.settle_split([mid]))
             if hold:
                 first_marked.set()
                 first_may_commit.wait(10)
