@@ -24,6 +24,12 @@ ROUTES = [
 # One number per carrier: MTN (96), Airtel (97), Zamtel (95, caught by the default route).
 NUMBERS = {"+260961000001": "MTN", "+260971000001": "Airtel", "+260951000001": "ZAMTEL"}
 
+REGION_ROUTES = [{"name": "canada", "country": "CA", "account": "mtn_direct", "price": "0.05"},
+                 {"name": "guernsey", "country": "GG", "account": "airtel_direct", "price": "0.07"},
+                 {"name": "default", "account": "aggregator", "price": "0.30"}]
+# Numbers sharing a calling code across regions: +1 (US, CA) and +44 (GB, GG).
+REGION_NUMBERS = {"+12015550123": "US", "+15062345678": "CA", "+447400123456": "GB", "+447781123456": "GG"}
+
 
 def routed_app(database_url: str, redis_url: str, routes: list[dict] = ROUTES):
     """An app whose SMS goes over `routes` (the carrier routes above by default)."""

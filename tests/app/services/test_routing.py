@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 from herald_testing import make_service, truncate_all
-from routing_testing import (ACCOUNT, ACCOUNTS, NUMBERS, claim_routes, close_breaker, open_breaker,
-                             post_routed_broadcast, routed_app)
+from routing_testing import (ACCOUNT, ACCOUNTS, NUMBERS, REGION_NUMBERS, REGION_ROUTES, claim_routes, close_breaker,
+                             open_breaker, post_routed_broadcast, routed_app)
 
 from app import create_app
 from app.config import ConfigurationError
@@ -140,13 +140,6 @@ def test_the_routed_pseudo_account_name_is_reserved(database_url, redis_url):
     with pytest.raises(ConfigurationError, match="reserved"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
                     "HERALD_ACCOUNTS": json.dumps({routing.ROUTED: ACCOUNT}), "HERALD_SMS_PROVIDER": routing.ROUTED})
-
-
-REGION_ROUTES = [{"name": "canada", "country": "CA", "account": "mtn_direct", "price": "0.05"},
-                 {"name": "guernsey", "country": "GG", "account": "airtel_direct", "price": "0.07"},
-                 {"name": "default", "account": "aggregator", "price": "0.30"}]
-# Numbers sharing a calling code across regions: +1 (US, CA) and +44 (GB, GG).
-REGION_NUMBERS = {"+12015550123": "US", "+15062345678": "CA", "+447400123456": "GB", "+447781123456": "GG"}
 
 
 @pytest.fixture
