@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import getpass
+import sys
+import time
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from app.errors import NotFound
-from app.services import auth, breaker_control
+from app.services import auth, breaker_control, region_backfill
 
 herald = AppGroup("herald", help="Herald operator commands.")
 
@@ -64,6 +66,45 @@ def close_breaker(account: str) -> None:
     click.echo(f"breaker of {account} closed; it {state}; resumed {len(closed['resumed'])} broadcast(s)")
     for broadcast_id in closed["resumed"]:
         click.echo(f"  resumed {broadcast_id}")
+
+
+@herald.command("backfill-regions")
+@click.option("--batch-size", type=click.IntRange(1, region_backfill.BATCH_SIZE_MAX), default=1000, show_default=True,
+              help="Rows per transaction.")
+@click.option("--max-seconds", type=click.FloatRange(1, 7 * 86400), default=3600, show_default=True,
+              help="Stop after this long; running the command again resumes.")
+@click.option("--check", is_flag=True, help="Only count the rows still without a region.")
+def backfill_regions(batch_size: int, max_seconds: float, check: bool) -> None:
+    """Give messages and contacts stored before regions were kept their region; exit 1 while any are left.
+
+    Batched, resumable and safe while sending: rows being claimed are skipped and left for a rerun.
+    """
+    try:
+        done = None if check else region_backfill.backfill(batch_size, max_seconds, on_batch=_progress_printer())
+        left = region_backfill.missing()
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done is not None:
+        for table, filled in done.filled.items():
+            click.echo(f"{table}: {filled} given a region ({done.unplaceable[table]} that phonenumbers "
+                       f"cannot place got {region_backfill.UNKNOWN_REGION}, taken by catch-all routes only)")
+        if done.timed_out:
+            click.echo(f"stopped after {max_seconds:g} s; run again to resume", err=True)
+    click.echo(f"without a region: {left['messages']} message(s), {left['contacts']} contact(s)")
+    if any(left.values()):
+        sys.exit(1)
+
+
+def _progress_printer(every_seconds: float = 2.0):
+    """A batch callback that prints progress on stderr at most every few seconds."""
+    last = [0.0]
+
+    def show(done: region_backfill.Progress) -> None:
+        if time.monotonic() - last[0] >= every_seconds:
+            last[0] = time.monotonic()
+            click.echo("  " + ", ".join(f"{t}: {n} read, {done.filled[t]} filled" for t, n in done.read.items()),
+                       err=True)
+    return show
 
 
 def init_app(app: Flask) -> None:

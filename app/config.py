@@ -86,8 +86,9 @@ class Config:
     # Backoff base and ceiling for temporary failures (exponential with full jitter).
     HERALD_RETRY_BASE_SECONDS = _float("HERALD_RETRY_BASE_SECONDS", 2.0)
     HERALD_RETRY_MAX_SECONDS = _float("HERALD_RETRY_MAX_SECONDS", 600.0)
-    # How long a routed retry pinned to its account (the last call's outcome unknown) waits, once due,
-    # for that account's breaker to close before it is dead-lettered as outcome_unknown; never moved.
+    # How long a routed retry pinned to its account (the last call's outcome unknown), of a broadcast or
+    # transactional, waits once due for that account's breaker to close before it is dead-lettered as
+    # outcome_unknown; never moved.
     HERALD_PINNED_RETRY_WAIT_SECONDS = _float("HERALD_PINNED_RETRY_WAIT_SECONDS", 600.0)
     # How long a worker trusts its cached copy of a broadcast's status flag.
     HERALD_GUARD_CACHE_SECONDS = _float("HERALD_GUARD_CACHE_SECONDS", 0.25)

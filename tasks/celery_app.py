@@ -5,6 +5,7 @@ from kombu.transport import redis as kombu_redis
 from app import create_app
 from app import redis_store
 from app.extensions import db
+from app.services import region_backfill
 
 # kombu 5.7's Redis channel, closed after the broker connection broke, puts its unacked messages
 # back through a client it has already dropped: AttributeError, and the worker dies ("Unrecoverable
@@ -37,3 +38,11 @@ def _check_redis_durability(**_kwargs) -> None:
     """Say at startup if Redis would not keep the call journal through a power cut."""
     with flask_app.app_context():
         redis_store.warn_if_not_durable()
+
+
+@worker_init.connect
+@beat_init.connect
+def _check_regions(**_kwargs) -> None:
+    """Say at startup while rows stored before regions were kept still match routes by calling code."""
+    with flask_app.app_context():
+        region_backfill.warn_if_missing()

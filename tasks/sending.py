@@ -129,6 +129,8 @@ def send_priority(message_id: int) -> None:
     scopes = quota.scopes_for(target.service_id, routing.ROUTED if routed else target.provider)
     claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes,
                                               routing.plan("sms") if routed else None)
+    if claim.dead_letters:
+        enqueue(current_app, "tasks.dead_letters.announce_dead_letters", claim.dead_letters)
     if not claim.rows:
         return
     optout_key = _consult_suppression(claim)

@@ -67,8 +67,9 @@ class NodeSmsc:
         return requests.get(f"{self.base_url}/ledger", timeout=10).json()
 
     def configure(self, **changes) -> None:
-        """Throttle or fail every Nth submit_sm, or refuse binds for a while."""
-        requests.post(f"{self.base_url}/config", json=changes, timeout=10).raise_for_status()
+        """Throttle or fail every Nth submit_sm, refuse binds for a while, or cut every bind at the Nth submit_sm."""
+        response = requests.post(f"{self.base_url}/config", json=changes, timeout=10)
+        assert response.status_code == 200, response.text
 
     def reset(self) -> None:
         """An empty ledger and no faults."""

@@ -78,14 +78,15 @@ UPDATE messages m
  WHERE m.id = due.id
 RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provider, m.route
 """)
-# Pinned rows whose account stayed down past the wait: dead letters (outcome unknown), never another account.
-_DEAD_PINNED = text("""
+# Pinned rows whose account stayed down past the wait: dead letters (outcome unknown), never another
+# account. One policy for broadcast and transactional rows; {scope} is the rows one claim considers.
+_DEAD_PINNED = """
 WITH failed AS (
   UPDATE messages m
      SET status = 'failed', error_code = 'account_down', finished_at = now(), updated_at = now(),
          error_detail = 'the account that made the call of unknown outcome stayed down; '
                         'another account would not recognise its idempotency key'
-   WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.pinned
+   WHERE {scope} AND m.status = 'pending' AND m.pinned
      AND m.provider = ANY(CAST(:down AS text[])) AND m.next_attempt_at < now() - make_interval(secs => :wait)
   RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, m.error_code, m.error_detail
 )
@@ -93,7 +94,9 @@ INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason
 SELECT id, broadcast_id, service_id, attempts, 'outcome_unknown', error_code, error_detail FROM failed
 ON CONFLICT (message_id) WHERE resolved_at IS NULL DO NOTHING
 RETURNING id
-""")
+"""
+_DEAD_PINNED_OF_BROADCAST = text(_DEAD_PINNED.format(scope="m.broadcast_id = :bid"))
+_DEAD_PINNED_TRANSACTIONAL = text(_DEAD_PINNED.format(scope="m.id = :mid AND m.broadcast_id IS NULL"))
 
 _MARK_SENT = text("""
 UPDATE messages m
@@ -316,7 +319,7 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
     if limit <= 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
-    dead = _expire_pinned(broadcast_id, route_plan)
+    dead = _expire_pinned(_DEAD_PINNED_OF_BROADCAST, {"bid": broadcast_id}, route_plan)
     # The journal exists before any row is leased, so a reaper can always tell attempted from not.
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
     params = {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
@@ -330,12 +333,12 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
     return Claim(token, rows, scopes, dead_letters=dead)
 
 
-def _expire_pinned(broadcast_id, route_plan) -> list[int]:
-    """Dead-letter the broadcast's pinned rows whose account has been down past the wait; their ids."""
+def _expire_pinned(statement, scope: dict, route_plan) -> list[int]:
+    """Dead-letter the scope's pinned rows whose account has been down past the wait; the new dead-letter ids."""
     if route_plan is None or not route_plan.down:
         return []
-    return list(db.session.execute(_DEAD_PINNED, {
-        "bid": broadcast_id, "down": route_plan.down,
+    return list(db.session.execute(statement, {
+        **scope, "down": route_plan.down,
         "wait": float(current_app.config["HERALD_PINNED_RETRY_WAIT_SECONDS"])}).scalars())
 
 
@@ -489,13 +492,17 @@ def requeue_failed_many(message_ids: list[int]) -> list[int]:
 
 def claim_transactional(message_id: int, lease_seconds: float, scopes: list | None = None,
                         route_plan=None) -> Claim:
-    """Lease one due transactional message, within its quotas (routed by the plan if given), and commit."""
+    """Lease one due transactional message, within its quotas (routed by the plan if given), and commit.
+
+    A pinned message whose account stayed down past the wait is dead-lettered instead, as in claim_batch.
+    """
     token = uuid.uuid4()
     scopes = scopes or []
     allowance, left = quota.lock_allowance(scopes)
     if allowance == 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
+    dead = _expire_pinned(_DEAD_PINNED_TRANSACTIONAL, {"mid": message_id}, route_plan)
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
     params = {"token": token, "lease": float(lease_seconds), "mid": message_id}
     if route_plan is None:
@@ -505,7 +512,7 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
     rows = _close_erased(token, rows)
     quota.consume(scopes, len(rows), Counter(row.provider for row in rows))
     db.session.commit()
-    return Claim(token, rows, scopes)
+    return Claim(token, rows, scopes, dead_letters=dead)
 
 
 def due_transactional(grace_seconds: float, limit: int = 1000) -> list[int]:

@@ -13,7 +13,9 @@ that made it (only that account knows its idempotency key): it waits for that ac
 
 A route's country is an ISO region (ZM, CA, GB), matched against the region phonenumbers gives the
 recipient (kept on the message row at intake), never against the calling code: +1 is both US and
-CA, +44 both GB and GG. Rows stored before regions were kept fall back to the calling code.
+CA, +44 both GB and GG. Rows stored before regions were kept fall back to the calling code where
+one region alone has it (+260 is ZM); where several share it, only the catch-all takes them until
+`flask herald backfill-regions` gives them their region (app.services.region_backfill).
 
 A routed broadcast names the pseudo-account ROUTED; each of its rows names the real account
 that carried it. A catch-all route (country "*", carrier "*") is required per routed channel,
@@ -59,11 +61,18 @@ class Route:
         return self.country
 
     @property
-    def prefix(self) -> str:
-        """E.164 prefix of the route's country ('' for any country)."""
+    def prefix(self) -> str | None:
+        """E.164 prefix that matches a row stored without a region ('' for any country).
+
+        None when other regions share the calling code (+1 is US and CA): such a row could be any
+        of them, so no country route takes it, only the catch-all, until its region is backfilled.
+        """
         if self.country == ANY:
             return ""
-        return f"+{phonenumbers.country_code_for_region(self.country)}"
+        code = phonenumbers.country_code_for_region(self.country)
+        if len(phonenumbers.region_codes_for_country_code(code)) > 1:
+            return None
+        return f"+{code}"
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class Plan:
     """Per (country, carrier) key, most specific first, the candidates whose breaker is closed, in order."""
 
     regions: list[str]
-    prefixes: list[str]
+    prefixes: list[str | None]
     carriers: list[str]
     options: list[list[Route]]
     # Every account of the channel whose breaker is open now.

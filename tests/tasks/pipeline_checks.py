@@ -1,6 +1,7 @@
 """Assertions and polling shared by the pipeline test modules."""
 from __future__ import annotations
 
+import requests
 from herald_testing import recipients, wait_until
 
 
@@ -48,3 +49,37 @@ def assert_each_accepted_once(ledger: dict, count: int, start: int = 0) -> None:
     assert set(ledger["by_recipient"]) == expected
     assert all(n == 1 for n in ledger["by_recipient"].values())
     assert ledger["accepted"] == count
+
+
+class Api:
+    """Herald's real API (a stack's gunicorn) as the programme's operator calls it."""
+
+    def __init__(self, stack, service) -> None:
+        self.url, self.headers = stack.api_url, service.headers
+
+    def get(self, path: str) -> dict:
+        """GET one resource."""
+        response = requests.get(f"{self.url}{path}", headers=self.headers, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def broadcast(self, count: int) -> str:
+        """POST a broadcast of `count` recipients; return its id."""
+        response = requests.post(f"{self.url}/v1/broadcasts", headers=self.headers, timeout=60,
+                                 json={"channel": "sms", "body": "Planting advisory: rains from Monday",
+                                       "recipients": recipients(count)})
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def counts_when(self, broadcast_id: str, predicate, timeout: float, what: str) -> dict:
+        """Poll the broadcast until predicate(summary) holds; return its counts."""
+        def check():
+            summary = self.get(f"/v1/broadcasts/{broadcast_id}")
+            return summary["counts"] if predicate(summary) else None
+        return wait_until(check, timeout, 0.3, what)
+
+
+def settled(summary: dict) -> bool:
+    """Completed with nothing pending or processing."""
+    counts = summary["counts"]
+    return summary["status"] == "completed" and counts.get("pending", 0) + counts.get("processing", 0) == 0

@@ -15,6 +15,7 @@ import psutil
 import pytest
 import requests
 from herald_testing import make_service, recipients, wait_until
+from pipeline_checks import Api, settled
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -40,40 +41,6 @@ def stack(database_url, redis_url, tmp_path_factory):
         yield running.start_all(concurrency=PROCESSES)
     finally:
         running.stop()
-
-
-class Api:
-    """Herald's real API as the programme's operator calls it."""
-
-    def __init__(self, stack: Stack, service) -> None:
-        self.url, self.headers = stack.api_url, service.headers
-
-    def get(self, path: str) -> dict:
-        """GET one resource."""
-        response = requests.get(f"{self.url}{path}", headers=self.headers, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def broadcast(self, count: int) -> str:
-        """POST a broadcast of `count` recipients; return its id."""
-        response = requests.post(f"{self.url}/v1/broadcasts", headers=self.headers, timeout=60,
-                                 json={"channel": "sms", "body": "Planting advisory: rains from Monday",
-                                       "recipients": recipients(count)})
-        assert response.status_code == 202, response.text
-        return response.json()["id"]
-
-    def counts_when(self, broadcast_id: str, predicate, timeout: float, what: str) -> dict:
-        """Poll the broadcast until predicate(summary) holds; return its counts."""
-        def check():
-            summary = self.get(f"/v1/broadcasts/{broadcast_id}")
-            return summary["counts"] if predicate(summary) else None
-        return wait_until(check, timeout, 0.3, what)
-
-
-def settled(summary: dict) -> bool:
-    """Completed with nothing pending or processing."""
-    counts = summary["counts"]
-    return summary["status"] == "completed" and counts.get("pending", 0) + counts.get("processing", 0) == 0
 
 
 def test_binds_cut_mid_broadcast_rebind_and_every_recipient_is_taken_at_most_once(gateway, stack, app):

@@ -6,80 +6,35 @@ from decimal import Decimal
 
 import pytest
 from herald_testing import make_service, truncate_all
-from sqlalchemy import text
+from routing_testing import (ACCOUNT, ACCOUNTS, NUMBERS, REGION_NUMBERS, REGION_ROUTES, claim_routes, close_breaker,
+                             open_breaker, post_routed_broadcast, routed_app)
 
 from app import create_app
 from app.config import ConfigurationError
 from app.extensions import db
 from app.models import Broadcast, Message
-from app.redis_store import get_redis
-from app.services import breaker, call_journal, message_state, reporting, routing
-from app.services.retry_policy import Policy, judge_batch
-from providers.base import Accepted, UnknownOutcome
-
-ACCOUNT = {"provider": "africastalking", "base_url": "http://127.0.0.1:9", "username": "sandbox",
-           "api_key": "sandbox-key", "webhook_secret": "route-secret"}
-ACCOUNTS = {name: ACCOUNT for name in ("mtn_direct", "airtel_direct", "aggregator", "backup")}
-ROUTES = [
-    {"name": "mtn-direct", "country": "ZM", "carrier": "MTN", "account": "mtn_direct", "price": "0.18", "priority": 1},
-    {"name": "mtn-aggregator", "country": "ZM", "carrier": "MTN", "account": "aggregator", "price": "0.25",
-     "priority": 2},
-    {"name": "airtel-direct", "country": "ZM", "carrier": "Airtel", "account": "airtel_direct", "price": "0.17"},
-    # Same priority as the direct route but dearer: tried second.
-    {"name": "airtel-backup", "country": "ZM", "carrier": "Airtel", "account": "backup", "price": "0.30"},
-    {"name": "default", "account": "aggregator", "price": "0.30"},
-]
-# One number per carrier: MTN (96), Airtel (97), Zamtel (95, caught by the default route).
-NUMBERS = {"+260961000001": "MTN", "+260971000001": "Airtel", "+260951000001": "ZAMTEL"}
+from app.services import message_state, reporting, routing
 
 
 @pytest.fixture(scope="module")
-def routed_app(database_url, redis_url):
-    """An app whose SMS goes over the routes above."""
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
-                       "HERALD_WEBHOOK_SECRET": "test-secret", "HERALD_ACCOUNTS": json.dumps(ACCOUNTS),
-                       "HERALD_SMS_PROVIDER": "aggregator", "HERALD_ROUTES": json.dumps(ROUTES)})
+def app_with_routes(database_url, redis_url):
+    """An app whose SMS goes over the carrier routes of routing_testing."""
+    return routed_app(database_url, redis_url)
 
 
 @pytest.fixture
-def routed(routed_app, redis_url):
+def routed(app_with_routes, redis_url):
     """A clean store and a service key on the routed app."""
-    truncate_all(routed_app, redis_url)
-    return routed_app, make_service(routed_app, "routed-programme")
-
-
-def _broadcast(app, key) -> str:
-    """A broadcast to one number per carrier; returns its id."""
-    response = app.test_client().post("/v1/broadcasts", headers=key.headers, json={
-        "channel": "sms", "body": "Rains from Monday", "recipients": [{"to": n} for n in NUMBERS],
-        "scheduled_for": "2099-01-01T00:00:00Z"})
-    assert response.status_code == 202, response.json
-    return response.json["id"]
-
-
-def _claim(broadcast_id, plan) -> dict[str, tuple]:
-    """Claim the broadcast's due rows under `plan`: {number: (provider, route, price)}."""
-    claim = message_state.claim_batch(broadcast_id, 100, 30, [], plan)
-    rows = {row.recipient: row for row in claim.rows}
-    stored = {m.recipient: (m.provider, m.route, m.price) for m in db.session.query(Message).filter(
-        Message.id.in_([row.id for row in claim.rows]))}
-    db.session.rollback()
-    assert {n: (r.provider, r.route) for n, r in rows.items()} == {n: v[:2] for n, v in stored.items()}
-    return stored
-
-
-def _open(account: str) -> None:
-    """Open an account's breaker as the send path would, and forget this process's cached copy."""
-    get_redis().set(call_journal.breaker_key(account), breaker.DOWN)
-    breaker.forget_local()
+    truncate_all(app_with_routes, redis_url)
+    return app_with_routes, make_service(app_with_routes, "routed-programme")
 
 
 def test_each_carrier_takes_its_first_route_and_the_rest_the_catch_all(routed):
     app, key = routed
-    broadcast_id = _broadcast(app, key)
+    broadcast_id = post_routed_broadcast(app, key)
     with app.app_context():
         assert db.session.get(Broadcast, broadcast_id).provider == routing.ROUTED
-        chosen = _claim(broadcast_id, routing.plan("sms"))
+        chosen = claim_routes(broadcast_id, routing.plan("sms"))
     assert chosen == {"+260961000001": ("mtn_direct", "mtn-direct", Decimal("0.1800")),
                       "+260971000001": ("airtel_direct", "airtel-direct", Decimal("0.1700")),
                       "+260951000001": ("aggregator", "default", Decimal("0.3000"))}
@@ -87,36 +42,35 @@ def test_each_carrier_takes_its_first_route_and_the_rest_the_catch_all(routed):
 
 def test_an_open_breaker_moves_the_next_claim_to_the_next_route(routed):
     app, key = routed
-    broadcast_id = _broadcast(app, key)
+    broadcast_id = post_routed_broadcast(app, key)
     with app.app_context():
-        _open("mtn_direct")
-        _open("airtel_direct")
-        chosen = _claim(broadcast_id, routing.plan("sms"))
+        open_breaker("mtn_direct")
+        open_breaker("airtel_direct")
+        chosen = claim_routes(broadcast_id, routing.plan("sms"))
     assert chosen["+260961000001"][:2] == ("aggregator", "mtn-aggregator")
     assert chosen["+260971000001"][:2] == ("backup", "airtel-backup")
 
 
 def test_a_carrier_whose_every_route_is_down_waits_unclaimed_with_its_attempt(routed):
     app, key = routed
-    broadcast_id = _broadcast(app, key)
+    broadcast_id = post_routed_broadcast(app, key)
     with app.app_context():
-        _open("airtel_direct")
-        _open("backup")
-        chosen = _claim(broadcast_id, routing.plan("sms"))
+        open_breaker("airtel_direct")
+        open_breaker("backup")
+        chosen = claim_routes(broadcast_id, routing.plan("sms"))
         assert set(chosen) == {"+260961000001", "+260951000001"}
         waiting = db.session.query(Message).filter_by(recipient="+260971000001").one()
         assert (waiting.status, waiting.attempts, waiting.provider) == ("pending", 0, None)
         db.session.rollback()
         # Its breaker closes (a probe got through): the next claim takes it.
-        get_redis().delete(call_journal.breaker_key("airtel_direct"))
-        breaker.forget_local()
-        assert _claim(broadcast_id, routing.plan("sms")) == {
+        close_breaker("airtel_direct")
+        assert claim_routes(broadcast_id, routing.plan("sms")) == {
             "+260971000001": ("airtel_direct", "airtel-direct", Decimal("0.1700"))}
 
 
 def test_a_gateway_that_reports_no_cost_is_charged_the_route_price_and_reported_per_route(routed):
     app, key = routed
-    broadcast_id = _broadcast(app, key)
+    broadcast_id = post_routed_broadcast(app, key)
     with app.app_context():
         claim = message_state.claim_batch(broadcast_id, 100, 30, [], routing.plan("sms"))
         outcome = message_state.BatchOutcome(claim.token)
@@ -156,7 +110,7 @@ def test_a_routed_transactional_message_is_claimed_onto_its_carriers_route(route
     response = client.post("/v1/messages", headers=key.headers, json={"to": "+260961000002", "body": "Code 1234"})
     assert response.status_code == 202, response.json
     with app.app_context():
-        _open("mtn_direct")
+        open_breaker("mtn_direct")
         claim = message_state.claim_transactional(response.json["id"], 30, [], routing.plan("sms"))
         assert [(row.provider) for row in claim.rows] == ["aggregator"]
         assert db.session.get(Message, response.json["id"]).route == "mtn-aggregator"
@@ -188,19 +142,10 @@ def test_the_routed_pseudo_account_name_is_reserved(database_url, redis_url):
                     "HERALD_ACCOUNTS": json.dumps({routing.ROUTED: ACCOUNT}), "HERALD_SMS_PROVIDER": routing.ROUTED})
 
 
-REGION_ROUTES = [{"name": "canada", "country": "CA", "account": "mtn_direct", "price": "0.05"},
-                 {"name": "guernsey", "country": "GG", "account": "airtel_direct", "price": "0.07"},
-                 {"name": "default", "account": "aggregator", "price": "0.30"}]
-# Numbers sharing a calling code across regions: +1 (US, CA) and +44 (GB, GG).
-REGION_NUMBERS = {"+12015550123": "US", "+15062345678": "CA", "+447400123456": "GB", "+447781123456": "GG"}
-
-
 @pytest.fixture
 def region_routed(database_url, redis_url):
     """An app routing Canada and Guernsey apart from the rest of +1 and +44, on a clean store."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
-                      "HERALD_WEBHOOK_SECRET": "test-secret", "HERALD_ACCOUNTS": json.dumps(ACCOUNTS),
-                      "HERALD_SMS_PROVIDER": "aggregator", "HERALD_ROUTES": json.dumps(REGION_ROUTES)})
+    app = routed_app(database_url, redis_url, REGION_ROUTES)
     truncate_all(app, redis_url)
     return app, make_service(app, "region-programme")
 
@@ -213,7 +158,7 @@ def test_routes_match_the_recipients_region_not_its_calling_code(region_routed):
     assert response.status_code == 202, response.json
     with app.app_context():
         stored = {m.recipient: m.region for m in db.session.query(Message)}
-        chosen = _claim(response.json["id"], routing.plan("sms"))
+        chosen = claim_routes(response.json["id"], routing.plan("sms"))
     assert stored == REGION_NUMBERS
     assert {n: v[1] for n, v in chosen.items()} == {"+12015550123": "default", "+15062345678": "canada",
                                                      "+447400123456": "default", "+447781123456": "guernsey"}
@@ -239,55 +184,3 @@ def test_a_route_naming_a_region_phonenumbers_does_not_know_stops_startup_naming
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
                     "HERALD_ACCOUNTS": json.dumps(ACCOUNTS), "HERALD_SMS_PROVIDER": "aggregator",
                     "HERALD_ROUTES": json.dumps(routes)})
-
-
-def _unknown_outcome_on(broadcast_id, plan, account: str) -> int:
-    """Claim the MTN row onto `account` and record a 502 (outcome unknown) for it, as a key-honouring send would."""
-    claim = message_state.claim_batch(broadcast_id, 100, 30, [], plan)
-    row = next(r for r in claim.rows if r.recipient == "+260961000001")
-    assert row.provider == account
-    results = {r.id: Accepted(f"id-{r.id}") for r in claim.rows}
-    results[row.id] = UnknownOutcome("gateway_http_502", "proxy lost the answer")
-    attempts = {r.id: r.attempts for r in claim.rows}
-    policy = Policy(max_attempts=8, base_seconds=0.0, max_seconds=0.0)
-    message_state.record_outcome(judge_batch(claim.token, [r.id for r in claim.rows], results, attempts, True, policy))
-    db.session.execute(text("UPDATE messages SET next_attempt_at = now() WHERE id = :id"), {"id": row.id})
-    db.session.commit()
-    return row.id
-
-
-def test_a_retry_after_an_unknown_outcome_stays_on_its_account_while_it_is_down(routed):
-    app, key = routed
-    broadcast_id = _broadcast(app, key)
-    with app.app_context():
-        mid = _unknown_outcome_on(broadcast_id, routing.plan("sms"), "mtn_direct")
-        assert db.session.get(Message, mid).pinned
-        db.session.rollback()
-        _open("mtn_direct")
-        # The aggregator would take any other MTN row now; this one waits for mtn_direct.
-        assert _claim(broadcast_id, routing.plan("sms")) == {}
-        get_redis().delete(call_journal.breaker_key("mtn_direct"))
-        breaker.forget_local()
-        assert _claim(broadcast_id, routing.plan("sms")) == {
-            "+260961000001": ("mtn_direct", "mtn-direct", Decimal("0.1800"))}
-
-
-def test_a_pinned_retry_whose_account_stays_down_is_dead_lettered_never_moved(routed):
-    app, key = routed
-    broadcast_id = _broadcast(app, key)
-    with app.app_context():
-        mid = _unknown_outcome_on(broadcast_id, routing.plan("sms"), "mtn_direct")
-        _open("mtn_direct")
-        wait = app.config["HERALD_PINNED_RETRY_WAIT_SECONDS"]
-        db.session.execute(text("UPDATE messages SET next_attempt_at = now() - make_interval(secs => :s) "
-                                "WHERE id = :id"), {"s": wait + 1, "id": mid})
-        db.session.commit()
-        claim = message_state.claim_batch(broadcast_id, 100, 30, [], routing.plan("sms"))
-        assert claim.rows == []
-        message = db.session.get(Message, mid)
-        letter = db.session.execute(text("SELECT reason, error_code FROM dead_letters WHERE message_id = :id"),
-                                    {"id": mid}).one()
-        assert (message.status, message.provider, tuple(letter)) == (
-            "failed", "mtn_direct", ("outcome_unknown", "account_down"))
-        assert claim.dead_letters
-        db.session.rollback()
