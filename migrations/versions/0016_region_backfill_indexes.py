@@ -6,7 +6,7 @@ hold only the rows still missing one (new rows never enter them), so the backfil
 startup warning read those rows alone, never the whole table, and the indexes are empty once it
 is done. Built CONCURRENTLY, outside a transaction, so sending goes on meanwhile.
 
-Revision ID: 0015_region_backfill
+Revision ID: 0016_region_backfill
 Revises: 0015_message_parts
 """
 from alembic import op
