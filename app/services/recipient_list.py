@@ -103,10 +103,11 @@ class RecipientList:
             address = candidate.address if verdict.valid else _cell(candidate.address)
             lines.append(f"{prefix}{address}\t{_cell(candidate.stored)}\t{verdict.carrier or _NULL}"
                          f"\t{verdict.region or _NULL}\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
-        details = {"accepted": counts["pending"], "rejected": counts["rejected"], "duplicates": scan.duplicates,
-                   "opted_out": counts["opted_out"]}
-        return Admission(scan.total, counts["pending"], lambda broadcast: _copy(lines), counts["pending"],
-                         counts["rejected"], scan.duplicates, counts["opted_out"], zones, details)
+        accepted, rejected, opted_out = counts["pending"], counts["rejected"], counts["opted_out"]
+        return Admission(total=scan.total, sendable=accepted, store=lambda broadcast: _copy(lines), accepted=accepted,
+                         rejected=rejected, duplicates=scan.duplicates, opted_out=opted_out, zones=zones,
+                         details={"accepted": accepted, "rejected": rejected, "duplicates": scan.duplicates,
+                                  "opted_out": opted_out})
 
 
 def _copy(lines: list[str]) -> None:

@@ -143,8 +143,9 @@ class SegmentAudience:
         total = self.count(service_id, ceiling)
         details = {"audience": total, "segment": self.segment_name,
                    "exclude_received": str(self.exclude_broadcast_id) if self.exclude_broadcast_id else None}
-        # Contacts carry no time zone of their own yet: a sending window needs an explicit one.
-        return Admission(total, total, lambda broadcast: self._store_cursor(broadcast, ceiling), details=details)
+        # No zones: contacts carry no time zone of their own yet, so a sending window needs an explicit one.
+        return Admission(total=total, sendable=total, store=lambda broadcast: self._store_cursor(broadcast, ceiling),
+                         details=details)
 
     def _store_cursor(self, broadcast: Broadcast, ceiling: int) -> None:
         """Add the audience's cursor row to the create transaction."""

@@ -15,7 +15,9 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.services import preview, segments_audience, templates_store
-from app.services.broadcast_content import Scan
+from app.services.broadcast_content import Candidate, Content, Scan, for_broadcast, judge
+from app.services.recipients import Verdict
+from app.services.templates import compile_template
 from app.services.broadcast_request import parse_spec
 from app.services.recipient_list import RecipientList
 from app.services.send_context import load_send_context, outbound_messages
@@ -186,3 +188,37 @@ def test_a_segment_and_a_list_of_the_same_contacts_store_send_and_estimate_the_s
     assert set(list_estimate["rejected_by_reason"]) == {"message_too_long", "missing_personalisation", "not_mobile"}
     # Only the Bemba letter is UCS-2: no smart quote, in the texts or in a name, slipped through.
     assert [c["character"] for c in list_estimate["ucs2_characters"]] == ["Ŋ"]
+
+
+MOBILE = Verdict(True, "MTN", None, "Africa/Lusaka", "ZM")
+
+
+def verdict_of(content: Content, personalisation: dict | None, refusal: str | None = None) -> tuple:
+    """judge() of one valid mobile with this personalisation."""
+    return judge(content, Candidate("+260961000001", MOBILE, personalisation, None, refusal))
+
+
+def test_defaults_and_conditionals_are_optional_and_length_is_measured_after_filters():
+    content = Content(compile_template("Hi ((name|default:friend)), ((area|truncate:6))((plot?? see plot))"),
+                      max_chars=20)
+    assert verdict_of(content, {"area": "A" * 500}) == ("pending", None, None)
+    assert content.render({"area": "A" * 500}) == "Hi friend, AAA..."
+    assert verdict_of(content, {}) == ("rejected", "missing_personalisation", "area")
+    assert verdict_of(content, {"area": "Kasama", "name": "Mwansa Mwansa"}) == (
+        "rejected", "message_too_long", "24 characters; the limit is 20")
+
+
+def test_a_refusal_applies_only_to_a_row_that_could_be_sent():
+    content = Content(compile_template("Hi ((name))"), max_chars=100)
+    assert verdict_of(content, {"name": "Ada"}, "consent_withdrawn") == ("opted_out", "consent_withdrawn", None)
+    assert verdict_of(content, {}, "opted_out") == ("rejected", "missing_personalisation", "name")
+    landline = Candidate("+260211234567", Verdict(False, None, "not_mobile"), {"name": "Ada"}, None, "opted_out")
+    assert judge(content, landline) == ("rejected", "not_mobile", None)
+
+
+def test_a_stored_broadcast_renders_with_the_variants_and_transliteration_it_was_created_with():
+    options = {"transliterate": True, "template": {"name": "t", "version": 1, "language": "",
+                                                   "variants": {"bem": {"body": "Mwaiseni ((name))…", "version": 2}}}}
+    content = for_broadcast("Hello ((name))", options, "sms")
+    assert content.render({"name": "‘Ada’", "language": "bem"}) == "Mwaiseni 'Ada'..."
+    assert content.render({"name": "Ada", "language": "fr"}) == "Hello Ada"
