@@ -18,6 +18,7 @@ from app.queueing import enqueue
 from app.services import csv_cells, intake, lifecycle, preview, reporting, routing, segments_audience, templates_store
 from app.services.broadcast_request import parse_lifecycle, parse_spec
 from app.services.idempotency import parse_key
+from app.services.recipient_list import RecipientList
 from app.statuses import ALL_MESSAGE_STATUSES
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
@@ -38,49 +39,31 @@ def create():
     spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"], partial(templates_store.resolve, g.service_id))
     key = parse_key(request.headers.get("Idempotency-Key"))
     if items is None:
-        if spec.dry_run:
-            return jsonify(_estimate_audience(payload, spec))
-        return _create_for_audience(payload, spec, key, fingerprint)
+        audience = segments_audience.parse_audience(g.service_id, payload)
+    else:
+        audience = RecipientList(items, cfg["HERALD_DEFAULT_REGION"])
     if spec.dry_run:
-        return jsonify(_estimate(spec, items))
+        return jsonify(_estimate(spec, audience))
     result = intake.create_broadcast(
-        g.service_id, spec, items, provider=routing.provider_for(spec.channel), region=cfg["HERALD_DEFAULT_REGION"],
-        actor=g.actor, idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"],
-    )
+        g.service_id, spec, audience, provider=routing.provider_for(spec.channel), actor=g.actor,
+        idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"])
     if result.created and result.broadcast.status == "running":
         wake(result.broadcast.id)
-    return responses.accepted(reporting.describe(result.broadcast), f"/v1/broadcasts/{result.broadcast.id}",
-                              result.created)
+    answer = reporting.describe(result.broadcast)
+    if items is None:
+        # Contacts become rows later, a page per producer tick: the count is the audience's at POST.
+        answer["audience"] = result.broadcast.recipient_count
+    return responses.accepted(answer, f"/v1/broadcasts/{result.broadcast.id}", result.created)
 
 
-def _estimate(spec, items) -> dict:
-    """The dry run's answer for these recipient items: nothing is written."""
+def _estimate(spec, audience) -> dict:
+    """The dry run's answer for an audience: nothing is written."""
     cfg = current_app.config
     prices = routing.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"]))
-    return preview.estimate(spec, items, g.service_id, cfg["HERALD_DEFAULT_REGION"], cfg["HERALD_MAX_BODY_CHARS"],
-                            prices, cfg["HERALD_SMS_CURRENCY"])
-
-
-def _estimate_audience(payload: dict, spec) -> dict:
-    """A dry run over a segment or filter, read page by page; contacts who withdrew consent count as opted out."""
-    items = segments_audience.PreviewItems(g.service_id, segments_audience.parse_audience(g.service_id, payload),
-                                           spec.channel)
-    answer = _estimate(spec, items)
+    answer = preview.estimate(spec, audience, g.service_id, cfg["HERALD_MAX_BODY_CHARS"], prices,
+                              cfg["HERALD_SMS_CURRENCY"])
     db.session.rollback()
-    return {**answer, "recipients": answer["recipients"] + items.withdrawn,
-            "opted_out": answer["opted_out"] + items.withdrawn}
-
-
-def _create_for_audience(payload: dict, spec, key: str | None, fingerprint: str):
-    """Accept a broadcast to a segment or an inline filter: 202 with the audience count; rows come from the producer."""
-    audience = segments_audience.parse_audience(g.service_id, payload)
-    result, total = segments_audience.create_broadcast(
-        g.service_id, spec, audience, provider=routing.provider_for(spec.channel), actor=g.actor,
-        idempotency_key=key, fingerprint=fingerprint)
-    if result.created and result.broadcast.status == "running":
-        wake(result.broadcast.id)
-    return responses.accepted({**reporting.describe(result.broadcast), "audience": total},
-                              f"/v1/broadcasts/{result.broadcast.id}", result.created)
+    return answer
 
 
 @bp.get("")

@@ -1,18 +1,16 @@
-"""The dry run: what a broadcast would send and cost, judged like intake, written nowhere."""
+"""The dry run: what a broadcast would send and cost, judged as intake judges and rendered as sent; writes nothing."""
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterator
 
-from app.errors import ValidationFailed
-from app.services import optouts
+from app.services import broadcast_content
+from app.services.broadcast_content import Scan, judge
 from app.services.broadcast_request import BroadcastSpec
-from app.services.intake import _item_fields, _judge
-from app.services.recipients import classify
-from app.services.templates import compile_variants
-from providers.segments import count_segments, encoding, transliterate, ucs2_culprits
+from app.services.intake import Audience
+from providers.segments import count_segments, encoding, ucs2_culprits
 
 SAMPLE_SIZE = 5
 
@@ -56,30 +54,26 @@ class _Measure:
         return found
 
 
-def estimate(spec: BroadcastSpec, items: Iterable, service_id: int, region: str, max_chars: int,
-             prices: dict[str, Decimal], currency: str) -> dict:
-    """Judge and render every recipient as intake would, then count segments and cost per carrier."""
-    template = compile_variants(spec.body, spec.variants, spec.channel)
-    suppressed, seen, tally, measure = optouts.suppressed(service_id, spec.channel), set(), _Estimate(), _Measure()
-    for index, item in enumerate(items):
-        to, personalisation = _item_fields(index, item)
-        tally.total += 1
-        number, verdict = classify(to, region)
-        address = number or to.strip()
-        if address in seen:
-            tally.duplicates += 1
-            continue
-        seen.add(address)
-        status, code, _detail = _judge(template, verdict, personalisation, max_chars)
-        if status != "pending":
+def judged(spec: BroadcastSpec, audience: Audience, service_id: int, max_chars: int, scan: Scan) -> Iterator[tuple]:
+    """(candidate, (status, error code, detail), text or None) per distinct recipient, judged and rendered as sent."""
+    content = broadcast_content.for_spec(spec, max_chars)
+    for candidate in audience.candidates(service_id, spec.channel, scan):
+        verdict = judge(content, candidate)
+        yield candidate, verdict, content.render(candidate.personalisation) if verdict[0] == "pending" else None
+
+
+def estimate(spec: BroadcastSpec, audience: Audience, service_id: int, max_chars: int, prices: dict[str, Decimal],
+             currency: str) -> dict:
+    """Judge and render every recipient of the audience as intake would, then count segments and cost per carrier."""
+    scan, tally, measure = Scan(), _Estimate(), _Measure()
+    for candidate, (status, code, _detail), text in judged(spec, audience, service_id, max_chars, scan):
+        if status == "rejected":
             tally.rejected[code] += 1
-        elif address in suppressed:
+        elif status == "opted_out":
             tally.opted_out += 1
         else:
-            text = template.render(personalisation)
-            _count(tally, measure, address, verdict.carrier, transliterate(text) if spec.transliterate else text)
-    if tally.total == 0:
-        raise ValidationFailed("recipients is empty", {"field": "recipients"})
+            _count(tally, measure, candidate.address, candidate.verdict.carrier, text)
+    tally.total, tally.duplicates = scan.total, scan.duplicates
     return _answer(spec, tally, prices, currency)
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Broadcast
-from app.services.templates import Template, Variants, compile_template, compile_variants
+from app.services import broadcast_content
+from app.services.broadcast_content import Content
+from app.services.templates import compile_template
 from providers.base import OutboundMessage
-from providers.segments import transliterate
 
 # A broadcast's text and provider never change once created, so each process keeps them.
 _cache: dict[str, "SendContext"] = {}
@@ -23,12 +24,11 @@ class SendContext:
     service_id: int
     provider: str
     sender: str | None
-    template: Template | Variants
+    # The text as compiled for every path: variants by language, `transliterate` applied after rendering.
+    content: Content
     send_window: dict | None = None
     rate_limit_per_second: float | None = None
     channel: str = "sms"
-    # Smart quotes and the like become their GSM-7 look-alikes after rendering (the operator asked).
-    transliterate: bool = False
 
 
 def load_send_context(broadcast_id: str) -> SendContext:
@@ -38,19 +38,13 @@ def load_send_context(broadcast_id: str) -> SendContext:
         broadcast = db.session.get(Broadcast, broadcast_id)
         rate, options = broadcast.rate_limit_per_second, broadcast.options or {}
         context = SendContext(broadcast_id, broadcast.service_id, broadcast.provider, broadcast.sender,
-                              _compiled(broadcast.body, options, broadcast.channel), options.get("send_window"),
-                              float(rate) if rate else None, broadcast.channel, bool(options.get("transliterate")))
+                              broadcast_content.for_broadcast(broadcast.body, options, broadcast.channel),
+                              options.get("send_window"), float(rate) if rate else None, broadcast.channel)
         db.session.rollback()
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[broadcast_id] = context
     return context
-
-
-def _compiled(body: str, options: dict, channel: str) -> Template | Variants:
-    """The broadcast's template, with the language variants it was created with."""
-    variants = (options.get("template") or {}).get("variants")
-    return compile_variants(body, {lang: v["body"] for lang, v in variants.items()} if variants else None, channel)
 
 
 def idempotency_key(broadcast_id: str, recipient: str) -> str:
@@ -60,9 +54,7 @@ def idempotency_key(broadcast_id: str, recipient: str) -> str:
 
 def outbound_messages(context: SendContext, rows) -> list[OutboundMessage]:
     """Render each claimed row into the message the gateway will receive."""
-    render, bid, sender = context.template.render, context.broadcast_id, context.sender
-    if context.transliterate:
-        render = lambda values, _render=render: transliterate(_render(values))  # noqa: E731
+    render, bid, sender = context.content.render, context.broadcast_id, context.sender
     return [OutboundMessage(row.id, row.recipient, render(row.personalisation), idempotency_key(bid, row.recipient),
                             sender, row.carrier) for row in rows]
 

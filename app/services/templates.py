@@ -110,10 +110,10 @@ class Template:
             return self.missing(values), self.rendered_length(values)
         values = values or {}
         missing, length = [], self.literal_chars
-        for name in self.fields:
-            value = values.get(name)
+        for slot in self.slots:
+            value = values.get(slot.name)
             if value is None or value == "":
-                missing.append(name)
+                missing.append(slot.name)
             else:
                 length += len(value) if type(value) is str else len(str(value))
         return missing, length

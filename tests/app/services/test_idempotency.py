@@ -152,6 +152,7 @@ def test_two_identical_creates_at_once_answer_the_same_resource_and_write_one_ro
         assert all(not isinstance(a, Exception) for a in answers), answers
         assert [a.status_code for a in answers] == [202, 202], [a.json for a in answers]
         assert answers[0].json["id"] == answers[1].json["id"]
+        assert answers[0].json == answers[1].json  # the loser gets the winner's answer, audience count included
         assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
         with app.app_context():
             rows = db.session.execute(text(f"SELECT count(*) FROM {row_table} WHERE idempotency_key = :k"),

@@ -55,8 +55,10 @@ def test_pages_create_exactly_the_segments_rows_judged_as_intake_does(app, clien
     assert got["+260961000006"][:2] == ("rejected", "missing_personalisation")  # no district for ((district))
     assert got["+260211234567"][:2] == ("rejected", "not_mobile")
     assert got["+260961000008"][:2] == ("opted_out", "consent_withdrawn")
-    counts = scalar(app, "SELECT accepted_count || '/' || rejected_count FROM broadcasts WHERE id = :b", b=bid)
-    assert counts == "3/3"
+    # Counted as a list broadcast counts: the withdrawn contact is opted out, neither accepted nor rejected.
+    counts = scalar(app, "SELECT accepted_count || '/' || rejected_count || '/' || (options ->> 'opted_out')"
+                         " FROM broadcasts WHERE id = :b", b=bid)
+    assert counts == "3/2/1"
     assert scalar(app, "SELECT carrier FROM messages WHERE recipient = '+260951000003'") == "ZAMTEL"
 
 
