@@ -5,7 +5,8 @@ import os
 
 from flask import Flask
 
-from app.config import Config, check_config
+from app.config import Config
+from app.config_checks import check_config
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

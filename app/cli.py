@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.errors import NotFound
-from app.services import auth, breaker_control, region_backfill
+from app.services.control import auth, breaker_control, region_backfill
 
 herald = AppGroup("herald", help="Herald operator commands.")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -19,6 +18,7 @@ import time
 import psycopg2
 import requests
 
+from bench.common import machine, make_key
 from bench.dlr import run_dlr
 from bench.contacts import measure_contact_import
 from bench.memory import RssSampler
@@ -31,27 +31,10 @@ BASELINE_MAX = 50_000
 SMPP_WINDOW = 10
 
 
-def machine() -> str:
-    """A one-line description of where the figures were taken."""
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                 platform.processor())
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {model}, load {os.getloadavg()[0]:.1f}"
-
-
 def numbers(count: int, offset: int = 0) -> list[str]:
     """Distinct valid numbers spread over MTN, Airtel and Zamtel."""
     prefixes = ("96", "97", "95", "76", "77")
     return [f"+260{prefixes[i % 5]}{(offset + i) % 10_000_000:07d}" for i in range(count)]
-
-
-def make_key(database_url: str, redis_url: str) -> str:
-    """A service and API key in the bench database."""
-    from app import create_app
-    from app.services import auth
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url})
-    with app.app_context():
-        return auth.create_api_key(auth.create_service("bench").id)
 
 
 def post_broadcast(stack: Stack, key: str, count: int, offset: int) -> tuple[str, float]:

@@ -96,7 +96,7 @@ def check_ledger(stack: Stack, expected: set[str]) -> dict:
 
 def main() -> None:
     """Import, broadcast to the segment, add newcomers, broadcast excluding the first's receivers."""
-    from bench.__main__ import machine, make_key
+    from bench.common import machine, make_key
 
     parser = argparse.ArgumentParser(prog="python -m bench.audience")
     parser.add_argument("--contacts", type=int, default=1_000_000)

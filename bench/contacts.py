@@ -43,7 +43,7 @@ def measure_contact_import(api_url: str, key: str, count: int = 100_000) -> floa
 
 def main() -> None:
     """Measure the import alone against a fresh database and a gunicorn API."""
-    from bench.__main__ import machine, make_key
+    from bench.common import machine, make_key
 
     database_url, redis_url = scratch_database_url("herald_bench_contacts"), scratch_redis_url(7)
     reset_database(database_url)

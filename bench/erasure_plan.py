@@ -82,7 +82,10 @@ def explain(session, label: str, statement, params: dict) -> list:
 
 def plans(session) -> None:
     """Explain each erasure statement, in order, on the person's data; roll it all back."""
-    from app.services import contacts_erasure, dead_letters, delivery_reports, message_state, optouts
+    from app.services.audience import optouts
+    from app.services.control import contacts_erasure, dead_letters
+    from app.services.reports import delivery_reports
+    from app.services.state import message_state
 
     address = "+2609" + f"{PERSON:08d}"
     needles = [address.lstrip("+")]

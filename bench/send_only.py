@@ -12,7 +12,8 @@ import tempfile
 
 import redis
 
-from bench.__main__ import fast_lane_p95, machine, make_key, run_herald
+from bench.__main__ import fast_lane_p95, run_herald
+from bench.common import machine, make_key
 from scripts.testbed import Stack, reset_database, scratch_database_url, scratch_redis_url
 
 

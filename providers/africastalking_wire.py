@@ -29,7 +29,7 @@ from providers.base import (
     TemporaryError,
     UnknownOutcome,
 )
-from providers.segments import count_segments
+from providers.parts import count_segments
 
 # Per-recipient statusCode values, split by what Herald should do about them.
 ACCEPTED_CODES = {100: "Processed", 101: "Sent", 102: "Queued"}

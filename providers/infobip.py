@@ -19,7 +19,7 @@ from providers.base import (GATEWAY_DOWN, Accepted, DeliveryReport, GatewayRejec
                             UnknownOutcome, WebhookRequest, gateway_time)
 from providers.http_exchange import WireResponse
 from providers.http_transport import HttpTransport, excerpt, retry_after
-from providers.segments import count_segments
+from providers.parts import count_segments
 from providers.settings_schema import Setting
 
 SEND_PATH = "/sms/2/text/advanced"

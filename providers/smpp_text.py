@@ -2,14 +2,14 @@
 
 GSM-7 goes out with data_coding 0x00 as *unpacked* septets, one per octet: SMPP 3.4 leaves
 packing to the SMSC, and the SMSCs Herald meets (and the sandbox) expect it so. UCS-2 goes out
-with data_coding 0x08 as UTF-16 big-endian. Part sizes follow providers.segments, so the parts
+with data_coding 0x08 as UTF-16 big-endian. Part sizes follow providers.parts, so the parts
 sent are the segments counted and billed.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from providers.segments import (GSM7_PART_SEPTETS, GSM7_SINGLE_SEPTETS, UCS2_PART_UNITS, UCS2_SINGLE_UNITS,
+from providers.parts import (GSM7_PART_SEPTETS, GSM7_SINGLE_SEPTETS, UCS2_PART_UNITS, UCS2_SINGLE_UNITS,
                                 is_gsm7)
 
 DATA_CODING_GSM7 = 0x00

@@ -16,7 +16,7 @@ from sandbox.config import Settings
 from sandbox.dedup import DedupStore, Remembered
 from sandbox.ledger import Ledger
 from sandbox.ratelimit import TokenBucket
-from providers.segments import count_segments
+from providers.parts import count_segments
 from sandbox.reports import ReportSender
 
 # After a 429, how long a request may still arrive without counting against the client: it may have

@@ -49,7 +49,7 @@ def api_key() -> str:
     from app import create_app
     from app.extensions import db
     from app.models import Service
-    from app.services import auth
+    from app.services.control import auth
 
     app = create_app()
     with app.app_context():

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from app.services import breaker, call_journal, guard, optouts
-from app.services.pacing import Pacer, segments
+from app.services.audience import optouts
+from app.services.sending import breaker
+from app.services.state import call_journal, guard
+from app.services.sending.pacing import Pacer, segments
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome, Withheld
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from kombu.transport import redis as kombu_redis
 from app import create_app
 from app import redis_store
 from app.extensions import db
-from app.services import region_backfill
+from app.services.control import region_backfill
 
 # kombu 5.7's Redis channel, closed after the broker connection broke, puts its unacked messages
 # back through a client it has already dropped: AttributeError, and the worker dies ("Unrecoverable

@@ -6,7 +6,7 @@ import time
 from celery import shared_task
 from flask import current_app
 
-from app.services import delivery_reports
+from app.services.reports import delivery_reports
 
 # One run stops after this long; the next wake-up or beat carries on.
 _RUN_SECONDS = 20.0

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.extensions import db
-from app.services import call_journal, message_state
+from app.services.state import call_journal, claims, outcomes
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,13 @@ _TRANSIENT = (OperationalError, InterfaceError)
 _FIRST_DELAY, _MAX_DELAY = 0.2, 2.0
 
 
-def write(outcome: message_state.BatchOutcome, lease_seconds: float, window_seconds: float) -> list[int]:
+def write(outcome: outcomes.BatchOutcome, lease_seconds: float, window_seconds: float) -> list[int]:
     """Record the outcome, retrying through a database outage; return the new dead-letter ids."""
     deadline = time.monotonic() + window_seconds
     delay = _FIRST_DELAY
     while True:
         try:
-            dead_letter_ids = message_state.record_outcome(outcome)
+            dead_letter_ids = outcomes.record_outcome(outcome)
             break
         except _TRANSIENT as exc:
             _discard_transaction()
@@ -56,7 +56,7 @@ def _discard_transaction() -> None:
 def _heartbeat(token, lease_seconds: float) -> None:
     """Tell the reaper this claim's worker lives; Redis may be down too, which only costs the claim its shield."""
     try:
-        call_journal.heartbeat(token, message_state.journal_ttl(lease_seconds))
+        call_journal.heartbeat(token, claims.journal_ttl(lease_seconds))
     except redis.RedisError:
         pass
 
@@ -69,7 +69,7 @@ def _close_journal(token) -> None:
         pass
 
 
-def _log_lost(outcome: message_state.BatchOutcome, exc: Exception) -> None:
+def _log_lost(outcome: outcomes.BatchOutcome, exc: Exception) -> None:
     """Give up loudly, with what the gateway accepted, so an operator can reconcile by hand."""
     log.error("outcomes of claim %s could not be written (%s): gateway ids of accepted messages %s; "
               "the lease reaper will hold them as outcome unknown", outcome.token, exc,

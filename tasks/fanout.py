@@ -6,7 +6,7 @@ import uuid
 from celery import shared_task
 
 from app.redis_store import get_redis
-from app.services import dispatch
+from app.services.control import dispatch
 
 # A tick finishes in milliseconds; the lock only stops two ticks planning at once.
 _TICK_LOCK_MS = 5000

@@ -7,9 +7,11 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import blocked_carriers, breaker, dispatch, guard, lease_reaper, message_state
-from app.services.gateways import gateway, resend_safe_providers
-from app.services.retry_policy import Policy
+from app.services.control import dispatch
+from app.services.sending import blocked_carriers, breaker, lease_reaper
+from app.services.state import claims, guard, message_state
+from app.services.control.gateways import gateway, resend_safe_providers
+from app.services.sending.retry_policy import Policy
 from providers.base import SendError
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def advance_schedules() -> dict:
 @shared_task(name="tasks.maintenance.requeue_transactional")
 def requeue_transactional() -> int:
     """Re-enqueue transactional messages whose wake-up was lost (a flushed broker, a dead worker)."""
-    due = message_state.due_transactional(grace_seconds=5.0)
+    due = claims.due_transactional(grace_seconds=5.0)
     for message_id in due:
         enqueue(current_app, "tasks.sending.send_priority", message_id)
     return len(due)

@@ -12,12 +12,17 @@ from celery import shared_task
 from flask import current_app
 
 from app.queueing import enqueue
-from app.services import blocked_carriers, guard, inflight, message_state, optouts, pacing, quota, routing, send_windows, throughput
-from app.services.retry_policy import Policy, judge_batch
-from app.services.gateways import gateway
+from app.services.audience import optouts
+from app.services.limits import quota, send_windows
+from app.services.reports import throughput
+from app.services.channels import routes
+from app.services.sending import blocked_carriers, inflight, pacing, routing
+from app.services.state import claims, guard, outcomes
+from app.services.sending.retry_policy import Policy, judge_batch
+from app.services.control.gateways import gateway
 from app.extensions import db
 from app.models import Message
-from app.services.send_context import load_send_context, outbound_messages, transactional_messages
+from app.services.sending.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
 from providers.base import OutboundMessage
 from tasks import durable_outcomes
@@ -28,17 +33,17 @@ _RELEASED_RETRY_SECONDS = 1.0
 
 
 def _send_and_record(claim, sends: list[tuple[str, list[OutboundMessage], pacing.Pacer]],
-                     broadcast_id: str | None, cfg, optout_key: str | None = None) -> message_state.BatchOutcome:
+                     broadcast_id: str | None, cfg, optout_key: str | None = None) -> outcomes.BatchOutcome:
     """Call each account's gateway for its share of the claim, then write every outcome in one transaction."""
     lease = cfg["HERALD_LEASE_SECONDS"]
     deadline = time.monotonic() + lease * 0.5
     attempts = {row.id: row.attempts for row in claim.rows}
-    outcome = message_state.BatchOutcome(claim.token, scopes=claim.scopes)
+    outcome = outcomes.BatchOutcome(claim.token, scopes=claim.scopes)
     for account, messages, pacer in sends:
         provider = gateway(account)
         run = run_batch(account, provider, messages, claim.token, broadcast_id,
                         time_budget=deadline - time.monotonic(), threads=cfg["HERALD_SEND_THREADS"], pacer=pacer,
-                        journal_ttl=message_state.journal_ttl(lease), optout_key=optout_key)
+                        journal_ttl=claims.journal_ttl(lease), optout_key=optout_key)
         if run.stop_reason and run.stop_reason not in ("status", "deadline"):
             log.warning("batch %s stopped early on %s: %s", claim.token, account, run.stop_reason)
         outcome.extend(judge_batch(claim.token, [m.message_id for m in messages], run.results, attempts,
@@ -66,8 +71,8 @@ def deliver_batch(broadcast_id: str) -> int:
     if not send_windows.is_open(context.send_window):
         return 0
     scopes = quota.scopes_for(context.service_id, context.provider)
-    route_plan = routing.plan(context.channel) if context.provider == routing.ROUTED else None
-    claim = message_state.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes,
+    route_plan = routing.plan(context.channel) if context.provider == routes.ROUTED else None
+    claim = claims.claim_batch(broadcast_id, cfg["HERALD_BATCH_SIZE"], cfg["HERALD_LEASE_SECONDS"], scopes,
                                       route_plan)
     if claim.dead_letters:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", claim.dead_letters)
@@ -125,9 +130,9 @@ def send_priority(message_id: int) -> None:
     if target is None or target.broadcast_id is not None or target.status != "pending":
         db.session.rollback()
         return
-    routed = target.provider == routing.ROUTED or target.route is not None
-    scopes = quota.scopes_for(target.service_id, routing.ROUTED if routed else target.provider)
-    claim = message_state.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes,
+    routed = target.provider == routes.ROUTED or target.route is not None
+    scopes = quota.scopes_for(target.service_id, routes.ROUTED if routed else target.provider)
+    claim = claims.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes,
                                               routing.plan("sms") if routed else None)
     if claim.dead_letters:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", claim.dead_letters)

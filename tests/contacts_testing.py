@@ -26,7 +26,7 @@ def csv_bytes(rows: list[str], header: str = HEADER) -> bytes:
 
 def import_rows(app, service_id: int, rows: list[str], header: str = HEADER) -> dict:
     """Import through the service layer, as the API does."""
-    from app.services import contacts
+    from app.services.audience import contacts
 
     with app.app_context():
         return contacts.import_csv(service_id, csv_bytes(rows, header), "ZM", 1000, 100)

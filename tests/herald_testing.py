@@ -30,7 +30,8 @@ def test_redis_url() -> str:
 def truncate_all(app, redis_url: str) -> None:
     """Empty every table and the test Redis db."""
     from app.extensions import db
-    from app.services import breaker, guard
+    from app.services.sending import breaker
+    from app.services.state import guard
 
     from sqlalchemy.exc import OperationalError
 
@@ -67,7 +68,7 @@ class ServiceKey:
 
 def make_service(app, name: str) -> ServiceKey:
     """Create a service with one API key."""
-    from app.services import auth
+    from app.services.control import auth
 
     with app.app_context():
         service = auth.create_service(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from app.api.auth import require_service
-from app.services import breaker_control
+from app.services.control import breaker_control
 
 bp = Blueprint("accounts", __name__, url_prefix="/v1/accounts")
 

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import g, request
 
 from app.errors import Unauthorized
-from app.services.auth import caller_for_key
+from app.services.control.auth import caller_for_key
 
 
 def require_service(view):

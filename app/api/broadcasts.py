@@ -15,10 +15,14 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
-from app.services import csv_cells, intake, lifecycle, preview, reporting, routing, segments_audience, templates_store
-from app.services.broadcast_request import parse_lifecycle, parse_spec
-from app.services.idempotency import parse_key
-from app.services.recipient_list import RecipientList
+from app.services.content import csv_cells
+from app.services.control import lifecycle
+from app.services.intake import intake, preview, segments_audience, templates_store
+from app.services.reports import reporting
+from app.services.channels import routes
+from app.services.intake.broadcast_request import parse_lifecycle, parse_spec
+from app.services.intake.idempotency import parse_key
+from app.services.intake.recipient_list import RecipientList
 from app.statuses import ALL_MESSAGE_STATUSES
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
@@ -45,7 +49,7 @@ def create():
     if spec.dry_run:
         return jsonify(_estimate(spec, audience))
     result = intake.create_broadcast(
-        g.service_id, spec, audience, provider=routing.provider_for(spec.channel), actor=g.actor,
+        g.service_id, spec, audience, provider=routes.provider_for(spec.channel), actor=g.actor,
         idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"])
     if result.created and result.broadcast.status == "running":
         wake(result.broadcast.id)
@@ -59,7 +63,7 @@ def create():
 def _estimate(spec, audience) -> dict:
     """The dry run's answer for an audience: nothing is written."""
     cfg = current_app.config
-    prices = routing.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"]))
+    prices = routes.estimate_prices(spec.channel, preview.parse_prices(cfg["HERALD_SMS_PRICES"]))
     answer = preview.estimate(spec, audience, g.service_id, cfg["HERALD_MAX_BODY_CHARS"], prices,
                               cfg["HERALD_SMS_CURRENCY"])
     db.session.rollback()

@@ -7,8 +7,10 @@ from app.api.auth import require_service
 from app.api.json_body import parse_json_object
 from app.api.params import int_arg, path_name
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
-from app.services import contacts, contacts_erasure, csv_cells
-from app.services.contacts_fields import FieldRejected
+from app.services.audience import contacts
+from app.services.content import csv_cells
+from app.services.control import contacts_erasure
+from app.services.audience.contacts_fields import FieldRejected
 
 bp = Blueprint("contacts", __name__, url_prefix="/v1/contacts")
 

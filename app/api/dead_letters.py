@@ -8,7 +8,7 @@ from app.api.params import BIGINT_MAX, broadcast_uuid, int_arg
 from app.api.json_body import parse_json_object
 from app.errors import ValidationFailed
 from app.queueing import enqueue
-from app.services import dead_letters
+from app.services.control import dead_letters
 
 bp = Blueprint("dead_letters", __name__, url_prefix="/v1/dead-letters")
 

@@ -6,7 +6,7 @@ import json
 import re
 
 from app.errors import MalformedRequest
-from app.services.storable_text import flaw_path, refuse
+from app.services.content.storable_text import flaw_path, refuse
 
 # Where unstorable text can come from in UTF-8 JSON: a \u0000 escape, a surrogate escape not in a
 # high-low pair, or a surrogate encoded as raw bytes (json.loads decodes with surrogatepass). A

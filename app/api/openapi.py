@@ -9,7 +9,7 @@ from app.api.openapi_content import BROADCAST_EXTRAS, CONTENT_PATHS, CONTENT_SCH
 from app.api.openapi_kit import (ERRORS, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, array, closed, fails,
                                  json_content, limit, nullable, obj, op, param, ref, reply)
 from app.api.params import BIGINT_MAX
-from app.services.broadcast_request import MAX_RATE_PER_SECOND, MAX_REASON_CHARS, MIN_RATE_PER_SECOND
+from app.services.intake.broadcast_request import MAX_RATE_PER_SECOND, MAX_REASON_CHARS, MIN_RATE_PER_SECOND
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
 
 bp = Blueprint("openapi", __name__)

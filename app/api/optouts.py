@@ -7,9 +7,9 @@ from app.api.auth import require_service
 from app.api.json_body import parse_json_object
 from app.api.params import int_arg, text_arg
 from app.errors import NotFound, ValidationFailed
-from app.services import optouts
-from app.services.broadcast_request import KNOWN_CHANNELS
-from app.services.storable_text import check_text
+from app.services.audience import optouts
+from app.services.intake.broadcast_request import KNOWN_CHANNELS
+from app.services.content.storable_text import check_text
 
 bp = Blueprint("optouts", __name__, url_prefix="/v1/opt-outs")
 

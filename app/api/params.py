@@ -6,7 +6,7 @@ import uuid
 from flask import request
 
 from app.errors import NotFound, ValidationFailed
-from app.services.storable_text import check_text, flaw
+from app.services.content.storable_text import check_text, flaw
 
 # Ids are PostgreSQL bigints: a larger path id names nothing (404), rather than overflowing the query.
 BIGINT_MAX = 2**63 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 
 from app.api.auth import require_service
-from app.services import quota
+from app.services.limits import quota
 
 bp = Blueprint("quotas", __name__, url_prefix="/v1/quotas")
 

@@ -17,8 +17,8 @@ from werkzeug.wsgi import get_current_url
 
 from app.api import webhooks
 from app.errors import ApiError
-from app.services.gateways import find_gateway
-from app.services.storable_text import flaw
+from app.services.control.gateways import find_gateway
+from app.services.content.storable_text import flaw
 from providers.base import DeliveryReport, WebhookRequest
 
 _PREFIX = "/webhooks/"

@@ -7,7 +7,7 @@ from app.api.auth import require_service
 from app.api.json_body import parse_json_object
 from app.api.params import path_name
 from app.errors import ValidationFailed
-from app.services import segments
+from app.services.audience import segments
 
 bp = Blueprint("segments", __name__, url_prefix="/v1/segments")
 

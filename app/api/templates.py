@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 from app.api.auth import require_service
 from app.api.json_body import parse_json_object
 from app.api.params import int_arg
-from app.services import templates_store
-from app.services.storable_text import check_text
+from app.services.intake import templates_store
+from app.services.content.storable_text import check_text
 
 bp = Blueprint("templates", __name__, url_prefix="/v1/templates")
 

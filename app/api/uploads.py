@@ -9,10 +9,10 @@ from flask import request
 
 from app.api.json_body import parse_json_object
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
-from app.services.broadcast_request import check_recipient_list
-from app.services.idempotency import request_fingerprint
-from app.services.segments_audience import wanted as audience_requested
-from app.services.storable_text import NUL
+from app.services.intake.broadcast_request import check_recipient_list
+from app.services.intake.idempotency import request_fingerprint
+from app.services.intake.segments_audience import wanted as audience_requested
+from app.services.content.storable_text import NUL
 
 ADDRESS_COLUMNS = ("to", "phone number", "phone_number", "phone", "msisdn", "mobile")
 FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_for", "rate_limit_per_second")

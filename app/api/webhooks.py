@@ -12,10 +12,10 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
-from app.services import delivery_reports, inbound
-from app.services.gateways import find_gateway
-from app.services.report_committer import ReportCommitter, StoreFailed
-from app.services.storable_text import check_text, flaw_path, refuse
+from app.services.reports import delivery_reports, inbound
+from app.services.control.gateways import find_gateway
+from app.services.reports.report_committer import ReportCommitter, StoreFailed
+from app.services.content.storable_text import check_text, flaw_path, refuse
 from providers.base import DeliveryReport, WebhookRequest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

@@ -29,7 +29,7 @@ class Broadcast(db.Model):
     priority = db.Column(db.Text, nullable=False, server_default="normal")
     status = db.Column(db.Text, nullable=False, index=True)
     paused_reason = db.Column(db.Text)
-    # Bumped by every transition; orders the Redis status flag's writes (app.services.guard).
+    # Bumped by every transition; orders the Redis status flag's writes (app.services.state.guard).
     status_version = db.Column(db.BigInteger, nullable=False, server_default="1")
     rate_limit_per_second = db.Column(db.Numeric(10, 3))
     scheduled_for = db.Column(db.DateTime(timezone=True))

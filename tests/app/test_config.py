@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app import create_app
-from app.config import ConfigurationError, is_loopback_url
+from app.config_checks import ConfigurationError, is_loopback_url
 
 
 @pytest.mark.parametrize("url", ["https://api.africastalking.com", "http://10.0.0.5:8025", "http://[2001:db8::1]/"])

@@ -7,7 +7,7 @@ import pytest
 
 from at_gateway import Reply, at_recipient, at_response, message
 from providers.base import Accepted, OutboundMessage, PermanentError, TemporaryError, UnknownOutcome
-from providers.segments import count_segments
+from providers.parts import count_segments
 
 NUMBER = "+260971234567"
 

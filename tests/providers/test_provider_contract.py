@@ -293,7 +293,7 @@ def smpp_wire(smsc):
     def build(on_receipts=None, **overrides) -> Provider:
         settings = smsc.settings(response_timeout=0.5, throttle_retry_after_s=2.0, **overrides)
         built.append(registry.build_account("smpp_test", "smpp", settings))
-        built[-1].on_receipts = on_receipts  # as app.services.gateways gives it the receipt sink
+        built[-1].on_receipts = on_receipts  # as app.services.control.gateways gives it the receipt sink
         return built[-1]
 
     yield build

@@ -14,7 +14,7 @@ from sandbox.events import ACCEPTED, REPLAY, EventRing
 from sandbox.poster import FormPoster
 from sandbox.ratelimit import TokenBucket
 from sandbox.reports import backoff, report_form
-from providers.segments import count_segments
+from providers.parts import count_segments
 from sandbox import gateway as gateway_module
 
 

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from app.services import breaker, call_journal
+from app.services.sending import breaker
+from app.services.state import call_journal
 from providers.base import NotSent, OutboundMessage, Provider
 from tasks.batch_runner import run_batch
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import DeliveryEvent, Message
-from app.services import delivery_reports
+from app.services.reports import delivery_reports
 from providers.base import DeliveryReport
 
 COUNT = 90

@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 
-from app.services import breaker
+from app.services.sending import breaker
 
 # The size is 5,000 (SMPP_NODE_COUNT=5000); the suite runs 2,500.
 COUNT = int(os.environ.get("SMPP_NODE_COUNT", "2500"))

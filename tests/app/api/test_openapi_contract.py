@@ -10,7 +10,7 @@ from herald_testing import post_json, recipients, sms
 
 from app.api.openapi import document
 from app.api.params import BIGINT_MAX
-from app.services.broadcast_request import MIN_RATE_PER_SECOND
+from app.services.intake.broadcast_request import MIN_RATE_PER_SECOND
 
 
 def request_schema(operation: dict) -> dict:

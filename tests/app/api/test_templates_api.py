@@ -72,8 +72,8 @@ def test_a_broadcast_body_with_a_bad_filter_is_refused_whole(client, service, ap
 
 
 def test_each_recipient_gets_the_variant_in_their_language(client, service, app):
-    from app.services import message_state
-    from app.services.send_context import load_send_context, outbound_messages
+    from app.services.state import claims
+    from app.services.sending.send_context import load_send_context, outbound_messages
 
     save(client, service, "Rain tomorrow, ((name)).")
     save(client, service, "Imfula mailo, ((name)).", language="bem")
@@ -87,7 +87,7 @@ def test_each_recipient_gets_the_variant_in_their_language(client, service, app)
     assert [s["body"] for s in preview["sample"]] == texts
     bid = post_json(client, service, "/v1/broadcasts", payload).json["id"]
     with app.app_context():
-        claim = message_state.claim_batch(bid, 10, 60)
+        claim = claims.claim_batch(bid, 10, 60)
         sent = outbound_messages(load_send_context(bid), claim.rows)
         assert sorted(m.body for m in sent) == sorted(texts)
         variants = db.session.get(Broadcast, bid).options["template"]["variants"]
