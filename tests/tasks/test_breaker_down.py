@@ -17,8 +17,8 @@ from app.models import Message
 
 STACK_SETTINGS = {"AT_HONOURS_IDEMPOTENCY_KEY": "0"}
 # The breaker's figures do not depend on the outage's length (it stays open, probing every 2 s);
-# 20 s keeps the suite short. HERALD_TEST_OUTAGE_S=60 runs the full minute.
-OUTAGE_S = int(os.environ.get("HERALD_TEST_OUTAGE_S", "20"))
+# 10 s keeps the suite short. HERALD_TEST_OUTAGE_S=60 runs the full minute.
+OUTAGE_S = int(os.environ.get("HERALD_TEST_OUTAGE_S", "10"))
 RECIPIENTS = 4000
 # Most seconds from the outage to the broadcast's pause (audit row).
 PAUSE_WITHIN_S = 5.0

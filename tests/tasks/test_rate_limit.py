@@ -4,13 +4,13 @@ from __future__ import annotations
 from herald_testing import wait_until
 from pipeline_checks import assert_each_accepted_once, gone_out, start_broadcast, summary, wait_completed
 
-RATE = 200
+RATE = 400
 STACK_SETTINGS = {"HERALD_RATE_LIMITS": f"africastalking={RATE}", "HERALD_SEND_THREADS": 4,
                   "HERALD_BATCH_SIZE": 200}
 STACK_WORKERS = 2
 
 
-def steady_rate(per_second: dict[str, int], seconds: int = 20) -> float:
+def steady_rate(per_second: dict[str, int], seconds: int = 10) -> float:
     """Mean gateway-side rate over `seconds` full seconds in the middle of the run."""
     ticks = sorted(int(t) for t in per_second)
     start = ticks[0] + 3
