@@ -274,7 +274,10 @@ class _FailingAt:
 
     def __exit__(self, kind, exc, _tb) -> bool:
         """Raise the phase's outcome for a lost connection; let everything else through."""
-        if exc is None or not isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
+        # smtplib's errors are OSErrors too: only a disconnection among them is a lost connection.
+        disconnected = isinstance(exc, smtplib.SMTPServerDisconnected) or (
+            isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException))
+        if not disconnected:
             return False
         self.session._client.close()
         timed_out = isinstance(exc, ReplyLost) and exc.timed_out
