@@ -44,7 +44,7 @@ from providers.email_dkim import DkimSigner
 from providers.email_message import Composed, Identity, compose, is_address
 from providers.smtp_pool import SessionPool
 from providers.smtp_replies import Phase
-from providers.smtp_session import SessionConfig, SmtpSession
+from providers.smtp_session import SmtpSession
 
 
 class SMTPEmail(Provider):
@@ -54,8 +54,15 @@ class SMTPEmail(Provider):
     channel = "email"
     settings_schema = s.SETTINGS
     honours_idempotency_key = False
-    # Each message of a bulk call is its own transaction, so each may have its own body.
+    # send_bulk carries at most this many, one transaction after another; each may have its own body.
+    max_bulk_recipients = 50
     bulk_bodies_may_differ = True
+
+    @property
+    def journal_unit(self) -> int:
+        """One message: each transaction is its own write to the wire, so the batch runner sends each
+        alone (its lanes sharing the pooled sessions) and a crash leaves at most one per lane in doubt."""
+        return 1
 
     def __init__(self, *, host: str = "", port: int | str = 587, username: str = "", password: str = "",
                  starttls: bool | str = True, tls_ca_file: str = "", helo_name: str = "", from_address: str = "",
@@ -63,25 +70,18 @@ class SMTPEmail(Provider):
                  connect_timeout: float | str = 5.0, reply_timeout: float | str = 30.0,
                  data_timeout: float | str = 60.0, max_messages_per_session: int | str = 100,
                  max_session_age_s: float | str = 60.0, max_idle_s: float | str = 15.0,
-                 max_idle_sessions: int | str = 8, max_bulk_recipients: int | str = 20, dkim_selector: str = "",
+                 max_idle_sessions: int | str = 8, dkim_selector: str = "",
                  dkim_domain: str = "", dkim_private_key_path: str = "", event_public_key: str = "",
                  event_max_age_s: float | str = 0.0, sendgrid_smtpapi: bool | str = False) -> None:
         """Check every setting, read the DKIM and event keys; nothing connects until the first send."""
         self._identity = _identity(from_address, from_name, reply_to, return_path, message_id_domain,
                                    s.flag("sendgrid_smtpapi", sendgrid_smtpapi))
-        self.host, self.port = s.text("host", host, required=True), s.count("port", port)
-        self.max_bulk_recipients = s.count("max_bulk_recipients", max_bulk_recipients)
-        username, password = s.text("username", username), "" if password is None else str(password)
-        if bool(username) != bool(password):
-            raise ProviderConfigError("smtp: username and password go together")
-        use_tls = s.flag("starttls", starttls)
-        self._config = SessionConfig(
-            host=self.host, port=self.port,
+        self._config = s.session_config(
+            host=host, port=port, username=username, password=password, starttls=starttls, tls_ca_file=tls_ca_file,
             helo_name=s.text("helo_name", helo_name) or self._identity.from_address.rpartition("@")[2],
-            starttls=use_tls, tls_context=s.tls_context(s.text("tls_ca_file", tls_ca_file)) if use_tls else None,
-            username=username, password=password, connect_timeout=s.seconds("connect_timeout", connect_timeout),
-            reply_timeout=s.seconds("reply_timeout", reply_timeout),
-            data_timeout=s.seconds("data_timeout", data_timeout))
+            connect_timeout=connect_timeout,
+            reply_timeout=reply_timeout, data_timeout=data_timeout)
+        self.host, self.port = self._config.host, self._config.port
         self._pool = SessionPool(lambda: SmtpSession(self._config),
                                  max_idle=s.count("max_idle_sessions", max_idle_sessions),
                                  max_messages=s.count("max_messages_per_session", max_messages_per_session),

@@ -1,12 +1,8 @@
 """One SMTP session: connect, greeting, EHLO, STARTTLS and AUTH once, then one transaction per message.
 
-Built on smtplib for the dialogue it gets right (EHLO parsing, STARTTLS, the AUTH mechanisms),
-with two changes: a write that fails is told apart from a reply that never came (smtplib raises
-SMTPServerDisconnected for both, and they mean "not sent" and "in doubt" at the end of DATA), and
-every reply is read within one deadline and a bounded number of lines, so a server that trickles
-bytes cannot hold a sender longer than the timeout. Commands go one at a time (no PIPELINING), so
-the point of the dialogue a failure happened at is always known. What each point means is in
-providers/smtp_replies.py.
+It speaks through providers/smtp_client.py (smtplib, every reply bounded, a failed write told
+apart from a lost reply). Commands go one at a time (no PIPELINING), so the point of the dialogue
+a failure happened at is always known; what each point means is in providers/smtp_replies.py.
 """
 from __future__ import annotations
 
@@ -20,29 +16,14 @@ from typing import NoReturn
 
 from providers.base import GatewayRejected, SendError
 from providers.email_message import Composed
+from providers.smtp_client import BoundedClient, ReplyLost
 from providers.smtp_replies import SERVICE_CLOSING, Phase, lost, refusal
 
-# A reply longer than this (lines, or bytes a line) is not an SMTP server's.
-MAX_REPLY_LINES = 100
-MAX_LINE_BYTES = 8192
 # QUIT on the way out is a courtesy: never wait long for it.
 QUIT_TIMEOUT_S = 1.0
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 # Any 2xx to the final "." means the server took the message.
 _POSITIVE = tuple(range(200, 300))
-
-
-class WriteFailed(smtplib.SMTPServerDisconnected):
-    """A command or the message could not be written whole: what was not written never arrived."""
-
-
-class ReplyLost(smtplib.SMTPServerDisconnected):
-    """The connection closed, failed or stayed silent before a whole reply was read."""
-
-    def __init__(self, detail: str, timed_out: bool = False) -> None:
-        """Say whether the deadline passed (a silent server) or the connection ended."""
-        super().__init__(detail)
-        self.timed_out = timed_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,87 +43,6 @@ class SessionConfig:
     data_timeout: float
 
 
-class _Client(smtplib.SMTP):
-    """smtplib's client with bounded replies and failed writes reported as WriteFailed."""
-
-    def __init__(self, helo_name: str, reply_timeout: float) -> None:
-        """Not connected; `local_hostname` given so smtplib never looks up this host's name."""
-        super().__init__(local_hostname=helo_name, timeout=reply_timeout)
-        self.reply_timeout = reply_timeout
-        self._unread = bytearray()
-
-    def send(self, s) -> None:
-        """Write all of `s`, or raise WriteFailed (the connection is closed then)."""
-        if self.sock is None:
-            raise WriteFailed("not connected")
-        data = s.encode(self.command_encoding) if isinstance(s, str) else s
-        try:
-            self.sock.settimeout(self.reply_timeout)
-            self.sock.sendall(data)
-        except OSError as exc:
-            self.close()
-            raise WriteFailed(f"write failed: {exc}") from None
-
-    def getreply(self, timeout: float | None = None) -> tuple[int, bytes]:
-        """One whole reply (code, text), read within `timeout` (the reply timeout by default)."""
-        deadline = time.monotonic() + (timeout or self.reply_timeout)
-        lines: list[bytes] = []
-        for _ in range(MAX_REPLY_LINES):
-            line = self._read_line(deadline)
-            lines.append(line[4:].strip(b" \t\r\n"))
-            code = int(line[:3]) if line[:3].isdigit() else -1
-            if code < 0 or line[3:4] != b"-":
-                return code, b"\n".join(lines)
-        self.close()
-        raise ReplyLost(f"reply longer than {MAX_REPLY_LINES} lines")
-
-    def _read_line(self, deadline: float) -> bytes:
-        """One reply line, waiting no later than `deadline`."""
-        while True:
-            end = self._unread.find(b"\n")
-            if end >= 0:
-                line = bytes(self._unread[:end + 1])
-                del self._unread[:end + 1]
-                return line
-            if len(self._unread) > MAX_LINE_BYTES:
-                self.close()
-                raise ReplyLost("reply line too long")
-            self._unread += self._receive(deadline)
-
-    def _receive(self, deadline: float) -> bytes:
-        """Whatever the server sent next; ReplyLost when it closes, fails or the deadline passes."""
-        remaining = deadline - time.monotonic()
-        if self.sock is None or remaining <= 0:
-            self.close()
-            raise ReplyLost("no reply in time" if self.sock else "not connected", timed_out=self.sock is not None)
-        try:
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            self.close()
-            raise ReplyLost("no reply in time", timed_out=True) from None
-        except OSError as exc:
-            self.close()
-            raise ReplyLost(f"connection failed: {exc}") from None
-        if not chunk:
-            self.close()
-            raise ReplyLost("connection closed by the server")
-        return chunk
-
-    def forget_plaintext(self) -> None:
-        """After the TLS handshake: drop bytes read before it and what EHLO said (RFC 3207 4.2)."""
-        self._unread.clear()
-        self.file = None
-        self.helo_resp = self.ehlo_resp = None
-        self.esmtp_features = {}
-        self.does_esmtp = False
-
-    def close(self) -> None:
-        """Close the socket and forget anything unread."""
-        self._unread.clear()
-        super().close()
-
-
 class SmtpSession:
     """An open, greeted (and maybe encrypted and authenticated) session to one server."""
 
@@ -152,7 +52,7 @@ class SmtpSession:
         self.opened_at = self.used_at = time.monotonic()
         self.messages = 0
         self.failed_at: Phase | None = None
-        self._client = _Client(config.helo_name, config.reply_timeout)
+        self._client = BoundedClient(config.helo_name, config.reply_timeout)
         self._connect()
         if config.starttls:
             self._starttls()
@@ -173,6 +73,8 @@ class SmtpSession:
                                                          timeout=self.config.connect_timeout)
         except OSError as exc:
             self._fail(lost(Phase.CONNECT, str(exc)), Phase.CONNECT)
+        # Each command waits for its reply: Nagle's wait for an ACK would only add delay.
+        self._client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client._host = self.config.host  # STARTTLS checks the certificate against it
         self._expect(Phase.GREETING, (220,), self._client.getreply)
         self._expect(Phase.EHLO, (250,), self._client.ehlo)

@@ -10,6 +10,7 @@ import ssl
 
 from providers.base import ProviderConfigError
 from providers.settings_schema import Setting
+from providers.smtp_session import SessionConfig
 
 SETTINGS = (
     Setting("host", str, required=True, help="the SMTP server (relay or submission service)"),
@@ -31,7 +32,6 @@ SETTINGS = (
     Setting("max_session_age_s", float, default=60.0, help="seconds a session stays open at most"),
     Setting("max_idle_s", float, default=15.0, help="seconds a session may wait unused before it is closed"),
     Setting("max_idle_sessions", int, default=8, help="idle sessions kept per process"),
-    Setting("max_bulk_recipients", int, default=20, help="messages one send_bulk carries, one after another"),
     Setting("dkim_selector", str, default="", help="DKIM selector (with dkim_domain and dkim_private_key_path)"),
     Setting("dkim_domain", str, default="", help="DKIM signing domain (d=)"),
     Setting("dkim_private_key_path", str, default="", help="PEM RSA private key file for DKIM"),
@@ -91,3 +91,18 @@ def tls_context(ca_file: str) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=ca_file or None)
     except (OSError, ssl.SSLError) as exc:
         raise ProviderConfigError(f"smtp: cannot load tls_ca_file: {exc}") from None
+
+
+def session_config(*, host: object, port: object, username: object, password: object, starttls: object,
+                   tls_ca_file: object, helo_name: object, connect_timeout: object, reply_timeout: object,
+                   data_timeout: object) -> SessionConfig:
+    """How every session of the account is opened, each value checked."""
+    user, secret = text("username", username), "" if password is None else str(password)
+    if bool(user) != bool(secret):
+        raise ProviderConfigError("smtp: username and password go together")
+    use_tls = flag("starttls", starttls)
+    return SessionConfig(
+        host=text("host", host, required=True), port=count("port", port), helo_name=text("helo_name", helo_name),
+        starttls=use_tls, tls_context=tls_context(text("tls_ca_file", tls_ca_file)) if use_tls else None,
+        username=user, password=secret, connect_timeout=seconds("connect_timeout", connect_timeout),
+        reply_timeout=seconds("reply_timeout", reply_timeout), data_timeout=seconds("data_timeout", data_timeout))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Settings:
     smtp_rcpt_temp_rate: float = 0.0
     smtp_rcpt_perm_rate: float = 0.0
     # Addresses whose RCPT TO always gets this reply ("550 5.1.1 ...", "450 4.2.1 ...", "452 ...").
-    smtp_address_replies: dict = field(default_factory=dict)
+    smtp_address_replies: dict = dataclass_field(default_factory=dict)
     # Chance a message is taken (and recorded) and the connection then cut before the 250 goes out.
     smtp_drop_after_data_rate: float = 0.0
     # Accepted messages per connection before the next MAIL FROM gets 421 and a close; 0 = no limit.

@@ -141,7 +141,9 @@ def test_a_drop_after_data_is_an_unknown_outcome_and_the_server_has_the_message(
 
 
 def test_one_session_carries_many_messages_with_rset_between(mta, smtp):
-    results = smtp().send_bulk([email(n) for n in range(10)])
+    adapter = smtp()
+
+    results = [adapter.send(email(n)) for n in range(5)] + adapter.send_bulk([email(n) for n in range(5, 10)])
 
     assert all(isinstance(r, Accepted) for r in results)
     counts = mta.ledger()["smtp"]
@@ -186,7 +188,8 @@ def test_probe_opens_a_session_and_sends_nothing(mta, smtp):
 
 def test_a_dkim_signed_message_verifies_as_the_server_received_it(mta, smtp, tmp_path):
     path, dns = write_key(tmp_path)
-    message = email(3, html="<p>Boil water.</p>\n.a line that starts with a dot", unsubscribe_url="https://herald.example/u/3")
+    message = email(3, html="<p>Boil water.</p>\n.a line that starts with a dot",
+                    unsubscribe_url="https://herald.example/u/3")
 
     smtp(dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_private_key_path=path).send(message)
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from smtp_stub import CLOSE, SILENT, TRICKLE, ScriptedMta
 
-from providers import smtp_session
+from providers import smtp_client
 from providers.base import Accepted, GatewayRejected, NotSent, OutboundMessage, UnknownOutcome
 from providers.smtp import SMTPEmail
 
@@ -61,15 +61,15 @@ def test_a_close_before_the_message_was_written_is_not_sent(stub, verb):
 def test_a_write_that_fails_while_the_message_goes_out_is_not_sent(stub, monkeypatch):
     # The kernel takes a small message whole, so the failing write is staged: the message's write
     # fails as a reset connection makes it fail, before its final "." is out.
-    real_send = smtp_session._Client.send
+    real_send = smtp_client.BoundedClient.send
 
     def cut_before_the_dot(client, data):
         if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
             client.close()
-            raise smtp_session.WriteFailed("write failed: [Errno 104] Connection reset by peer")
+            raise smtp_client.WriteFailed("write failed: [Errno 104] Connection reset by peer")
         return real_send(client, data)
 
-    monkeypatch.setattr(smtp_session._Client, "send", cut_before_the_dot)
+    monkeypatch.setattr(smtp_client.BoundedClient, "send", cut_before_the_dot)
     with pytest.raises(NotSent) as caught:
         adapter(stub()).send(MESSAGE)
     assert caught.value.code == "lost_at_content"
