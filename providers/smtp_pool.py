@@ -38,15 +38,22 @@ class SessionPool:
         self._idle: _Idle | None = None
 
     def take(self) -> tuple[SmtpSession, bool]:
-        """A live session and whether it was reused: an idle one that answers RSET, else a new one."""
-        # Bounded by the pool's size: each idle session is tried once, then a new one is opened.
-        for _ in range(self.max_idle):
+        """A live session and whether it was reused: the most recent idle one if it answers RSET, else a new one.
+
+        When the most recently used session is dead, the older ones are closed untried: whatever
+        ended it (a restart, an idle timeout) ended them too, and probing each would cost a wait.
+        """
+        for _ in range(self.max_idle):  # bounded: worn sessions are skipped, at most the pool's size
             session = self._pop()
             if session is None:
                 break
-            if not self._worn(session) and session.reset():
+            if self._worn(session):
+                session.close()
+                continue
+            if session.reset():
                 return session, True
-            session.close()
+            self.close()
+            break
         return self.open(), False
 
     def open(self) -> SmtpSession:

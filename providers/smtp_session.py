@@ -21,6 +21,8 @@ from providers.smtp_replies import SERVICE_CLOSING, Phase, lost, refusal
 
 # QUIT on the way out is a courtesy: never wait long for it.
 QUIT_TIMEOUT_S = 1.0
+# The RSET that proves a pooled session alive waits at most this long (a live server answers at once).
+RSET_TIMEOUT_S = 5.0
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 # Any 2xx to the final "." means the server took the message.
 _POSITIVE = tuple(range(200, 300))
@@ -53,11 +55,15 @@ class SmtpSession:
         self.messages = 0
         self.failed_at: Phase | None = None
         self._client = BoundedClient(config.helo_name, config.reply_timeout)
-        self._connect()
-        if config.starttls:
-            self._starttls()
-        if config.username:
-            self._login()
+        try:
+            self._connect()
+            if config.starttls:
+                self._starttls()
+            if config.username:
+                self._login()
+        except SendError:
+            self._client.close()  # refused during setup: the connection is of no further use
+            raise
 
     @property
     def closed(self) -> bool:
@@ -109,10 +115,16 @@ class SmtpSession:
     # ---- use ------------------------------------------------------------------
 
     def reset(self) -> bool:
-        """RSET: clears any transaction left open and proves the session alive; False (and closed) if not."""
+        """RSET: clears any transaction left open and proves the session alive; False (and closed) if not.
+
+        A live server answers RSET at once, so the wait is short: a session that stays silent is
+        given up for a new one rather than waited on for a whole reply timeout.
+        """
+        wait = min(self.config.reply_timeout, RSET_TIMEOUT_S)
         try:
-            self._expect(Phase.RSET, (250,), self._client.rset)
+            self._expect(Phase.RSET, (250,), lambda: self._command("RSET", timeout=wait))
         except SendError:
+            self._client.close()
             return False
         return True
 
@@ -140,10 +152,10 @@ class SmtpSession:
 
     # ---- the dialogue's plumbing -------------------------------------------------
 
-    def _command(self, verb: str, args: str = "") -> tuple[int, bytes]:
-        """Write one command and read its reply."""
+    def _command(self, verb: str, args: str = "", timeout: float | None = None) -> tuple[int, bytes]:
+        """Write one command and read its reply (within `timeout`, the reply timeout by default)."""
         self._client.putcmd(verb, args)
-        return self._client.getreply()
+        return self._client.getreply(timeout)
 
     def _expect(self, phase: Phase, wanted: tuple[int, ...], exchange) -> str:
         """Run one exchange; its reply text if the code is wanted, else the SendError it means."""

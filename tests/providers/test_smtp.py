@@ -3,6 +3,7 @@ control API: what the server recorded, each reply's typed outcome, where doubt s
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import dkim
 import pytest
@@ -149,6 +150,18 @@ def test_one_session_carries_many_messages_with_rset_between(mta, smtp):
     counts = mta.ledger()["smtp"]
     assert (counts["connections"], counts["sessions"], counts["auth_ok"]) == (1, 1, 1)
     assert list(counts["messages_per_connection"].values()) == [10] and counts["rsets"] == 9
+
+
+def test_lanes_sending_at_once_each_hold_their_own_session(mta, smtp):
+    adapter = smtp()
+
+    with ThreadPoolExecutor(max_workers=4) as lanes:
+        results = list(lanes.map(adapter.send, [email(n) for n in range(40)]))
+
+    assert all(isinstance(r, Accepted) for r in results)
+    counts, ledger = mta.ledger()["smtp"], mta.ledger()
+    assert counts["accepted"] == 40 and counts["connections"] <= 4 and len(ledger["by_recipient"]) == 40
+    assert len({m["message_id"] for m in mta.messages()}) == 40
 
 
 def test_a_session_is_renewed_after_its_message_limit(mta, smtp):
