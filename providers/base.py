@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One message ready for the wire: rendered text, E.164 address, stable key."""
+    """One message ready for the wire: rendered text, address (E.164, or email), stable key."""
 
     message_id: int
     to: str
@@ -22,6 +22,12 @@ class OutboundMessage:
     sender: str | None = None
     #: the recipient's carrier, for per-route limits and failover (None if unknown)
     carrier: str | None = None
+    #: email only: the subject line (`body` is then the plain-text part)
+    subject: str | None = None
+    #: email only: the HTML part, sent beside the text as multipart/alternative
+    html: str | None = None
+    #: email only: the one-click unsubscribe URL (List-Unsubscribe, RFC 8058)
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from providers.base import Provider, ProviderConfigError
 from providers.infobip import InfobipSMS
 from providers.settings_schema import check_settings
 from providers.smpp import SMPPTransceiver
+from providers.smtp import SMTPEmail
 from providers.twilio import TwilioSMS
 
 # Explicit on purpose: adding a gateway is a reviewed one-line change here, never a scan.
@@ -19,6 +20,7 @@ PROVIDER_CLASSES: dict[str, type[Provider]] = {
     "africastalking": AfricasTalkingSMS,
     "infobip": InfobipSMS,
     "smpp": SMPPTransceiver,
+    "smtp": SMTPEmail,
     "twilio": TwilioSMS,
 }
 

@@ -1,7 +1,8 @@
-"""Run the sandbox gateway in the foreground: python -m sandbox [--host] [--port] [--smpp-port] [--server asyncio|gunicorn]."""
+"""Run the sandbox gateway in the foreground: python -m sandbox [--host] [--port] [--smpp-port] [--smtp-port] [--server asyncio|gunicorn]."""
 from __future__ import annotations
 
 import argparse
+import ssl
 
 from sandbox.server import SandboxServer, gunicorn_options
 
@@ -13,6 +14,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--smpp-port", type=int, default=0,
                         help="also run the SMPP 3.4 server (SMSC) on this port; 0 = off (asyncio server only)")
+    parser.add_argument("--smtp-port", type=int, default=0,
+                        help="also run the SMTP server on this port; 0 = off (asyncio server only)")
+    parser.add_argument("--smtp-tls-cert", default="", help="PEM certificate chain: the SMTP server offers STARTTLS")
+    parser.add_argument("--smtp-tls-key", default="", help="PEM private key of --smtp-tls-cert")
     parser.add_argument("--server", default="asyncio", choices=["asyncio", "gunicorn"],
                         help="asyncio: one event loop, one write per answer (default); gunicorn: gthread workers")
     parser.add_argument("--threads", type=int, default=32, help="gthread threads (gunicorn server only)")
@@ -26,9 +31,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.server == "asyncio":
         from sandbox import aioserver
 
-        aioserver.run(args.host, args.port, args.smpp_port)
+        aioserver.run(args.host, args.port, args.smpp_port, args.smtp_port, smtp_tls_context(args))
         return
     SandboxServer(gunicorn_options(args.host, args.port, args.threads, args.log_level)).run()
+
+
+def smtp_tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The SMTP server's TLS context, when a certificate and key are given."""
+    if not args.smtp_tls_cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.smtp_tls_cert, args.smtp_tls_key or None)
+    return context
 
 
 if __name__ == "__main__":

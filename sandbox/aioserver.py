@@ -224,8 +224,11 @@ class Listener:
         log.warning("sandbox listening again on http://%s:%d", self.host, self.port)
 
 
-async def serve(host: str, port: int, smpp_port: int = 0) -> None:
-    """Listen (and run the SMPP server when smpp_port is set) until SIGTERM or SIGINT, then stop the report senders."""
+async def serve(host: str, port: int, smpp_port: int = 0, smtp_port: int = 0, smtp_tls=None) -> None:
+    """Listen (with the SMPP and SMTP servers when their ports are set) until SIGTERM or SIGINT, then stop the report senders.
+
+    `smtp_tls` is an ssl.SSLContext with the server's certificate: the SMTP server offers STARTTLS with it.
+    """
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -240,6 +243,12 @@ async def serve(host: str, port: int, smpp_port: int = 0) -> None:
         smsc = await smpp_server.start(gateway, host, smpp_port)
         http_outage = gateway.outage
         gateway.outage = lambda seconds: (http_outage(seconds), smsc.go_down(seconds))
+    if smtp_port:
+        from sandbox import smtp_server
+
+        mta = await smtp_server.start(gateway, host, smtp_port, smtp_tls)
+        before_smtp = gateway.outage
+        gateway.outage = lambda seconds: (before_smtp(seconds), mta.go_down(seconds))
     try:
         await stop
     finally:
@@ -248,7 +257,7 @@ async def serve(host: str, port: int, smpp_port: int = 0) -> None:
         gateway.reports.stop()
 
 
-def run(host: str, port: int, smpp_port: int = 0) -> None:
+def run(host: str, port: int, smpp_port: int = 0, smtp_port: int = 0, smtp_tls=None) -> None:
     """Serve in the foreground."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(levelname)s %(message)s")
-    asyncio.run(serve(host, port, smpp_port))
+    asyncio.run(serve(host, port, smpp_port, smtp_port, smtp_tls))

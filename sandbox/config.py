@@ -5,6 +5,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 
 
 @dataclass
@@ -58,6 +59,22 @@ class Settings:
     smpp_bindfail_s: float = 0.0
     # Whether delivery receipts (deliver_sm) go back over the bind, after dlr_delay_ms.
     smpp_receipts: bool = True
+    # The SMTP server's AUTH credentials (PLAIN / LOGIN); an empty user name means every AUTH fails.
+    smtp_username: str = ""
+    smtp_password: str = ""
+    # Whether MAIL FROM needs AUTH first (530 otherwise), for connections opened from then on.
+    smtp_auth_required: bool = False
+    # Chance a RCPT TO is answered 451 (temporary), and 550 (permanent), per recipient.
+    smtp_rcpt_temp_rate: float = 0.0
+    smtp_rcpt_perm_rate: float = 0.0
+    # Addresses whose RCPT TO always gets this reply ("550 5.1.1 ...", "450 4.2.1 ...", "452 ...").
+    smtp_address_replies: dict = dataclass_field(default_factory=dict)
+    # Chance a message is taken (and recorded) and the connection then cut before the 250 goes out.
+    smtp_drop_after_data_rate: float = 0.0
+    # Accepted messages per connection before the next MAIL FROM gets 421 and a close; 0 = no limit.
+    smtp_max_messages_per_connection: int = 0
+    # Where SendGrid-shaped, signed Event Webhook posts go (after dlr_delay_ms); empty means none.
+    smtp_events_url: str = ""
     # Until this Unix time every Africa's Talking request answers 401 (refuse_auth_for_s), as a
     # gateway does while an account's key is being rotated; 0 means never.
     auth_refused_until: float = 0.0
@@ -71,6 +88,7 @@ class Settings:
         data = asdict(self)
         del data["api_key"]
         del data["smpp_password"]
+        del data["smtp_password"]
         return data
 
 
@@ -99,6 +117,8 @@ _ENVIRONMENT = {
     "SANDBOX_CURRENCY": ("currency", str),
     "SANDBOX_SMPP_SYSTEM_ID": ("smpp_system_id", str),
     "SANDBOX_SMPP_PASSWORD": ("smpp_password", str),
+    "SANDBOX_SMTP_USERNAME": ("smtp_username", str),
+    "SANDBOX_SMTP_PASSWORD": ("smtp_password", str),
 }
 
 
@@ -171,6 +191,23 @@ def _url(value, name: str) -> str:
     return value
 
 
+def _smtp_reply(value, name: str) -> str:
+    """An SMTP refusal a RCPT TO can get: a 4xx or 5xx code, a space, printable ASCII text."""
+    if not (isinstance(value, str) and len(value) <= 200 and value.isascii() and value.isprintable()
+            and value[:3].isdigit() and value[0] in "45" and value[3:4] == " "):
+        raise ConfigError(f"{name} values must be SMTP refusals like '550 5.1.1 No such user'")
+    return value
+
+
+def _address_replies(value, name: str) -> dict:
+    """A map of addresses (compared in lower case) to the refusal each always gets."""
+    if not isinstance(value, dict) or len(value) > 10_000:
+        raise ConfigError(f"{name} must be an object of at most 10000 addresses")
+    if not all(isinstance(address, str) and "@" in address for address in value):
+        raise ConfigError(f"{name} keys must be email addresses")
+    return {address.lower(): _smtp_reply(reply, name) for address, reply in value.items()}
+
+
 OUTAGE_FIELD = "down_for_s"
 REFUSE_AUTH_FIELD = "refuse_auth_for_s"
 
@@ -193,6 +230,13 @@ RUNTIME_FIELDS = {
     "smpp_cut_refuse_s": _short_wait,
     "smpp_bindfail_s": _short_wait,
     "smpp_receipts": _boolean,
+    "smtp_auth_required": _boolean,
+    "smtp_rcpt_temp_rate": _rate,
+    "smtp_rcpt_perm_rate": _rate,
+    "smtp_address_replies": _address_replies,
+    "smtp_drop_after_data_rate": _rate,
+    "smtp_max_messages_per_connection": _whole,
+    "smtp_events_url": _url,
     # Not a setting but an action: refuse connections for that many seconds, then listen again.
     OUTAGE_FIELD: _duration,
     # An action too: answer 401 to every Africa's Talking request for that many seconds.

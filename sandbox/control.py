@@ -88,3 +88,25 @@ def post_mobile_originated(environ: dict, gateway: Gateway) -> r.Response:
     if not gateway.smpp.send_mobile_originated(*fields):
         return r.error(409, "no ESME is bound")
     return r.json_response(200, {"sent": True})
+
+
+def get_smtp_messages(environ: dict, gateway: Gateway) -> r.Response:
+    """Messages the SMTP server took, parsed back, with seq > ?since=, oldest first, at most ?limit=."""
+    if gateway.smtp is None:
+        return r.error(409, "the sandbox runs no SMTP server (--smtp-port)")
+    params = r.query(environ)
+    try:
+        since, limit = int(params.get("since", "0")), int(params.get("limit", "1000"))
+    except ValueError:
+        return r.error(400, "since and limit must be integers")
+    if limit < 1:
+        return r.error(400, "limit must be at least 1")
+    picked, more = gateway.smtp.ledger.since(since, min(limit, DEFAULT_EVENT_LIMIT))
+    return r.json_response(200, {"messages": picked, "more": more})
+
+
+def get_event_webhook_key(environ: dict, gateway: Gateway) -> r.Response:
+    """The key the SMTP server's events are signed with, where SendGrid shows an account's."""
+    if gateway.smtp is None:
+        return r.error(409, "the sandbox runs no SMTP server (--smtp-port)")
+    return r.json_response(200, {"enabled": True, "public_key": gateway.smtp.signer.public_key})

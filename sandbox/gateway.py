@@ -71,6 +71,8 @@ class Gateway:
         self.outage: Callable[[float], None] | None = None
         # Set by the SMPP server when it runs: its bind/window counters (snapshot(), clear()).
         self.smpp = None
+        # Set by the SMTP server when it runs: its counters and parsed messages (snapshot(), clear()).
+        self.smtp = None
 
     def record(self, number: str, code: int) -> None:
         """Count one SMPP recipient decision in the shared ledger and event log (accepted counts once)."""
@@ -216,6 +218,8 @@ class Gateway:
         data.update(self.reports.counts())
         if self.smpp is not None:
             data["smpp"] = self.smpp.snapshot()
+        if self.smtp is not None:
+            data["smtp"] = self.smtp.snapshot()
         return data
 
     def events_since(self, after: float, limit: int) -> tuple[list[tuple], bool]:
@@ -233,6 +237,8 @@ class Gateway:
         self.reports.reset()
         if self.smpp is not None:
             self.smpp.clear()
+        if self.smtp is not None:
+            self.smtp.clear()
         self.bucket.set_rate(self.settings.rate_limit_per_s)
         if self.settings.seed is not None:
             self._rng.seed(self.settings.seed)

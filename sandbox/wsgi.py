@@ -18,6 +18,9 @@ ROUTES = {
     ("GET", "/_sandbox/ledger"): control.get_ledger,
     ("GET", "/_sandbox/events"): control.get_events,
     ("POST", "/_sandbox/smpp/mo"): control.post_mobile_originated,
+    ("GET", "/_sandbox/smtp/messages"): control.get_smtp_messages,
+    # SendGrid's own path for the Event Webhook's verification key.
+    ("GET", "/v3/user/webhooks/event/settings/signed"): control.get_event_webhook_key,
 }
 
 

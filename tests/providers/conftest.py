@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-# The helpers live beside this file and the code under test two levels up; make both
-# importable whatever pytest's import mode or working directory.
+# The helpers live beside this file (the sandbox's SMTP helpers beside its tests) and the code
+# under test two levels up; make them importable whatever pytest's import mode or working directory.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-for _path in (_HERE, os.path.dirname(os.path.dirname(_HERE))):
+for _path in (_HERE, os.path.join(os.path.dirname(_HERE), "sandbox"), os.path.dirname(os.path.dirname(_HERE))):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 

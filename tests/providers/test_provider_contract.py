@@ -4,6 +4,7 @@ Each HTTP provider's dialect (settings, answers, reports) is one row of tests/pr
 the wire tests run every row against a scripted loopback gateway speaking that dialect. SMPP's
 rows run against the sandbox SMSC (`python -m sandbox --smpp-port`), told each fault over its
 control API: the same outcomes, from command_status codes, a silent or cut bind, and deliver_sm.
+SMTP's rows against the sandbox's SMTP server are in tests/providers/test_smtp.py.
 """
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ from providers.base import (Accepted, GatewayRejected, NotSent, OutboundMessage,
 CONTRACT_SETTINGS: dict[str, dict[str, object]] = {
     **{name: dialect.settings("http://127.0.0.1:8025") for name, dialect in DIALECTS.items()},
     "smpp": {"host": "127.0.0.1", "port": 2775, "system_id": "u", "password": "p"},
+    "smtp": {"host": "127.0.0.1", "port": 2525, "from_address": "news@herald.test", "starttls": False},
 }
 # The same adapters aimed at a gateway that does not listen (`{url}`, `{port}`: a closed loopback port).
 UNREACHABLE_SETTINGS: dict[str, dict[str, object]] = {
     **{name: {**dialect.settings("{url}"), "connect_timeout": 0.5} for name, dialect in DIALECTS.items()},
     "smpp": {"host": "127.0.0.1", "port": "{port}", "system_id": "u", "password": "p", "connect_timeout": 0.5},
+    "smtp": {"host": "127.0.0.1", "port": "{port}", "from_address": "news@herald.test", "starttls": False,
+             "connect_timeout": 0.5},
 }
+# An address each channel's adapters can carry (the SMTP adapter refuses a phone number before any call).
+CHANNEL_ADDRESSES = {"sms": "+260971234567", "email": "person@example.org"}
 CHANNELS = {"sms", "whatsapp", "email", "voice"}
 # Each typed outcome: the family the retry policy sorts it by, and what it tells the circuit breaker.
 OUTCOMES = [
@@ -91,7 +97,7 @@ def _unreachable(name: str) -> Provider:
 @pytest.mark.parametrize("name", NAMES)
 def test_an_unreachable_gateway_is_not_sent_for_sends_and_probes(name):
     provider = _unreachable(name)
-    outbound = OutboundMessage(message_id=1, to="+260971234567", body="hi", idempotency_key="k1")
+    outbound = OutboundMessage(message_id=1, to=CHANNEL_ADDRESSES[provider.channel], body="hi", idempotency_key="k1")
 
     with pytest.raises(NotSent) as sent:
         provider.send(outbound)

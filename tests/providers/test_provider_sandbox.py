@@ -26,8 +26,9 @@ from providers.base import (Accepted, OutboundMessage, PermanentError, Provider,
 REPO = Path(__file__).resolve().parents[2]
 KEY = "test-key"
 SECRET = "dlr-secret"
-# The HTTP dialects the sandbox speaks; the SMSC dialect is tested in tests/providers/test_smpp.py.
-NAMES = sorted(name for name in registry.PROVIDER_CLASSES if name != "smpp")
+# The HTTP dialects the sandbox speaks; the SMSC dialect is tested in tests/providers/test_smpp.py,
+# the SMTP server in tests/providers/test_smtp.py.
+NAMES = sorted(name for name in registry.PROVIDER_CLASSES if name not in ("smpp", "smtp"))
 # Per provider: its settings against the sandbox (`{url}`, `{reports}` filled in) and its invalid-number code.
 ROWS = {
     "africastalking": ({"base_url": "{url}", "username": "tester", "api_key": KEY, "webhook_secret": SECRET,
