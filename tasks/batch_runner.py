@@ -24,7 +24,7 @@ from flask import current_app
 from app.services.audience import optouts
 from app.services.sending import breaker
 from app.services.state import call_journal, guard
-from app.services.sending.pacing import Pacer, segments
+from app.services.sending.pacing import Pacer, units
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome, Withheld
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,11 @@ def _send_unit(provider: Provider, unit: list[OutboundMessage]) -> list[SendResu
 class _Lanes:
     """Shared state of one batch run: the results, the stop signal and any gateway hold."""
 
-    def __init__(self, claim_token, broadcast_id: str | None, account: str, deadline: float,
+    def __init__(self, claim_token, broadcast_id: str | None, account: str, channel: str, deadline: float,
                  pacer: Pacer | None, journal_ttl: float, optout_key: str | None = None,
                  optout_members: dict[int, str] | None = None) -> None:
         self.claim_token = claim_token
+        self.channel = channel
         self.optout_key = optout_key
         self.optout_members = optout_members or {}
         self.broadcast_id = broadcast_id
@@ -109,7 +110,7 @@ class _Lanes:
                 self.stop("status")
                 return None
             if self.pacer is not None and not self.pacer.wait_for_slot(
-                    unit[0].carrier, _cost(unit), self.deadline, before_sleep=lambda: self.flush(heard)):
+                    unit[0].carrier, _cost(unit, self.channel), self.deadline, before_sleep=lambda: self.flush(heard)):
                 return None
             return self._enter(unit, heard)
         except redis.RedisError as exc:
@@ -183,9 +184,9 @@ class _Lanes:
                 self.pacer.slow_down(pause)
 
 
-def _cost(unit: list[OutboundMessage]) -> int:
-    """Rate-limit tokens of one request: its SMS segments."""
-    return sum(segments(m.body) for m in unit)
+def _cost(unit: list[OutboundMessage], channel: str) -> int:
+    """Rate-limit tokens of one request: its messages' units on the channel (SMS parts)."""
+    return sum(units(channel, m.body) for m in unit)
 
 
 def _run_lane(app, lanes: _Lanes, provider: Provider, units: list[list[OutboundMessage]]) -> None:
@@ -225,8 +226,8 @@ def run_batch(account: str, provider: Provider, messages: list[OutboundMessage],
     units = plan_units(provider, messages)
     # What the recent opt-outs set would hold for each recipient (a keyed pseudonym, never the number).
     members = {m.message_id: optouts.recent_member(m.to) for m in messages} if optout_key else None
-    lanes = _Lanes(claim_token, broadcast_id, account, time.monotonic() + time_budget, pacer, journal_ttl,
-                   optout_key, members)
+    lanes = _Lanes(claim_token, broadcast_id, account, provider.channel, time.monotonic() + time_budget, pacer,
+                   journal_ttl, optout_key, members)
     app = current_app._get_current_object()
     width = max(1, min(threads, provider.max_lanes or threads, len(units)))
     if width == 1:

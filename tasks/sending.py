@@ -15,7 +15,7 @@ from app.queueing import enqueue
 from app.services.audience import optouts
 from app.services.limits import quota, send_windows
 from app.services.reports import throughput
-from app.services.channels import routes
+from app.services.channels import registry, routes
 from app.services.sending import blocked_carriers, inflight, pacing, routing
 from app.services.state import claims, guard, outcomes
 from app.services.sending.retry_policy import Policy, judge_batch
@@ -103,7 +103,7 @@ def send_batch(broadcast_id: str, slot: str) -> None:
         enqueue(current_app, "tasks.fanout.broadcast_tick", broadcast_id)
 
 
-def _consult_suppression(claim) -> str | None:
+def _consult_suppression(claim, channel: str) -> str | None:
     """The suppression list for a claimed transactional message, right before its call.
 
     A message that is not exempt is closed `opted_out` if its recipient opted out since intake, and
@@ -112,9 +112,9 @@ def _consult_suppression(claim) -> str | None:
     """
     row = claim.rows[0]
     if row.suppression_exempt is None:
-        claim.rows = optouts.drop_suppressed(claim, row.service_id, "sms")
-        return optouts.recent_key(row.service_id, "sms")
-    if optouts.is_suppressed(row.service_id, "sms", row.recipient):
+        claim.rows = optouts.drop_suppressed(claim, row.service_id, channel)
+        return optouts.recent_key(row.service_id, channel)
+    if optouts.is_suppressed(row.service_id, channel, row.recipient):
         optouts.audit_override(row.service_id, row.id, row.suppression_exempt, "send_priority", "send")
         db.session.commit()
     else:
@@ -130,15 +130,17 @@ def send_priority(message_id: int) -> None:
     if target is None or target.broadcast_id is not None or target.status != "pending":
         db.session.rollback()
         return
+    # Rows stored before messages kept their channel are of the default one (the only one sent then).
+    channel = target.channel or registry.DEFAULT
     routed = target.provider == routes.ROUTED or target.route is not None
     scopes = quota.scopes_for(target.service_id, routes.ROUTED if routed else target.provider)
     claim = claims.claim_transactional(message_id, cfg["HERALD_LEASE_SECONDS"], scopes,
-                                              routing.plan("sms") if routed else None)
+                                              routing.plan(channel) if routed else None)
     if claim.dead_letters:
         enqueue(current_app, "tasks.dead_letters.announce_dead_letters", claim.dead_letters)
     if not claim.rows:
         return
-    optout_key = _consult_suppression(claim)
+    optout_key = _consult_suppression(claim, channel)
     if not claim.rows:
         return
     # A routed message names the account it was routed to now (the claim wrote it on the row).

@@ -140,3 +140,17 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
                         break
                 found.append(component)
     return found
+
+
+def test_no_channel_is_named_outside_the_channel_seam():
+    """Only channels/ (and the providers, which each carry one) may say "sms": everything else asks the seam."""
+    seam = Path(ROOT) / "app/services/channels"
+    named = []
+    for package in ("app", "tasks"):
+        for path in (Path(ROOT) / package).rglob("*.py"):
+            if seam in path.parents:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and node.value == "sms":
+                    named.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert named == []

@@ -11,7 +11,6 @@ from app.api.json_body import parse_json_object
 from app.api.params import BIGINT_MAX
 from app.queueing import enqueue
 from app.services.intake import templates_store, transactional
-from app.services.channels import routes
 from app.services.intake.idempotency import parse_key
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
@@ -24,7 +23,7 @@ def create():
     cfg = current_app.config
     payload = parse_json_object(request.get_data(cache=False))
     accepted = transactional.create_message(
-        g.service_id, payload, provider=routes.provider_for("sms"), region=cfg["HERALD_DEFAULT_REGION"],
+        g.service_id, payload, region=cfg["HERALD_DEFAULT_REGION"],
         max_chars=cfg["HERALD_MAX_BODY_CHARS"], idempotency_key=parse_key(request.headers.get("Idempotency-Key")),
         resolve_template=partial(templates_store.resolve, g.service_id), actor=g.actor)
     if accepted.created:

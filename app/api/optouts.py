@@ -8,7 +8,7 @@ from app.api.json_body import parse_json_object
 from app.api.params import int_arg, text_arg
 from app.errors import NotFound, ValidationFailed
 from app.services.audience import optouts
-from app.services.intake.broadcast_request import KNOWN_CHANNELS
+from app.services.channels import registry
 from app.services.content.storable_text import check_text
 
 bp = Blueprint("optouts", __name__, url_prefix="/v1/opt-outs")
@@ -17,8 +17,8 @@ bp = Blueprint("optouts", __name__, url_prefix="/v1/opt-outs")
 def _target() -> tuple[str, str, str | None]:
     """(channel, normalised address, reason) from the JSON body, or a 422 naming the field."""
     payload = parse_json_object(request.get_data(cache=False))
-    channel, address, reason = payload.get("channel", "sms"), payload.get("address"), payload.get("reason")
-    if not isinstance(channel, str) or channel not in KNOWN_CHANNELS:
+    channel, address, reason = payload.get("channel", registry.DEFAULT), payload.get("address"), payload.get("reason")
+    if not isinstance(channel, str) or channel not in registry.CHANNELS:
         raise ValidationFailed(f"unknown channel {channel!r}", {"field": "channel"})
     if not isinstance(address, str) or not address.strip() or len(address) > 320:
         raise ValidationFailed("address is required: a phone number or email address", {"field": "address"})
@@ -59,7 +59,7 @@ def listing():
     channel, address = text_arg("channel"), text_arg("address")
     limit = int_arg("limit", 100, 1, 1000)
     if address is not None:
-        normalised = optouts.normalise(address, channel or "sms", current_app.config["HERALD_DEFAULT_REGION"])
+        normalised = optouts.normalise(address, channel or registry.DEFAULT, current_app.config["HERALD_DEFAULT_REGION"])
         return jsonify({"history": optouts.history(g.service_id, channel, normalised or address, limit)})
     page = optouts.listing(g.service_id, channel, text_arg("after") or "", limit)
     return jsonify({"opt_outs": page, "next_after": page[-1]["address"] if len(page) == limit else None})

@@ -110,7 +110,7 @@ def inbound_messages(account: str, secret: str | None = None):
                            "id": message.inbound_id or ""}, "body")
         if found:
             raise refuse(*found)
-    results = inbound.receive(account, messages)
+    results = inbound.receive(account, provider.channel, messages)
     answer = provider.inbound_answer()
     if answer is not None:
         return current_app.response_class(answer[0], status=200, content_type=answer[1])

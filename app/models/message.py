@@ -65,7 +65,8 @@ class Message(db.Model):
     service_id = db.Column(db.Integer, nullable=False)
     recipient = db.Column(db.Text, nullable=False)
     personalisation = db.Column(JSONB)
-    # Transactional messages carry their own text and provider; broadcast rows use the broadcast's.
+    # Transactional messages carry their own channel, text and provider; broadcast rows use the broadcast's.
+    channel = db.Column(db.Text)
     body = db.Column(db.Text)
     provider = db.Column(db.Text)
     idempotency_key = db.Column(db.Text)

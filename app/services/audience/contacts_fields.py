@@ -8,10 +8,11 @@ import math
 import re
 from datetime import datetime
 
+from app.services.channels import registry
 from app.services.channels.recipients import classify
 from app.services.content.storable_text import flaw
 
-CHANNELS = ("sms", "email", "whatsapp", "inbox")
+CHANNELS = tuple(registry.with_contact_field())
 ADDRESS_FIELDS = ("phone", "email", "whatsapp", "inbox_user_id")
 # Attribute names reach SQL only as bind parameters, but a narrow shape also keeps CSV headers,
 # filters and template placeholders speaking about the same names.

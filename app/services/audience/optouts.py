@@ -32,7 +32,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.redis_store import get_redis
 from app.services.state import claims
-from app.services.channels.recipients import classify
+from app.services.channels import registry
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ VALUES (:sid, :actor, 'suppression_override', :reason, CAST(:details AS jsonb))
 """)
 # Why a message may reach a suppressed address: a service-critical template, or the opt-out's own confirmation.
 EXEMPTIONS = ("service_critical", "optout_confirmation")
-# Channels whose rules let a service-critical message reach someone who opted out (one-time codes, account alerts).
-CRITICAL_CHANNELS = frozenset({"sms"})
 _ALL = text("SELECT address FROM opt_outs WHERE service_id = :sid AND channel = :channel")
 _AMONG = text("""
 SELECT address FROM opt_outs
@@ -98,10 +96,8 @@ def lookup_keys(channel: str, addresses: Iterable[str]) -> list[str]:
 
 
 def normalise(address: str, channel: str, region: str) -> str | None:
-    """An address as messages store it (E.164 for SMS), or None when it cannot be one."""
-    if channel != "sms":
-        return address.strip().lower() or None
-    return classify(address, region)[0]
+    """An address as messages store it on the channel (E.164 for SMS), or None when it cannot be one."""
+    return registry.get(channel).normalise(address, region)
 
 
 def lock_address(service_id: int, channel: str, address: str) -> None:
@@ -209,7 +205,7 @@ def history(service_id: int, channel: str | None, address: str | None, limit: in
          WHERE service_id = :sid AND (CAST(:channel AS text) IS NULL OR channel = :channel)
            AND (CAST(:address AS text) IS NULL OR address = ANY(CAST(:keys AS text[])))
          ORDER BY id DESC LIMIT :limit"""), {"sid": service_id, "channel": channel, "address": address,
-                                              "keys": lookup_keys(channel or "sms", [address] if address else []),
+                                              "keys": lookup_keys(channel or registry.DEFAULT, [address] if address else []),
                                               "limit": limit}).mappings()
     return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
 

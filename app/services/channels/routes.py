@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 import phonenumbers
 from flask import current_app
 
+from app.services.channels import registry
 from app.services.channels.recipients import region_of
 
 # The provider a routed broadcast names: its rows are assigned their account when claimed.
@@ -124,7 +125,7 @@ def _route(index: int, entry: object, accounts: dict) -> Route:
     carrier = entry.get("carrier", ANY)
     if not isinstance(carrier, str) or not carrier:
         raise RouteConfigError(f"{where}: 'carrier' must be a carrier name or \"*\"")
-    return Route(entry["name"], entry["account"], str(entry.get("channel", "sms")), country, carrier.lower(),
+    return Route(entry["name"], entry["account"], str(entry.get("channel", registry.DEFAULT)), country, carrier.lower(),
                  price, priority)
 
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from app.errors import ValidationFailed
+from app.services.channels import registry
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .-]*\Z")
 _FILTER = re.compile(r"([a-z]+)(?::(.*))?\Z", re.S)
 _NUMBER = re.compile(r"\d+\Z")
 # An ellipsis "…" is UCS-2 and would double an SMS's cost, so SMS gets three dots instead.
-_ELLIPSIS = {"sms": "..."}
-_DEFAULT_ELLIPSIS = "…"
 
 
 class TemplateError(ValidationFailed):
@@ -193,10 +192,10 @@ def _name(raw: str, position: int) -> str:
     return name
 
 
-def compile_template(body: str, channel: str = "sms", field: str = "body") -> Template:
+def compile_template(body: str, channel: str = registry.DEFAULT, field: str = "body") -> Template:
     """Split a body into literals and placeholders; TemplateError names the first problem's position."""
     literals, slots, cursor = [], [], 0
-    ellipsis = _ELLIPSIS.get(channel, _DEFAULT_ELLIPSIS)
+    rules = registry.get(channel)
     try:
         while (start := body.find("((", cursor)) != -1:
             _refuse_stray_close(body, cursor, start)
@@ -207,7 +206,7 @@ def compile_template(body: str, channel: str = "sms", field: str = "body") -> Te
             if "((" in inner:
                 raise TemplateError("'((' opened inside a placeholder", start + 2 + inner.index("(("))
             literals.append(body[cursor:start])
-            slots.append(_slot(inner, start, ellipsis))
+            slots.append(_slot(inner, start, rules.ellipsis))
             cursor = end + 2
         _refuse_stray_close(body, cursor, len(body))
     except TemplateError as exc:
@@ -215,8 +214,8 @@ def compile_template(body: str, channel: str = "sms", field: str = "body") -> Te
         raise
     literals.append(body[cursor:])
     plain = all(not s.filters and s.default is None and s.condition is None for s in slots)
-    return Template(tuple(literals), tuple(slots), sum(map(len, literals)), plain and channel != "email",
-                    escape=channel == "email")
+    return Template(tuple(literals), tuple(slots), sum(map(len, literals)), plain and not rules.escapes_html,
+                    escape=rules.escapes_html)
 
 
 def _refuse_stray_close(body: str, start: int, end: int) -> None:
@@ -256,7 +255,7 @@ class Variants:
         return self.pick(values).render(values)
 
 
-def compile_variants(body: str, variants: dict[str, str] | None, channel: str = "sms") -> Template | Variants:
+def compile_variants(body: str, variants: dict[str, str] | None, channel: str = registry.DEFAULT) -> Template | Variants:
     """The default body, plus its language variants when it has any."""
     default = compile_template(body, channel)
     if not variants:

@@ -18,10 +18,10 @@ from sqlalchemy import text
 from app.errors import NotFound
 from app.extensions import db
 from app.services.audience import optouts
+from app.services.channels import registry
 from app.services.control import dead_letters
 from app.services.reports import delivery_reports
 from app.services.state import broadcast_state, message_parts, message_state
-from app.services.intake.broadcast_request import KNOWN_CHANNELS
 
 TOMBSTONE_PREFIX = message_state.TOMBSTONE_PREFIX
 _LOCK = text("""
@@ -56,7 +56,7 @@ def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
         "messages_cancelled": sum(1 for r in erased if r.cancelled),
         "reports_scrubbed": delivery_reports.scrub_reports(provider_ids, addresses) if provider_ids else 0,
         "dead_letters_closed": dead_letters.close_for_erasure([r.id for r in erased], addresses, actor),
-        **optouts.minimise_for_erasure(service_id, sorted(KNOWN_CHANNELS), addresses),
+        **optouts.minimise_for_erasure(service_id, registry.known(), addresses),
         "kept_why": KEPT_WHY,
     }
     db.session.execute(_DELETE, {"sid": service_id, "xid": external_id})
@@ -64,7 +64,7 @@ def erase(service_id: int, external_id: str, actor: str = "api") -> dict:
                                  details=receipt)
     db.session.commit()
     if addresses:
-        optouts.withhold_erased(service_id, sorted(KNOWN_CHANNELS), addresses)
+        optouts.withhold_erased(service_id, registry.known(), addresses)
     return receipt
 
 

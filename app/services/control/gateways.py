@@ -24,7 +24,7 @@ def find_gateway(account: str) -> Provider | None:
         provider.on_receipts = smpp_receipts.receipt_sink(current_app._get_current_object(), account)
     if getattr(provider, "on_inbound", False) is None:
         # ...and the texts people send to its numbers (STOP, START) to the inbound path.
-        provider.on_inbound = inbound.bind_sink(current_app._get_current_object(), account)
+        provider.on_inbound = inbound.bind_sink(current_app._get_current_object(), account, provider.channel)
     return provider
 
 

@@ -8,13 +8,12 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
+from app.services.channels import registry
 from app.services.limits.send_windows import parse_window
 from app.services.content.storable_text import check_text
 from app.services.content.templates import compile_template
 from providers.parts import transliterate
 
-SUPPORTED_CHANNELS = {"sms"}
-KNOWN_CHANNELS = {"sms", "whatsapp", "email", "inbox", "webhook"}
 BROADCAST_PRIORITIES = {"normal"}
 # No gateway account Herald speaks to allows more than this per second.
 MAX_RATE_PER_SECOND = Decimal(10_000)
@@ -58,10 +57,10 @@ def parse_channel(value: object) -> str:
     """A channel Herald knows and has a gateway for."""
     if not isinstance(value, str) or not value:
         raise _fail("channel", "channel is required and must be a string")
-    if value not in KNOWN_CHANNELS:
-        raise _fail("channel", f"unknown channel {value!r}; known: {sorted(KNOWN_CHANNELS)}")
-    if value not in SUPPORTED_CHANNELS:
-        raise _fail("channel", f"channel {value!r} has no gateway configured; available: {sorted(SUPPORTED_CHANNELS)}")
+    if value not in registry.CHANNELS:
+        raise _fail("channel", f"unknown channel {value!r}; known: {registry.known()}")
+    if value not in registry.supported():
+        raise _fail("channel", f"channel {value!r} has no gateway configured; available: {registry.supported()}")
     return value
 
 
@@ -79,7 +78,7 @@ def parse_body(payload: dict, max_chars: int) -> str:
         raise _fail(field, "body (or template) is required and must be a non-empty string")
     if len(value) > max_chars:
         raise _fail(field, f"body is {len(value)} characters; the limit is {max_chars}")
-    compile_template(check_text(field, value), payload.get("channel") or "sms", field)
+    compile_template(check_text(field, value), payload.get("channel") or registry.DEFAULT, field)
     return value
 
 

@@ -11,7 +11,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import MessageTemplate
 from app.services.audience import optouts
-from app.services.intake.broadcast_request import KNOWN_CHANNELS
+from app.services.channels import registry
 from app.services.state.broadcast_state import record_audit
 from app.services.content.storable_text import check_text
 from app.services.content.templates import compile_template
@@ -27,11 +27,11 @@ def _fail(field: str, message: str) -> ValidationFailed:
 
 def parse_template(payload: dict, max_chars: int) -> tuple[str, str, str, str]:
     """(channel, name, language, body) of a save request; the body must compile."""
-    channel, name, body = payload.get("channel", "sms"), payload.get("name"), payload.get("body")
+    channel, name, body = payload.get("channel", registry.DEFAULT), payload.get("name"), payload.get("body")
     # null means the default language, as an absent field does; false, 0 or {} are no language at all.
     language = "" if payload.get("language") is None else payload["language"]
-    if not isinstance(channel, str) or channel not in KNOWN_CHANNELS:
-        raise _fail("channel", f"unknown channel {channel!r}; known: {sorted(KNOWN_CHANNELS)}")
+    if not isinstance(channel, str) or channel not in registry.CHANNELS:
+        raise _fail("channel", f"unknown channel {channel!r}; known: {registry.known()}")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail("name", "name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
     if not isinstance(language, str) or not _LANGUAGE.match(language):
@@ -49,7 +49,7 @@ def parse_critical(payload: dict, channel: str) -> bool:
     value = payload.get("service_critical", False)
     if type(value) is not bool:
         raise _fail("service_critical", "service_critical must be true or false")
-    if value and channel not in optouts.CRITICAL_CHANNELS:
+    if value and not registry.get(channel).critical_may_pass:
         raise _fail("service_critical", f"a {channel} message may not reach someone who opted out; "
                                         f"service_critical is allowed on {sorted(optouts.CRITICAL_CHANNELS)}")
     return value

@@ -13,9 +13,10 @@ from app.extensions import db
 from app.models import Message
 from app.services.intake.broadcast_request import names_stored_template, parse_body, parse_channel
 from app.services.audience import optouts
+from app.services.channels import registry, routes
 from app.services.intake import idempotency
 from app.services.intake.idempotency import check_replay
-from app.services.channels.recipients import classify, region_of
+from app.services.channels.recipients import Verdict
 from app.services.content.storable_text import check_json, check_text
 from app.services.content.templates import compile_template
 
@@ -53,9 +54,8 @@ def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
     return personalisation
 
 
-def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str | None, dict | None]:
-    """(E.164 number, carrier, body, personalisation) from a request, or 4xx naming the field."""
-    parse_channel(payload.get("channel", "sms"))
+def _validate(payload: dict, channel: str, region: str, max_chars: int) -> tuple[str, Verdict, str, dict | None]:
+    """(address as stored, its verdict, body, personalisation) from a request, or 4xx naming the field."""
     body = parse_body(payload, max_chars)
     priority = payload.get("priority", "asap")
     if not isinstance(priority, str) or priority not in PRIORITIES:
@@ -63,10 +63,11 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
     to = payload.get("to")
     if not isinstance(to, str):
         raise ValidationFailed("'to' is required and must be a string", {"field": "to"})
-    number, verdict = classify(check_text("to", to), region)
+    kind = registry.get(channel)
+    address, verdict = kind.classify(check_text("to", to), region)
     if not verdict.valid:
-        raise ValidationFailed(f"'to' is not a valid mobile number ({verdict.reason})", {"field": "to"})
-    return number, verdict.carrier, body, _personalisation(payload, body, max_chars)
+        raise ValidationFailed(f"'to' is not a valid {kind.address_name} ({verdict.reason})", {"field": "to"})
+    return address, verdict, body, _personalisation(payload, body, max_chars)
 
 
 def queue_position(service_id: int, message_id: int) -> int:
@@ -91,7 +92,7 @@ def _replay(service_id: int, idempotency_key: str | None, fingerprint: str) -> A
     return Accepted(existing, False, queue_position(service_id, existing.id))
 
 
-def create_message(service_id: int, payload: dict, *, provider: str, region: str, max_chars: int,
+def create_message(service_id: int, payload: dict, *, region: str, max_chars: int,
                    idempotency_key: str | None, resolve_template: Callable | None = None,
                    exempt: str | None = None, actor: str = "api") -> Accepted:
     """Store one message for the fast lane; replay the first one for a repeated Idempotency-Key.
@@ -102,14 +103,14 @@ def create_message(service_id: int, payload: dict, *, provider: str, region: str
     `resolve_template(channel, name, version, language)` gives (body, reference) for a saved template.
     """
     fingerprint = request_fingerprint(payload)
-    channel = parse_channel(payload.get("channel", "sms"))
+    channel = parse_channel(payload.get("channel", registry.DEFAULT))
     if resolve_template is not None and names_stored_template(payload):
         body, reference = resolve_template(channel, payload["template"], payload.get("template_version"),
                                            payload.get("language"))
         payload = {**payload, "template": body}
-        if reference.get("service_critical") and channel in optouts.CRITICAL_CHANNELS:
+        if reference.get("service_critical") and registry.get(channel).critical_may_pass:
             exempt = exempt or "service_critical"
-    number, carrier, body, personalisation = _validate(payload, region, max_chars)
+    number, verdict, body, personalisation = _validate(payload, channel, region, max_chars)
     replay = _replay(service_id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
@@ -118,9 +119,9 @@ def create_message(service_id: int, payload: dict, *, provider: str, region: str
         db.session.rollback()
         raise ValidationFailed("the recipient opted out of this service's messages on this channel",
                                {"field": "to", "channel": channel}, code="recipient_opted_out")
-    message = Message(service_id=service_id, recipient=number, carrier=carrier, region=region_of(number),
-                      status="pending", body=body,
-                      provider=provider, idempotency_key=idempotency_key,
+    message = Message(service_id=service_id, channel=channel, recipient=number, carrier=verdict.carrier,
+                      region=verdict.region, status="pending", body=body,
+                      provider=routes.provider_for(channel), idempotency_key=idempotency_key,
                       request_hash=fingerprint if idempotency_key else None, suppression_exempt=exempt,
                       personalisation=json.loads(json.dumps(personalisation)) if personalisation else None)
     try:

@@ -23,11 +23,9 @@ from app.extensions import db
 from app.queueing import enqueue
 from app.services.audience import optouts
 from app.services.intake import transactional
-from app.services.channels import routes
 from providers.base import InboundMessage
 
 log = logging.getLogger(__name__)
-CHANNEL = "sms"
 # Outcomes after which the person is told where they stand.
 _CONFIRMED = ("applied", "unchanged")
 # A keyword dated in the future (a gateway's clock ahead) counts as now, or it would outrank every later one.
@@ -114,29 +112,29 @@ def apply_keyword(service_id: int, channel: str, address: str, action: str, *, a
     return outcome
 
 
-def receive(account: str, messages: list[InboundMessage]) -> list[dict]:
-    """Act on each inbound message of one callback; per message {"action", "outcome"}."""
-    return [_receive_one(account, message) for message in messages]
+def receive(account: str, channel: str, messages: list[InboundMessage]) -> list[dict]:
+    """Act on each inbound message of one callback to an account of `channel`; per message {"action", "outcome"}."""
+    return [_receive_one(account, channel, message) for message in messages]
 
 
-def _receive_one(account: str, message: InboundMessage) -> dict:
+def _receive_one(account: str, channel: str, message: InboundMessage) -> dict:
     """Map, read and apply one message, then confirm it when it took effect."""
     cfg = current_app.config
     service_id = inbound_service(cfg["HERALD_INBOUND_SERVICES"], message.to)
     if service_id is None:
         return {"action": None, "outcome": "unmapped"}
     action = Keywords.from_config(cfg).action_for(message.text)
-    address = optouts.normalise(message.sender, CHANNEL, cfg["HERALD_DEFAULT_REGION"]) if action else None
+    address = optouts.normalise(message.sender, channel, cfg["HERALD_DEFAULT_REGION"]) if action else None
     if address is None:
         return {"action": None, "outcome": "no_keyword" if action is None else "unreadable_sender"}
-    outcome = apply_keyword(service_id, CHANNEL, address, action, account=account,
+    outcome = apply_keyword(service_id, channel, address, action, account=account,
                             inbound_id=message.inbound_id, sent_at=message.sent_at, detail=message.text[:160])
     if outcome in _CONFIRMED:
-        _confirm(service_id, address, action, account, message.inbound_id)
+        _confirm(service_id, channel, address, action, account, message.inbound_id)
     return {"action": action, "outcome": outcome}
 
 
-def _confirm(service_id: int, address: str, action: str, account: str, inbound_id: str | None) -> None:
+def _confirm(service_id: int, channel: str, address: str, action: str, account: str, inbound_id: str | None) -> None:
     """Send the configured confirmation on the fast lane (off when its text is empty).
 
     An opt-out's confirmation is the one message an opted-out person may still get (exempt and
@@ -148,7 +146,7 @@ def _confirm(service_id: int, address: str, action: str, account: str, inbound_i
         return
     try:
         accepted = transactional.create_message(
-            service_id, {"to": address, "body": body}, provider=routes.provider_for(CHANNEL),
+            service_id, {"channel": channel, "to": address, "body": body},
             region=cfg["HERALD_DEFAULT_REGION"], max_chars=cfg["HERALD_MAX_BODY_CHARS"],
             idempotency_key=f"{action}:{account}:{inbound_id}" if inbound_id else None,
             exempt="optout_confirmation" if action == "opt_out" else None, actor=f"inbound:{account}")
@@ -160,7 +158,7 @@ def _confirm(service_id: int, address: str, action: str, account: str, inbound_i
         enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)
 
 
-def bind_sink(app: Flask, account: str):
+def bind_sink(app: Flask, account: str, channel: str):
     """The SMPP adapter's on_inbound callback: mobile-originated texts of one read, applied in the app's context.
 
     It runs on the bind's reader thread and raises on failure, so the SMSC delivers them again.
@@ -169,7 +167,7 @@ def bind_sink(app: Flask, account: str):
     def receive_on_bind(messages: list[InboundMessage]) -> None:
         """Apply every message of one read; errors propagate (the deliver_sm stay unacknowledged)."""
         with app.app_context():
-            receive(account, [_storable(m) for m in messages])
+            receive(account, channel, [_storable(m) for m in messages])
 
     return receive_on_bind
 

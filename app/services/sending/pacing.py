@@ -13,9 +13,9 @@ from functools import lru_cache
 from flask import current_app
 
 from app.redis_store import get_redis
+from app.services.channels import registry
 from app.services.sending import rate_limiter
 from app.services.state import call_journal
-from providers.parts import count_segments
 
 # Longest a thread waits for its slot before giving the rest of its batch back.
 MAX_WAIT_SECONDS = 2.0
@@ -28,9 +28,9 @@ def _limits(spec: str) -> dict[str, float]:
 
 
 @lru_cache(maxsize=4096)
-def segments(body: str) -> int:
-    """SMS segments of a text: the cost unit of the rate limit."""
-    return count_segments(body)
+def units(channel: str, body: str) -> int:
+    """What a text counts against the rate limit on its channel (SMS parts)."""
+    return registry.get(channel).units(body)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Broadcast
+from app.services.channels import registry
 from app.services.intake import broadcast_content
 from app.services.intake.broadcast_content import Content
 from app.services.content.templates import compile_template
@@ -28,7 +29,7 @@ class SendContext:
     content: Content
     send_window: dict | None = None
     rate_limit_per_second: float | None = None
-    channel: str = "sms"
+    channel: str = registry.DEFAULT
 
 
 def load_send_context(broadcast_id: str) -> SendContext:
