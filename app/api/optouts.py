@@ -29,7 +29,7 @@ def _target() -> tuple[str, str, str | None]:
         check_text("reason", reason)
     normalised = optouts.normalise(address, channel, current_app.config["HERALD_DEFAULT_REGION"])
     if normalised is None:
-        raise ValidationFailed(f"{address!r} is not a phone number", {"field": "address"})
+        raise ValidationFailed(f"{address!r} is not a {registry.get(channel).address_name}", {"field": "address"})
     return channel, normalised, reason
 
 
@@ -57,6 +57,8 @@ def remove():
 def listing():
     """A page of the list (?channel=&after=&limit=), and with ?address= that address's audit trail."""
     channel, address = text_arg("channel"), text_arg("address")
+    if channel is not None and channel not in registry.CHANNELS:
+        raise ValidationFailed(f"unknown channel {channel!r}; known: {registry.known()}", {"field": "channel"})
     limit = int_arg("limit", 100, 1, 1000)
     if address is not None:
         normalised = optouts.normalise(address, channel or registry.DEFAULT, current_app.config["HERALD_DEFAULT_REGION"])

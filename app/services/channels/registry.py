@@ -50,3 +50,8 @@ def supported() -> list[str]:
 def with_contact_field() -> list[str]:
     """The channels a contact has an address (and a consent) for, in the registry's order."""
     return [name for name, channel in CHANNELS.items() if channel.contact_field is not None]
+
+
+def critical_may_pass() -> list[str]:
+    """The channels on which a service-critical template may reach an opted-out address, sorted."""
+    return sorted(name for name, channel in CHANNELS.items() if channel.critical_may_pass)

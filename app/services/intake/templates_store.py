@@ -10,7 +10,6 @@ from sqlalchemy.orm import aliased
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import MessageTemplate
-from app.services.audience import optouts
 from app.services.channels import registry
 from app.services.state.broadcast_state import record_audit
 from app.services.content.storable_text import check_text
@@ -51,7 +50,7 @@ def parse_critical(payload: dict, channel: str) -> bool:
         raise _fail("service_critical", "service_critical must be true or false")
     if value and not registry.get(channel).critical_may_pass:
         raise _fail("service_critical", f"a {channel} message may not reach someone who opted out; "
-                                        f"service_critical is allowed on {sorted(optouts.CRITICAL_CHANNELS)}")
+                                        f"service_critical is allowed on {registry.critical_may_pass()}")
     return value
 
 
