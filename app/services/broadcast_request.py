@@ -138,7 +138,7 @@ def parse_schedule(value: object, now: datetime | None = None) -> datetime | Non
     if when.tzinfo is None:
         raise _fail("scheduled_for", "scheduled_for needs a UTC offset, e.g. 2026-11-23T08:00:00+02:00")
     if when < (now or datetime.now(timezone.utc)):
-        raise _fail("scheduled_for", "scheduled_for is in the past")
+        raise ValidationFailed("scheduled_for is in the past", {"field": "scheduled_for"}, code="scheduled_in_past")
     return when
 
 

@@ -44,7 +44,8 @@ def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
     check_json("personalisation", personalisation)
     missing, length = compile_template(body).fill(personalisation)
     if missing:
-        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
+        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing},
+                               code="missing_personalisation")
     if length > max_chars:
         raise ValidationFailed(f"the personalised message is {length} characters; the limit is {max_chars}",
                                {"field": "personalisation", "length": length, "limit": max_chars},
@@ -64,7 +65,8 @@ def _validate(payload: dict, region: str, max_chars: int) -> tuple[str, str, str
         raise ValidationFailed("'to' is required and must be a string", {"field": "to"})
     number, verdict = classify(check_text("to", to), region)
     if not verdict.valid:
-        raise ValidationFailed(f"'to' is not a valid mobile number ({verdict.reason})", {"field": "to"})
+        raise ValidationFailed(f"'to' is not a valid mobile number ({verdict.reason})", {"field": "to"},
+                               code="invalid_phone_number")
     return number, verdict.carrier, body, _personalisation(payload, body, max_chars)
 
 
