@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import wraps
+from typing import Callable
 
 import jsonschema_rs
 from flask import current_app, request
@@ -31,8 +32,11 @@ from app.services.storable_text import flaw, refuse
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Request body schemas by component name, shared with the document (app/api/request_schemas.py).
 SCHEMAS: dict[str, dict] = {}
-_INTEGER = re.compile(r"-?[0-9]+\Z")
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+# Numbers in text (a query string, a form field) as JSON spells them, and nothing else.
+INTEGER_TEXT = re.compile(r"-?[0-9]+\Z")
+NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+# The config names schemas take bounds from, and the compiled validators (per schema and their values).
+_SETTINGS: set[str] = set()
 _VALIDATORS: dict[tuple, tuple] = {}
 
 
@@ -41,6 +45,10 @@ class Setting:
     """A bound read from the app's config (e.g. HERALD_MAX_BODY_CHARS) when a schema is used."""
 
     name: str
+
+    def __post_init__(self) -> None:
+        """Remember the name: validators are cached per value of every setting."""
+        _SETTINGS.add(self.name)
 
 
 def settled(node: object, config) -> object:
@@ -67,7 +75,7 @@ def define(name: str, schema: dict) -> dict:
 
 def _settings_key(config) -> tuple:
     """The config values schemas may depend on, as part of a cache key."""
-    return tuple(sorted((name, config.get(name)) for name in ("HERALD_MAX_BODY_CHARS", "HERALD_MAX_RECIPIENTS")))
+    return tuple((name, config.get(name)) for name in sorted(_SETTINGS))
 
 
 def _checker(key: tuple, document: dict) -> tuple[jsonschema_rs.Validator, dict]:
@@ -107,7 +115,8 @@ def check_body(name: str, value: object, config) -> object:
 @dataclass(frozen=True)
 class Param:
     """One path, query or header parameter; `missing` names what a path or id value that breaks
-    its schema fails to name (404 'no such ...'), instead of a 422."""
+    its schema fails to name (404 'no such ...'), instead of a 422; `convert` turns the checked
+    text into the value the view takes (uuid.UUID)."""
 
     name: str
     where: str
@@ -115,6 +124,7 @@ class Param:
     description: str = ""
     required: bool = False
     missing: str | None = None
+    convert: Callable | None = None
 
     @property
     def arg(self) -> str:
@@ -144,14 +154,14 @@ class Param:
         failure = violation(checker, value, self.name)
         if failure is not None:
             raise self._refused() if self.missing else failure
-        return value
+        return self.convert(value) if self.convert else value
 
     def _typed(self, raw: str) -> object:
         """Text as the schema's type: integers and numbers in their JSON spelling, else text."""
         kind = self.schema.get("type")
-        if kind == "integer" and _INTEGER.match(raw):
+        if kind == "integer" and INTEGER_TEXT.match(raw):
             return int(raw)
-        if kind == "number" and _NUMBER.match(raw):
+        if kind == "number" and NUMBER_TEXT.match(raw):
             return float(raw)
         if kind in ("integer", "number"):
             if self.missing:

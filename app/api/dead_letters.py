@@ -15,7 +15,7 @@ from app.services import dead_letters
 bp = Blueprint("dead_letters", __name__, url_prefix="/v1/dead-letters")
 # A filter that is not a UUID names no broadcast.
 BROADCAST_FILTER = Param("broadcast_id", "query", UUID, "Only this broadcast's entries (404 if it is not a UUID).",
-                         missing="broadcast")
+                         missing="broadcast", convert=uuid.UUID)
 FORCE_BODY = JsonBody("ForceRequest", required=False)
 
 
@@ -30,9 +30,9 @@ def _entry(e) -> dict:
 @bp.get("")
 @require_service
 @accepts(AFTER, page_size(100, 1000), BROADCAST_FILTER)
-def list_open(after: int, limit: int, broadcast_id: str | None):
+def list_open(after: int, limit: int, broadcast_id: uuid.UUID | None):
     """Open dead letters, oldest first: ?after=<last id>&limit=&broadcast_id=."""
-    rows = dead_letters.list_open(g.service_id, after, limit, uuid.UUID(broadcast_id) if broadcast_id else None)
+    rows = dead_letters.list_open(g.service_id, after, limit, broadcast_id)
     return jsonify({"dead_letters": [_entry(e) for e in rows],
                     "next_after": rows[-1].id if len(rows) == limit else None})
 

@@ -1,11 +1,14 @@
 """Path, query and header parameters the views share, each declared once (see app.api.contract)."""
 from __future__ import annotations
 
+import uuid
+
 from werkzeug.routing import BaseConverter
 
 from app.api.contract import Param
 from app.api.schema_text import BIGINT_MAX, NAME, UUID, integer, matching, text
 from app.services.contacts_fields import MAX_VALUE_CHARS, RESERVED_EXTERNAL_IDS as RESERVED_CONTACT_IDS
+from app.services.idempotency import MAX_KEY_CHARS
 from app.statuses import ALL_MESSAGE_STATUSES
 
 
@@ -22,7 +25,7 @@ def page_size(default: int, maximum: int) -> Param:
 
 
 AFTER = Param("after", "query", integer(0, BIGINT_MAX, default=0), "Keyset cursor: the last id of the previous page.")
-BROADCAST_ID = Param("broadcast_id", "path", UUID, missing="broadcast")
+BROADCAST_ID = Param("broadcast_id", "path", UUID, missing="broadcast", convert=uuid.UUID)
 MESSAGE_ID = Param("message_id", "path", integer(0, BIGINT_MAX), missing="message")
 DEAD_LETTER_ID = Param("dead_letter_id", "path", integer(0, BIGINT_MAX), missing="dead letter")
 # `import` and `export` are no contact's id: as OpenAPI matches concrete paths first, they name the list's own.
@@ -38,7 +41,8 @@ MESSAGE_STATUS = Param("status", "query", {"type": "string", "enum": list(ALL_ME
                        "Only messages in this status.")
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key", "header",
-    matching(r"^[!-~]([ -~]{0,253}[!-~])?$", "must be 1-255 printable ASCII characters, with no space at either end",
-             minLength=1, maxLength=255),
+    matching(rf"^[!-~]([ -~]{{0,{MAX_KEY_CHARS - 2}}}[!-~])?$",
+             f"must be 1-{MAX_KEY_CHARS} printable ASCII characters, with no space at either end",
+             minLength=1, maxLength=MAX_KEY_CHARS),
     "Repeat a request safely: the same key and body replay the first answer; the same key with another body is "
     "422 idempotency_key_reused.")

@@ -8,12 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 
 from flask import request
 
-from app.api.contract import check_body, ref, unsupported_media_type
+from app.api.contract import NUMBER_TEXT, check_body, ref, unsupported_media_type
 from app.api.json_body import parse_json_object
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from app.services.idempotency import request_fingerprint
@@ -21,7 +20,6 @@ from app.services.storable_text import NUL, check_text
 
 ADDRESS_COLUMNS = ("to", "phone number", "phone_number", "phone", "msisdn", "mobile")
 FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_for", "rate_limit_per_second")
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def _form() -> dict:
     form = {check_text(f"{name} (a field name)", name): check_text(name, request.form[name])
             for name in request.form if name is not None and name != "file"}
     rate = form.get("rate_limit_per_second")
-    if rate is not None and _NUMBER.match(rate.strip()):
+    if rate is not None and NUMBER_TEXT.match(rate.strip()):
         form["rate_limit_per_second"] = json.loads(rate.strip())
     return form
 

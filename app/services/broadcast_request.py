@@ -7,7 +7,7 @@ from typing import Callable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
+from app.errors import MalformedRequest, ValidationFailed
 from app.services.send_windows import parse_window
 from app.services.storable_text import check_text
 from app.services.templates import compile_template
@@ -168,19 +168,6 @@ def parse_spec(payload: dict, max_chars: int, resolve_template: Callable | None 
 def _transliterated(body: str, wanted: bool) -> str:
     """The body with GSM-7 look-alikes when the operator asked for them."""
     return transliterate(body) if wanted else body
-
-
-def check_recipient_list(recipients: object, max_recipients: int) -> list:
-    """The recipients field must be a non-empty list within the configured maximum."""
-    if not isinstance(recipients, list):
-        raise _fail("recipients", "recipients must be a list of {to, personalisation} objects")
-    if not recipients:
-        raise _fail("recipients", "recipients is empty")
-    if len(recipients) > max_recipients:
-        raise PayloadTooLarge(
-            f"{len(recipients)} recipients; the limit is {max_recipients}", {"field": "recipients"}
-        )
-    return recipients
 
 
 def parse_lifecycle(payload: object) -> str | None:
