@@ -12,7 +12,6 @@ import re
 from flask import Blueprint, current_app, jsonify
 
 from app.api import openapi_accounts, openapi_audiences, openapi_broadcasts, openapi_content, openapi_dead_letters
-from app.api import request_schemas  # noqa: F401 - registers every request body schema
 from app.api.contract import SCHEMAS as REQUEST_SCHEMAS
 from app.api.contract import Declared, Param, accepts, settled
 from app.api.openapi_kit import (BOOLEAN, ERRORS, INTEGER, STRING, TIME, array, fails, obj, op, ref, reply,
@@ -25,14 +24,17 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 DECLARED_BY_ENDPOINT = {"static": Declared((Param("filename", "path", text(minLength=1)),))}
 SCHEMAS = {
     "Error": obj({"error": obj({"code": {**STRING, "examples": ["validation_failed"]}, "message": STRING,
-                                "details": {"type": "object", "description": "e.g. {\"field\": \"recipients[3].to\"}"}})}),
+                                "details": {"type": "object",
+                                            "description": "e.g. {\"field\": \"recipients[3].to\"}"}})}),
     "Quotas": obj({"quotas": array(obj({"scope": {**STRING, "examples": ["service:3", "provider:africastalking"]},
                                         "limit": INTEGER, "used": INTEGER, "remaining": INTEGER,
                                         "window_start": TIME, "resets_at": TIME}))}),
     "Health": obj({"status": {**STRING, "enum": ["ok", "degraded"]},
                    "checks": obj({"postgresql": STRING, "redis": STRING})}),
-    "DeliveryReport": obj({"id": STRING, "status": {**STRING, "examples": ["Success", "Failed"]},
-                           "failureReason": STRING, "networkCode": STRING}, required=["id", "status"]),
+    "DeliveryReport": {**obj({"id": text(), "status": text(examples=["Success", "Failed"]),
+                              "failureReason": text(), "networkCode": text()}, required=["id", "status"]),
+                       "propertyNames": text(), "additionalProperties": text(),
+                       "description": "Africa's Talking's form; Twilio posts MessageSid, MessageStatus, ErrorCode."},
 }
 CHALLENGE = {"WWW-Authenticate": {"schema": {**STRING, "examples": ['Bearer realm="herald"']},
                                   "description": "The scheme to authenticate with."}}
@@ -134,8 +136,9 @@ def document(app=None) -> dict:
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from `flask herald create-service`."},
-                                "metricsToken": {"type": "http", "scheme": "bearer",
-                                                 "description": "HERALD_METRICS_TOKEN, for scrapes from another host."}},
+                                "metricsToken": {
+                                    "type": "http", "scheme": "bearer",
+                                    "description": "HERALD_METRICS_TOKEN, for scrapes from another host."}},
             "schemas": {**RESPONSE_SCHEMAS, **settled(REQUEST_SCHEMAS, app.config)},
             "responses": {**{name: reply(words, ref("Error"), CHALLENGE if status == 401 else None)
                              for name, (status, words) in ERRORS.items()}, "Unprocessable": unprocessable()["422"]},

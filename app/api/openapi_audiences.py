@@ -68,5 +68,6 @@ PATHS = {
             "200": reply("Deleted.", ref("SegmentDeleted")), **fails("NotFound")})},
     "/v1/segments/{name}/count": {"get": op(
         "countSegment", "segments", "How many contacts the segment selects now", {
-            "200": reply("The count.", ref("SegmentCount")), **fails("NotFound"), **unprocessable("unknown_attribute")})},
+            "200": reply("The count.", ref("SegmentCount")), **fails("NotFound"),
+            **unprocessable("unknown_attribute")})},
 }

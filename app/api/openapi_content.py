@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from app.api.openapi_kit import (BOOLEAN, INTEGER, OBJECT, STRING, TIME, array, fails, link, nullable, obj, op, ref,
                                  reply, unprocessable)
+from app.api.schema_text import text
 
 TEMPLATE = obj({"name": STRING, "channel": STRING, "language": STRING, "version": INTEGER, "body": STRING,
                 "service_critical": BOOLEAN, "created_by": STRING, "created_at": nullable(TIME)})
@@ -33,10 +34,11 @@ SCHEMAS = {
         obj({"history": array(obj({"channel": STRING, "address": STRING,
                                    "action": {**STRING, "enum": ["opt_out", "opt_in"]}, "source": STRING,
                                    "actor": STRING, "detail": nullable(STRING), "created_at": TIME}))})]},
-    "InboundMessage": obj({"from": STRING, "to": STRING, "text": STRING, "date": STRING, "id": STRING,
-                           "linkId": STRING, "From": STRING, "To": STRING, "Body": STRING, "MessageSid": STRING},
-                          "Africa's Talking posts from, to, text, date, id (and linkId); Twilio posts From, To, Body, "
-                          "MessageSid, signed.", required=[]),
+    "InboundMessage": {**obj({name: text() for name in ("from", "to", "text", "date", "id", "linkId", "From", "To",
+                                                         "Body", "MessageSid")},
+                             "Africa's Talking posts from, to, text, date, id (and linkId); Twilio posts From, To, "
+                             "Body, MessageSid, signed.", required=[]),
+                       "propertyNames": text(), "additionalProperties": text()},
 }
 
 INBOUND_DONE = ("What each message did: its keyword's action and outcome (applied, unchanged, stale: a newer "

@@ -10,9 +10,9 @@ import zoneinfo
 
 from app.api.contract import define, ref
 from app.api.filter_schema import define_filter
-from app.api.schema_text import (ANY_JSON, BLANK_CLASS, BLANK_ONLY, BOOLEAN, DATE_TIME, MAX_BODY_CHARS, MAX_RECIPIENTS, NAME,
-                                 STORABLE_JSON, UUID, choice, integer, matching, nullable, record, text,
-                                 words)
+from app.api.schema_text import (ANY_JSON, BLANK_CLASS, BLANK_ONLY, BOOLEAN, DATE_TIME, MAX_BODY_CHARS,
+                                 MAX_RECIPIENTS, NAME, STORABLE_JSON, UUID, choice, integer, matching, nullable,
+                                 record, text, words)
 from app.services.broadcast_request import (BROADCAST_PRIORITIES, KNOWN_CHANNELS, MAX_RATE_PER_SECOND,
                                             MAX_REASON_CHARS, MIN_RATE_PER_SECOND, SUPPORTED_CHANNELS)
 from app.services.contacts_fields import CHANNELS as CONTACT_CHANNELS
@@ -49,8 +49,9 @@ BODY_OR_TEMPLATE = [{"required": ["body"]}, {"required": ["template"]}]
 FORM_FIELDS = {"channel": SPEC_FIELDS["channel"], "body": BODY, "template": TEMPLATE,
                "sender": SENDER_TEXT,
                "priority": choice(sorted(BROADCAST_PRIORITIES)), "scheduled_for": {**SCHEDULED_FOR, "type": "string"},
-               "rate_limit_per_second": {"anyOf": [{**RATE, "type": "number"}, {"type": "string", "pattern": BLANK_ONLY}],
-                                         "description": "Messages per second at most; blank for no limit."}}
+               "rate_limit_per_second": {
+                   "anyOf": [{**RATE, "type": "number"}, {"type": "string", "pattern": BLANK_ONLY}],
+                   "description": "Messages per second at most; blank for no limit."}}
 CSV_FILE = text("UTF-8 CSV with a to/phone number/msisdn column; other columns personalise. A file without "
                 "such a column or without rows is 422 invalid_csv.", contentMediaType="text/csv")
 
@@ -74,8 +75,9 @@ define("BroadcastRequest", record(
                     "description": "More than HERALD_MAX_RECIPIENTS is 413."},
      "segment": text("A saved segment's name (none by that name is 422 unknown_segment)."),
      "filter": {**FILTER, "description": "An inline contact filter."},
-     "exclude_received": nullable({**UUID, "description": "Leave out contacts whose phone was sent (or delivered) "
-                                                          "that broadcast of this service (else 422 unknown_broadcast)."})},
+     "exclude_received": nullable({**UUID, "description": (
+         "Leave out contacts whose phone was sent (or delivered) that broadcast of this service (else 422 "
+         "unknown_broadcast).")})},
     required=["channel"], oneOf=[{"required": ["recipients"]}, {"required": ["segment"]}, {"required": ["filter"]}],
     anyOf=BODY_OR_TEMPLATE, dependentSchemas={"exclude_received": {
         "not": {"required": ["recipients"]},

@@ -38,7 +38,8 @@ class BroadcastBody:
         """The OpenAPI request body object."""
         return {"required": True, "content": {
             "application/json": {"schema": ref("BroadcastRequest")},
-            "multipart/form-data": {"schema": ref("BroadcastUpload"), "encoding": {"file": {"contentType": "text/csv"}}}}}
+            "multipart/form-data": {"schema": ref("BroadcastUpload"),
+                                    "encoding": {"file": {"contentType": "text/csv"}}}}}
 
     def read(self, config) -> BroadcastInput:
         """The checked request, or the 4xx naming what is wrong."""

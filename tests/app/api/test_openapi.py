@@ -76,7 +76,8 @@ def spec(client) -> dict:
 def test_every_route_is_documented_with_its_methods_and_nothing_else_is(app, spec):
     routes = routed_operations(app)
     assert documented_operations(spec) == routes
-    assert {"/metrics", "/v1/broadcasts/{broadcast_id}/report.csv", "/openapi.json", "/static/{filename}"} <= set(routes)
+    assert {"/metrics", "/v1/broadcasts/{broadcast_id}/report.csv", "/openapi.json", "/static/{filename}"} \
+        <= set(routes)
 
 
 def test_every_method_a_path_does_not_serve_is_405_naming_those_it_does(client, spec):
