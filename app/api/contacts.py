@@ -28,6 +28,14 @@ class ContactsCsv:
         max_bytes = config["HERALD_MAX_CONTACT_IMPORT_BYTES"]
         if (request.content_length or 0) > max_bytes:
             raise PayloadTooLarge(f"the import is over {max_bytes} bytes", {"field": "file"})
+        data = self._data()
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"the import is over {max_bytes} bytes", {"field": "file"})
+        return data
+
+    @staticmethod
+    def _data() -> bytes:
+        """The CSV's bytes from a text/csv body or the form's `file` part; 400/422 for anything else."""
         if request.mimetype == "text/csv":
             return request.get_data(cache=False)
         if request.mimetype != "multipart/form-data":
@@ -49,10 +57,7 @@ class ContactsCsv:
 def import_contacts(body: bytes):
     """Upsert contacts by external id from a CSV; rejected rows are reported by line and reason."""
     cfg = current_app.config
-    data = body
-    if len(data) > cfg["HERALD_MAX_CONTACT_IMPORT_BYTES"]:
-        raise PayloadTooLarge(f"the import is over {cfg['HERALD_MAX_CONTACT_IMPORT_BYTES']} bytes", {"field": "file"})
-    report = contacts.import_csv(g.service_id, data, cfg["HERALD_DEFAULT_REGION"], cfg["HERALD_MAX_CONTACT_ROWS"],
+    report = contacts.import_csv(g.service_id, body, cfg["HERALD_DEFAULT_REGION"], cfg["HERALD_MAX_CONTACT_ROWS"],
                                  cfg["HERALD_MAX_REPORTED_REJECTS"])
     return jsonify(report)
 
