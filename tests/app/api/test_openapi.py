@@ -81,6 +81,7 @@ def test_every_route_is_documented_with_its_methods_and_nothing_else_is(app, spe
 
 
 def test_every_method_a_path_does_not_serve_is_405_naming_those_it_does(client, spec):
+    tried = 0
     for path, methods in documented_operations(spec).items():
         url = concrete(path)
         served = {m.upper() for m in methods} | {"OPTIONS"} | ({"HEAD"} if "get" in methods else set())
@@ -92,6 +93,8 @@ def test_every_method_a_path_does_not_serve_is_405_naming_those_it_does(client, 
             assert set(response.headers["Allow"].split(", ")) == served, (method, path)
             if method != "HEAD":  # a HEAD answer has no body
                 assert response.json["error"]["code"] == "method_not_allowed", (method, path)
+            tried += 1
+    assert tried > 150
 
 
 def test_a_contact_named_like_the_list_verbs_is_no_route_of_its_own(client, service):
