@@ -6,7 +6,8 @@ Expects `scripts/stack.py up` to have started the stack; starts nothing itself. 
 `st run <url>/openapi.json --checks all --mode all --max-examples 40` (settings in
 scripts/fuzz_live.toml, hooks in scripts/fuzz_hooks.py) with a fresh key of the `fuzz-live` service
 (HERALD_API_KEY overrides), handed over in the environment, never on the command line. The cases
-create, change and delete rows of that service only, so the URL must be on loopback. Prints
+create, change and delete rows of that service only (two seed contacts are imported first, for the
+stateful phase to follow links to), so the URL must be on loopback. Prints
 operations, cases per phase, answers per status, every 5xx, every check that failed and the
 schema-valid requests refused by a documented rule no schema can state; exits 1 when any answer
 was a 5xx, else with Schemathesis's own status.
@@ -32,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 CONFIG = ROOT / "scripts" / "fuzz_live.toml"
 HOOKS = "fuzz_hooks"  # scripts/fuzz_hooks.py
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Contacts the stateful phase can follow links to (GET /v1/contacts -> read, change, erase one).
+SEED_CONTACTS = "external_id,phone,language\nfuzz-seed-1,+260961000001,bem\nfuzz-seed-2,+260971000002,nya\n"
 
 
 def api_key() -> str:
@@ -48,6 +51,12 @@ def api_key() -> str:
         service = db.session.query(Service).filter_by(name="fuzz-live").first()
         service = service or auth.create_service("fuzz-live")
         return auth.create_api_key(service.id, "fuzz-live")
+
+
+def seed_contacts(url: str, key: str) -> None:
+    """(Re)import the seed contacts through the API, so links from the contact list lead somewhere."""
+    requests.post(f"{url}/v1/contacts/import", data=SEED_CONTACTS.encode(), timeout=30,
+                  headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}).raise_for_status()
 
 
 def st_command(url: str, examples: int, seed: int, report: Path, extra: list[str]) -> list[str]:
@@ -146,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     command = st_command(url, args.examples, args.seed, report, [a for a in args.extra if a != "--"])
     print(" ".join(command), flush=True)
     started = time.monotonic()
-    env = {**os.environ, "HERALD_FUZZ_KEY": api_key(), "SCHEMATHESIS_HOOKS": HOOKS, "HERALD_FUZZ_DROPPED": str(dropped),
+    key = api_key()
+    seed_contacts(url, key)
+    env = {**os.environ, "HERALD_FUZZ_KEY": key, "SCHEMATHESIS_HOOKS": HOOKS, "HERALD_FUZZ_DROPPED": str(dropped),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")]))}
     status = subprocess.run(command, env=env).returncode
     summary = {**summarise(report), "dropped": dropped_refusals(dropped)}
