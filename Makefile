@@ -35,6 +35,7 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(STACK) run -- $(PY) -m bench $(if $(RECIPIENTS),--recipients $(RECIPIENTS))
 
-# Schemathesis against the API that `make up` started (every check, valid and invalid inputs).
+# Schemathesis against the API that `make up` started: every check, 40 examples per operation, valid and
+# invalid inputs, stateful links (scripts/fuzz_live.py prints the command and the figures; docs/api.md).
 fuzz: $(STAMP)
 	$(STACK) run -- $(PY) scripts/fuzz_live.py $(if $(EXAMPLES),--examples $(EXAMPLES))

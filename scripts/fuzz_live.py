@@ -3,11 +3,14 @@
 usage: python scripts/fuzz_live.py [--examples N] [--seed N] [--url URL] [-- ST-RUN-ARGS...]
 
 Expects `scripts/stack.py up` to have started the stack; starts nothing itself. Runs
-`st run <url>/openapi.json --checks all --mode all` (settings in scripts/fuzz_live.toml) with a
-fresh key of the `fuzz-live` service (HERALD_API_KEY overrides), handed over in the environment,
-never on the command line. The cases create, change and delete rows of that service only, so the
-URL must be on loopback. Prints operations, cases per phase, answers per status, every 5xx and every
-check that failed; exits 1 when any answer was a 5xx, else with Schemathesis's own status.
+`st run <url>/openapi.json --checks all --mode all --max-examples 40` (settings in
+scripts/fuzz_live.toml, hooks in scripts/fuzz_hooks.py) with a fresh key of the `fuzz-live` service
+(HERALD_API_KEY overrides), handed over in the environment, never on the command line. The cases
+create, change and delete rows of that service only (two seed contacts are imported first, for the
+stateful phase to follow links to), so the URL must be on loopback. Prints
+operations, cases per phase, answers per status, every 5xx, every check that failed and the
+schema-valid requests refused by a documented rule no schema can state; exits 1 when any answer
+was a 5xx, else with Schemathesis's own status.
 """
 from __future__ import annotations
 
@@ -28,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CONFIG = ROOT / "scripts" / "fuzz_live.toml"
+HOOKS = "fuzz_hooks"  # scripts/fuzz_hooks.py
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Contacts the stateful phase can follow links to (GET /v1/contacts -> read, change, erase one).
+SEED_CONTACTS = "external_id,phone,language\nfuzz-seed-1,+260961000001,bem\nfuzz-seed-2,+260971000002,nya\n"
 
 
 def api_key() -> str:
@@ -45,6 +51,12 @@ def api_key() -> str:
         service = db.session.query(Service).filter_by(name="fuzz-live").first()
         service = service or auth.create_service("fuzz-live")
         return auth.create_api_key(service.id, "fuzz-live")
+
+
+def seed_contacts(url: str, key: str) -> None:
+    """(Re)import the seed contacts through the API, so links from the contact list lead somewhere."""
+    requests.post(f"{url}/v1/contacts/import", data=SEED_CONTACTS.encode(), timeout=30,
+                  headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}).raise_for_status()
 
 
 def st_command(url: str, examples: int, seed: int, report: Path, extra: list[str]) -> list[str]:
@@ -83,7 +95,15 @@ def summarise(report: Path) -> dict:
                 if check["status"] == "failure":
                     failures[f"{check['name']}: {case['method']} {case['path']}"] += 1
     return {"operations": loaded["selected"], "phases": phases, "statuses": statuses, "failures": failures,
-            "server_errors": server_errors}
+            "server_errors": server_errors, "dropped": Counter()}
+
+
+def dropped_refusals(record: Path) -> Counter:
+    """Schema-valid requests refused by a documented rule beyond the schema, per (operation, code)."""
+    if not record.exists():
+        return Counter()
+    with record.open(encoding="utf-8") as lines:
+        return Counter(tuple(line.rstrip("\n").split("\t", 1)) for line in lines if "\t" in line)
 
 
 def print_summary(summary: dict, elapsed: float) -> None:
@@ -99,6 +119,11 @@ def print_summary(summary: dict, elapsed: float) -> None:
     print(f"failed checks: {sum(summary['failures'].values())} in {len(summary['failures'])} check/operation pairs")
     for label, count in sorted(summary["failures"].items()):
         print(f"  {count:>4}  {label}")
+    dropped = summary["dropped"]
+    print(f"schema-valid requests refused by a documented rule no schema states (422 with its code): "
+          f"{sum(dropped.values())}")
+    for (operation, code), count in sorted(dropped.items()):
+        print(f"  {count:>4}  {operation}: {code}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -126,11 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = Stack().data_dir / "fuzz" / f"live-{time.strftime('%Y%m%dT%H%M%S')}.ndjson"
     report.parent.mkdir(parents=True, exist_ok=True)
+    dropped = report.with_suffix(".dropped.tsv")
     command = st_command(url, args.examples, args.seed, report, [a for a in args.extra if a != "--"])
     print(" ".join(command), flush=True)
     started = time.monotonic()
-    status = subprocess.run(command, env={**os.environ, "HERALD_FUZZ_KEY": api_key()}).returncode
-    summary = summarise(report)
+    key = api_key()
+    seed_contacts(url, key)
+    env = {**os.environ, "HERALD_FUZZ_KEY": key, "SCHEMATHESIS_HOOKS": HOOKS, "HERALD_FUZZ_DROPPED": str(dropped),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")]))}
+    status = subprocess.run(command, env=env).returncode
+    summary = {**summarise(report), "dropped": dropped_refusals(dropped)}
     print_summary(summary, time.monotonic() - started)
     print(f"report: {report}")
     return 1 if summary["server_errors"] else status

@@ -1,29 +1,28 @@
 """/v1/broadcasts: create, read, list messages, and the lifecycle verbs."""
 from __future__ import annotations
 
+import uuid
 from functools import partial
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
 from sqlalchemy import select
 
 from app.api import responses
 from app.api.auth import require_service
-from app.api.json_body import parse_json
-from app.api.params import broadcast_uuid, int_arg
-from app.api.uploads import read_broadcast_request
-from app.errors import ValidationFailed
+from app.api.contract import JsonBody, accepts
+from app.api.params import AFTER, BROADCAST_ID, IDEMPOTENCY_KEY, MESSAGE_STATUS, page_size
+from app.api.uploads import BroadcastBody, BroadcastInput
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.queueing import enqueue
 from app.services.content import csv_cells
 from app.services.control import lifecycle
-from app.services.intake import intake, preview, segments_audience, templates_store
+from app.services.intake import preview, segments_audience, templates_store
+from app.services.intake import intake
 from app.services.reports import reporting
 from app.services.channels import routes
 from app.services.intake.broadcast_request import parse_lifecycle, parse_spec
-from app.services.intake.idempotency import parse_key
 from app.services.intake.recipient_list import RecipientList
-from app.statuses import ALL_MESSAGE_STATUSES
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
 TICK_TASK = "tasks.fanout.broadcast_tick"
@@ -36,12 +35,12 @@ def wake(broadcast_id) -> None:
 
 @bp.post("")
 @require_service
-def create():
+@accepts(IDEMPOTENCY_KEY, body=BroadcastBody())
+def create(idempotency_key: str | None, body: BroadcastInput):
     """Accept a broadcast: 202 with its id and recipient counts (200 with an estimate for a dry run)."""
     cfg = current_app.config
-    payload, items, fingerprint = read_broadcast_request(cfg["HERALD_MAX_RECIPIENTS"])
+    payload, items, fingerprint, key = body.payload, body.items, body.fingerprint, idempotency_key
     spec = parse_spec(payload, cfg["HERALD_MAX_BODY_CHARS"], partial(templates_store.resolve, g.service_id))
-    key = parse_key(request.headers.get("Idempotency-Key"))
     if items is None:
         audience = segments_audience.parse_audience(g.service_id, payload)
     else:
@@ -72,9 +71,9 @@ def _estimate(spec, audience) -> dict:
 
 @bp.get("")
 @require_service
-def list_broadcasts():
+@accepts(page_size(50, 500))
+def list_broadcasts(limit: int):
     """This service's broadcasts, newest first, without per-message counts."""
-    limit = int_arg("limit", 50, 1, 500)
     rows = db.session.execute(select(Broadcast).where(Broadcast.service_id == g.service_id)
                               .order_by(Broadcast.created_at.desc()).limit(limit)).scalars()
     return jsonify({"broadcasts": [reporting.describe(b) for b in rows]})
@@ -82,30 +81,29 @@ def list_broadcasts():
 
 @bp.get("/<broadcast_id>")
 @require_service
-def show(broadcast_id: str):
+@accepts(BROADCAST_ID)
+def show(broadcast_id: uuid.UUID):
     """Status, counts per status and carrier, cost, send rate and ETA."""
-    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    broadcast = reporting.get_owned(g.service_id, broadcast_id)
     return jsonify(reporting.summary(broadcast))
 
 
 @bp.get("/<broadcast_id>/messages")
 @require_service
-def messages(broadcast_id: str):
+@accepts(BROADCAST_ID, MESSAGE_STATUS, AFTER, page_size(100, 1000))
+def messages(broadcast_id: uuid.UUID, status: str | None, after: int, limit: int):
     """A keyset page of messages: ?status=&after=<last id>&limit=."""
-    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
-    status = request.args.get("status")
-    if status is not None and status not in ALL_MESSAGE_STATUSES:
-        raise ValidationFailed(f"unknown status {status!r}", {"field": "status", "allowed": list(ALL_MESSAGE_STATUSES)})
-    limit = int_arg("limit", 100, 1, 1000)
-    page = reporting.message_page(broadcast.id, status, int_arg("after", 0, 0, 2**63 - 1), limit)
+    broadcast = reporting.get_owned(g.service_id, broadcast_id)
+    page = reporting.message_page(broadcast.id, status, after, limit)
     return jsonify({"messages": page, "next_after": page[-1]["id"] if len(page) == limit else None})
 
 
 @bp.get("/<broadcast_id>/report.csv")
 @require_service
-def report_csv(broadcast_id: str):
+@accepts(BROADCAST_ID)
+def report_csv(broadcast_id: uuid.UUID):
     """The audit export: one line per recipient, streamed so a million rows never sit in memory."""
-    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    broadcast = reporting.get_owned(g.service_id, broadcast_id)
     rows = csv_cells.stream(reporting.MESSAGE_FIELDS, reporting.export_rows(broadcast.id))
     filename = f"broadcast-{broadcast.id}.csv"
     return Response(stream_with_context(rows), mimetype="text/csv",
@@ -114,9 +112,10 @@ def report_csv(broadcast_id: str):
 
 @bp.get("/<broadcast_id>/audit")
 @require_service
-def audit(broadcast_id: str):
+@accepts(BROADCAST_ID)
+def audit(broadcast_id: uuid.UUID):
     """Every transition and operator action on this broadcast, in order."""
-    broadcast = reporting.get_owned(g.service_id, broadcast_uuid(broadcast_id))
+    broadcast = reporting.get_owned(g.service_id, broadcast_id)
     rows = db.session.execute(select(AuditEntry).where(AuditEntry.broadcast_id == broadcast.id)
                               .order_by(AuditEntry.id)).scalars()
     return jsonify({"audit": [{
@@ -125,34 +124,37 @@ def audit(broadcast_id: str):
     } for e in rows]})
 
 
-def _lifecycle(broadcast_id: str, action: str):
+# An empty body carries no reason; a body must be a JSON LifecycleRequest.
+LIFECYCLE_BODY = JsonBody("LifecycleRequest", required=False)
+
+
+def _lifecycle(broadcast_id: uuid.UUID, action: str, body: dict | None):
     """Apply an operator's lifecycle verb and answer with the broadcast."""
-    bid = broadcast_uuid(broadcast_id)
-    raw = request.get_data(cache=False)
-    # No body, or one that is not JSON, carries no reason; a JSON body must be a valid one.
-    reason = parse_lifecycle(parse_json(raw)) if raw.strip() and request.is_json else None
-    lifecycle.operator_move(bid, action, g.actor, g.service_id, reason)
+    lifecycle.operator_move(broadcast_id, action, g.actor, g.service_id, parse_lifecycle(body))
     if action == "resume":
-        wake(bid)
-    return jsonify(reporting.describe(reporting.get_owned(g.service_id, bid)))
+        wake(broadcast_id)
+    return jsonify(reporting.describe(reporting.get_owned(g.service_id, broadcast_id)))
 
 
 @bp.post("/<broadcast_id>/pause")
 @require_service
-def pause(broadcast_id: str):
+@accepts(BROADCAST_ID, body=LIFECYCLE_BODY)
+def pause(broadcast_id: uuid.UUID, body: dict | None):
     """Stop sending; claimed-but-unsent rows go back to pending."""
-    return _lifecycle(broadcast_id, "pause")
+    return _lifecycle(broadcast_id, "pause", body)
 
 
 @bp.post("/<broadcast_id>/resume")
 @require_service
-def resume(broadcast_id: str):
+@accepts(BROADCAST_ID, body=LIFECYCLE_BODY)
+def resume(broadcast_id: uuid.UUID, body: dict | None):
     """Carry on from where the broadcast stopped."""
-    return _lifecycle(broadcast_id, "resume")
+    return _lifecycle(broadcast_id, "resume", body)
 
 
 @bp.post("/<broadcast_id>/cancel")
 @require_service
-def cancel(broadcast_id: str):
+@accepts(BROADCAST_ID, body=LIFECYCLE_BODY)
+def cancel(broadcast_id: uuid.UUID, body: dict | None):
     """Stop for good; unsent rows become cancelled."""
-    return _lifecycle(broadcast_id, "cancel")
+    return _lifecycle(broadcast_id, "cancel", body)

@@ -1,16 +1,22 @@
 """/v1/dead-letters: the operator's view of what could not be sent."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+import uuid
+
+from flask import Blueprint, current_app, g, jsonify
 
 from app.api.auth import require_service
-from app.api.params import BIGINT_MAX, broadcast_uuid, int_arg
-from app.api.json_body import parse_json_object
-from app.errors import ValidationFailed
+from app.api.contract import JsonBody, Param, accepts
+from app.api.params import AFTER, BIGINT_MAX, DEAD_LETTER_ID, page_size
+from app.api.schema_text import UUID
 from app.queueing import enqueue
 from app.services.control import dead_letters
 
 bp = Blueprint("dead_letters", __name__, url_prefix="/v1/dead-letters")
+# A filter that is not a UUID names no broadcast.
+BROADCAST_FILTER = Param("broadcast_id", "query", UUID, "Only this broadcast's entries (404 if it is not a UUID).",
+                         missing="broadcast", convert=uuid.UUID)
+FORCE_BODY = JsonBody("ForceRequest", required=False)
 
 
 def _entry(e) -> dict:
@@ -23,37 +29,12 @@ def _entry(e) -> dict:
 
 @bp.get("")
 @require_service
-def list_open():
+@accepts(AFTER, page_size(100, 1000), BROADCAST_FILTER)
+def list_open(after: int, limit: int, broadcast_id: uuid.UUID | None):
     """Open dead letters, oldest first: ?after=<last id>&limit=&broadcast_id=."""
-    limit = int_arg("limit", 100, 1, 1000)
-    broadcast_id = request.args.get("broadcast_id")
-    rows = dead_letters.list_open(g.service_id, int_arg("after", 0, 0, 2**63 - 1), limit,
-                                  broadcast_uuid(broadcast_id) if broadcast_id is not None else None)
+    rows = dead_letters.list_open(g.service_id, after, limit, broadcast_id)
     return jsonify({"dead_letters": [_entry(e) for e in rows],
                     "next_after": rows[-1].id if len(rows) == limit else None})
-
-
-REASONS = ("permanent_error", "attempts_exhausted", "outcome_unknown")
-
-
-def _options(allowed: tuple[str, ...]) -> dict:
-    """The optional JSON object of a dead-letter action, checked field by field (400/422 naming the field)."""
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        return {}
-    body = parse_json_object(raw)
-    for name in body:
-        if name not in allowed:
-            raise ValidationFailed(f"unknown field {name!r}", {"field": name})
-    if "force" in body and not isinstance(body["force"], bool):
-        raise ValidationFailed("force must be true or false", {"field": "force"})
-    if "reason" in body and body["reason"] not in REASONS:
-        raise ValidationFailed(f"reason must be one of {', '.join(REASONS)}", {"field": "reason"})
-    if "broadcast_id" in body:
-        if not isinstance(body["broadcast_id"], str):
-            raise ValidationFailed("broadcast_id must be a string", {"field": "broadcast_id"})
-        body["broadcast_id"] = broadcast_uuid(body["broadcast_id"])
-    return body
 
 
 def _tick(broadcast_ids) -> None:
@@ -64,10 +45,11 @@ def _tick(broadcast_ids) -> None:
 
 @bp.post("/requeue")
 @require_service
-def requeue_many():
+@accepts(body=JsonBody("RequeueFilter", required=False))
+def requeue_many(body: dict | None):
     """Requeue every open dead letter matching {broadcast_id, reason}; outcome_unknown ones need force."""
-    body = _options(("broadcast_id", "reason", "force"))
-    result = dead_letters.requeue_many(g.service_id, g.actor, body.get("broadcast_id"), body.get("reason"),
+    body = body or {}
+    result = dead_letters.requeue_many(g.service_id, g.actor, _broadcast(body), body.get("reason"),
                                        body.get("force", False))
     _tick(result["broadcast_ids"])
     return jsonify(result)
@@ -75,18 +57,24 @@ def requeue_many():
 
 @bp.post("/discard")
 @require_service
-def discard_many():
+@accepts(body=JsonBody("DeadLetterFilter", required=False))
+def discard_many(body: dict | None):
     """Close every open dead letter matching {broadcast_id, reason}; their messages stay failed."""
-    body = _options(("broadcast_id", "reason"))
-    return jsonify(dead_letters.discard_many(g.service_id, g.actor, body.get("broadcast_id"), body.get("reason")))
+    body = body or {}
+    return jsonify(dead_letters.discard_many(g.service_id, g.actor, _broadcast(body), body.get("reason")))
+
+
+def _broadcast(body: dict) -> uuid.UUID | None:
+    """The filter's broadcast id, if it has one."""
+    return uuid.UUID(body["broadcast_id"]) if "broadcast_id" in body else None
 
 
 @bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/requeue")
 @require_service
-def requeue(dead_letter_id: int):
+@accepts(DEAD_LETTER_ID, body=FORCE_BODY)
+def requeue(dead_letter_id: int, body: dict | None):
     """Send the message again, with fresh attempts (force=true for an outcome_unknown one)."""
-    body = _options(("force",))
-    broadcast_id = dead_letters.requeue(g.service_id, dead_letter_id, g.actor, body.get("force", False))
+    broadcast_id = dead_letters.requeue(g.service_id, dead_letter_id, g.actor, (body or {}).get("force", False))
     if broadcast_id is not None:
         enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
     return jsonify({"id": dead_letter_id, "resolution": "requeued"})
@@ -94,8 +82,8 @@ def requeue(dead_letter_id: int):
 
 @bp.post(f"/<int(max={BIGINT_MAX}):dead_letter_id>/discard")
 @require_service
-def discard(dead_letter_id: int):
+@accepts(DEAD_LETTER_ID, body=FORCE_BODY)
+def discard(dead_letter_id: int, body: dict | None):
     """Close the entry; the message stays failed. Its optional body is checked as requeue's is (force is moot)."""
-    _options(("force",))
     dead_letters.discard(g.service_id, dead_letter_id, g.actor)
     return jsonify({"id": dead_letter_id, "resolution": "discarded"})

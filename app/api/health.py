@@ -6,6 +6,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.contract import accepts
 from app.extensions import db
 from app.redis_store import get_redis
 
@@ -13,6 +14,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@accepts()
 def healthz():
     """200 when both stores answer, 503 naming the one that does not."""
     checks = {}

@@ -3,28 +3,27 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from app.api import responses
 from app.api.auth import require_service
-from app.api.json_body import parse_json_object
-from app.api.params import BIGINT_MAX
+from app.api.contract import JsonBody, accepts
+from app.api.params import BIGINT_MAX, IDEMPOTENCY_KEY, MESSAGE_ID
 from app.queueing import enqueue
 from app.services.intake import templates_store, transactional
-from app.services.intake.idempotency import parse_key
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
 
 
 @bp.post("")
 @require_service
-def create():
+@accepts(IDEMPOTENCY_KEY, body=JsonBody("MessageRequest"))
+def create(idempotency_key: str | None, body: dict):
     """Accept one message: 202 with its id and queue position; 422 recipient_opted_out for a suppressed number."""
     cfg = current_app.config
-    payload = parse_json_object(request.get_data(cache=False))
     accepted = transactional.create_message(
-        g.service_id, payload, region=cfg["HERALD_DEFAULT_REGION"],
-        max_chars=cfg["HERALD_MAX_BODY_CHARS"], idempotency_key=parse_key(request.headers.get("Idempotency-Key")),
+        g.service_id, body, region=cfg["HERALD_DEFAULT_REGION"],
+        max_chars=cfg["HERALD_MAX_BODY_CHARS"], idempotency_key=idempotency_key,
         resolve_template=partial(templates_store.resolve, g.service_id), actor=g.actor)
     if accepted.created:
         enqueue(current_app, "tasks.sending.send_priority", accepted.message.id)
@@ -34,6 +33,7 @@ def create():
 
 @bp.get(f"/<int(max={BIGINT_MAX}):message_id>")
 @require_service
+@accepts(MESSAGE_ID)
 def show(message_id: int):
     """One message's status and timestamps."""
     return jsonify(transactional.describe(transactional.get_owned(g.service_id, message_id)))

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import celeryconfig
+from app.api.contract import accepts
 from app.errors import Unauthorized
 from app.extensions import db
 from app.redis_store import get_redis
@@ -131,6 +132,7 @@ def require_scrape_token() -> None:
 
 
 @bp.get("/metrics")
+@accepts()
 def metrics():
     """Prometheus text exposition format 0.0.4: counts only, no message content; a token unless on loopback."""
     require_scrape_token()

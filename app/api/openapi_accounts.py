@@ -30,7 +30,5 @@ ACCOUNT_PATHS = {
             **fails("NotFound")},
         description="Accounts are shared by every service, so any service's API key may close any account's "
                     "breaker, as its resume of a broadcast the breaker paused already does. The close is audited "
-                    "with the key, and each broadcast resumed is audited with it too.",
-        parameters=[{"name": "account", "in": "path", "required": True, "schema": STRING,
-                     "description": "A configured gateway account; any other name is 404 naming it."}])},
+                    "with the key, and each broadcast resumed is audited with it too.")},
 }

@@ -1,33 +1,65 @@
-"""Reading a broadcast request from a JSON body or a multipart CSV upload."""
+"""Reading a broadcast request: a JSON BroadcastRequest, or a multipart BroadcastUpload with a CSV.
+
+Both are checked against their declared schemas (app/api/request_schemas.py) before anything else
+looks at them; the CSV's own content (an address column, at least one row) is judged here.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 from flask import request
 
+from app.api.contract import NUMBER_TEXT, check_body, ref, unsupported_media_type
 from app.api.json_body import parse_json_object
 from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
-from app.services.intake.broadcast_request import check_recipient_list
 from app.services.intake.idempotency import request_fingerprint
-from app.services.intake.segments_audience import wanted as audience_requested
-from app.services.content.storable_text import NUL
+from app.services.content.storable_text import NUL, check_text
 
 ADDRESS_COLUMNS = ("to", "phone number", "phone_number", "phone", "msisdn", "mobile")
 FORM_FIELDS = ("channel", "body", "template", "sender", "priority", "scheduled_for", "rate_limit_per_second")
 
 
-def read_json_request(max_recipients: int) -> tuple[dict, list, str]:
-    """(payload, recipients, fingerprint) from a JSON body; recipients is None when it addresses contacts."""
+@dataclass(frozen=True)
+class BroadcastInput:
+    """A checked broadcast request: its fields, its recipients (None for an audience), its fingerprint."""
+
+    payload: dict
+    items: list | None
+    fingerprint: str
+
+
+class BroadcastBody:
+    """POST /v1/broadcasts's body: JSON, or a multipart form with a CSV file; anything else is 400."""
+
+    def spec(self, config) -> dict:
+        """The OpenAPI request body object."""
+        return {"required": True, "content": {
+            "application/json": {"schema": ref("BroadcastRequest")},
+            "multipart/form-data": {"schema": ref("BroadcastUpload"),
+                                    "encoding": {"file": {"contentType": "text/csv"}}}}}
+
+    def read(self, config) -> BroadcastInput:
+        """The checked request, or the 4xx naming what is wrong."""
+        if request.mimetype == "application/json":
+            return read_json_request(config)
+        if request.mimetype == "multipart/form-data":
+            return read_csv_request(config)
+        raise unsupported_media_type("application/json or multipart/form-data with a CSV file")
+
+
+def read_json_request(config) -> BroadcastInput:
+    """A JSON body: 413 over the recipient limit, else checked against BroadcastRequest."""
     raw = request.get_data(cache=False)
     payload = parse_json_object(raw)
-    if audience_requested(payload):
-        return payload, None, request_fingerprint(raw)  # contacts, resolved by segments_audience
-    if "recipients" not in payload:
-        raise ValidationFailed("recipients is required", {"field": "recipients"})
-    recipients = check_recipient_list(payload["recipients"], max_recipients)
-    return payload, recipients, request_fingerprint(raw)
+    recipients = payload.get("recipients")
+    limit = config["HERALD_MAX_RECIPIENTS"]
+    if isinstance(recipients, list) and len(recipients) > limit:
+        raise PayloadTooLarge(f"{len(recipients)} recipients; the limit is {limit}", {"field": "recipients"})
+    check_body("BroadcastRequest", payload, config)
+    return BroadcastInput(payload, recipients, request_fingerprint(raw))
 
 
 def _address_column(header: list[str]) -> int:
@@ -36,7 +68,12 @@ def _address_column(header: list[str]) -> int:
     for name in ADDRESS_COLUMNS:
         if name in lowered:
             return lowered.index(name)
-    raise ValidationFailed(f"the CSV needs a column named one of {list(ADDRESS_COLUMNS)}", {"field": "file"})
+    raise _invalid(f"the CSV needs a column named one of {list(ADDRESS_COLUMNS)}")
+
+
+def _invalid(message: str) -> ValidationFailed:
+    """422 invalid_csv: the file reads as CSV but does not hold a recipient list."""
+    return ValidationFailed(message, {"field": "file"}, code="invalid_csv")
 
 
 def _unreadable(line: int, why: str) -> MalformedRequest:
@@ -46,10 +83,7 @@ def _unreadable(line: int, why: str) -> MalformedRequest:
 
 
 def _csv_items(text: str, max_recipients: int) -> list[dict]:
-    """Rows of a CSV as {to, personalisation} items, or 400 naming the line that cannot be read."""
-    if NUL in text:
-        # PostgreSQL text cannot hold NUL; name the line rather than let csv fail on it.
-        raise _unreadable(text.count("\n", 0, text.index(NUL)) + 1, "it contains a NUL character (U+0000)")
+    """Rows of a CSV as {to, personalisation} items, or 4xx naming the line or the fault."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return _csv_rows(reader, max_recipients)
@@ -62,7 +96,7 @@ def _csv_rows(reader, max_recipients: int) -> list[dict]:
     """Rows of a CSV as {to, personalisation} items; other columns personalise."""
     header = next(reader, None)
     if not header:
-        raise ValidationFailed("the CSV file is empty", {"field": "file"})
+        raise _invalid("the CSV file is empty")
     address = _address_column(header)
     names = [name.strip() for name in header]
     items = []
@@ -74,33 +108,49 @@ def _csv_rows(reader, max_recipients: int) -> list[dict]:
         values = {names[i]: cell for i, cell in enumerate(row) if i != address and i < len(names)}
         items.append({"to": row[address] if address < len(row) else "", "personalisation": values or None})
     if not items:
-        raise ValidationFailed("the CSV file has no recipient rows", {"field": "file"})
+        raise _invalid("the CSV file has no recipient rows")
     return items
 
 
-def read_csv_request(max_recipients: int) -> tuple[dict, list, str]:
-    """(payload, recipients, fingerprint) from a multipart form with a CSV `file`."""
+def _csv_text() -> tuple[bytes, str]:
+    """The `file` part's bytes and text (a part sent without a file name arrives as a plain field)."""
     upload = request.files.get("file")
-    if upload is None:
-        raise ValidationFailed("multipart requests need a CSV file in the 'file' field", {"field": "file"})
-    data = upload.read()
+    if upload is not None:
+        data = upload.read()
+    elif "file" in request.form:
+        data = request.form["file"].encode("utf-8", "surrogatepass")
+    else:
+        raise ValidationFailed("file is required: multipart requests need a CSV in the 'file' field",
+                               {"field": "file"})
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("the CSV file must be UTF-8", {"field": "file"}) from None
-    payload = {name: request.form[name] for name in FORM_FIELDS if name in request.form}
-    if "rate_limit_per_second" in payload:
-        payload["rate_limit_per_second"] = payload["rate_limit_per_second"].strip() or None
+    if NUL in text:
+        # PostgreSQL text cannot hold NUL; name the line rather than let csv fail on it.
+        raise _unreadable(text.count("\n", 0, text.index(NUL)) + 1, "it contains a NUL character (U+0000)")
+    return data, text
+
+
+def _form() -> dict:
+    """Every text field of the form but the file, storable, the send rate as the number it spells."""
+    # A part whose name the form parser cannot read (None) is no field at all: like any extra field, ignored.
+    form = {check_text(f"{name} (a field name)", name): check_text(name, request.form[name])
+            for name in request.form if name is not None and name != "file"}
+    rate = form.get("rate_limit_per_second")
+    if rate is not None and NUMBER_TEXT.match(rate.strip()):
+        form["rate_limit_per_second"] = json.loads(rate.strip())
+    return form
+
+
+def read_csv_request(config) -> BroadcastInput:
+    """A multipart form with a CSV `file`, checked against BroadcastUpload, then its rows read."""
+    data, text = _csv_text()
+    form = _form()
+    check_body("BroadcastUpload", {**form, "file": text}, config)
+    payload = {name: form[name] for name in FORM_FIELDS if name in form}
+    if isinstance(payload.get("rate_limit_per_second"), str):
+        payload["rate_limit_per_second"] = None  # a blank rate, as an HTML form sends an empty field: no limit
     form_bytes = json.dumps(payload, sort_keys=True).encode()
-    return payload, _csv_items(text, max_recipients), request_fingerprint(form_bytes, data)
-
-
-def read_broadcast_request(max_recipients: int) -> tuple[dict, list, str]:
-    """Dispatch on content type: JSON or multipart CSV; anything else is 415."""
-    mimetype = request.mimetype
-    if mimetype == "application/json":
-        return read_json_request(max_recipients)
-    if mimetype == "multipart/form-data":
-        return read_csv_request(max_recipients)
-    raise MalformedRequest("send application/json or multipart/form-data with a CSV file",
-                           {"field": "Content-Type"}, code="unsupported_media_type")
+    return BroadcastInput(payload, _csv_items(text, config["HERALD_MAX_RECIPIENTS"]),
+                          request_fingerprint(form_bytes, data))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from app.api.contract import accepts, ref
+from app.api.params import ACCOUNT, WEBHOOK_SECRET
+from app.api.schema_text import ANY_JSON, text
 from app.errors import Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unavailable
 from app.queueing import enqueue
 from app.services.reports import delivery_reports, inbound
@@ -20,6 +23,14 @@ from providers.base import DeliveryReport, WebhookRequest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 APPLY_TASK = "tasks.delivery_reports.apply_delivery_reports"
+# Each gateway's own format, verified and parsed by its provider (unreadable: 400); documented, not checked here.
+# Africa's Talking and Twilio post forms, Infobip posts JSON {"results": [...]}.
+# Text in them is storable like any other (a NUL is 400 naming the field).
+GATEWAY_JSON = {"type": "object", "propertyNames": text(), "additionalProperties": ANY_JSON}
+REPORT_BODY = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": ref("DeliveryReport")},
+                                             "application/json": {"schema": GATEWAY_JSON}}}
+INBOUND_BODY = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": ref("InboundMessage")},
+                                              "application/json": {"schema": GATEWAY_JSON}}}
 
 
 def _wake_applier(app) -> None:
@@ -39,6 +50,7 @@ def report_committer() -> ReportCommitter:
 
 @bp.post("/<account>")
 @bp.post("/<account>/<secret>")
+@accepts(ACCOUNT, WEBHOOK_SECRET, described=REPORT_BODY)
 def delivery_report(account: str, secret: str | None = None):
     """A delivery-report callback for one named account, verified the way its provider signs."""
     _provider, reports = _verified_and_parsed(account, secret, inbound=False)
@@ -81,7 +93,8 @@ def _request_view(secret: str | None) -> WebhookRequest:
     body = request.get_data(cache=True)
     if len(body) > limit:
         raise PayloadTooLarge(f"a report body may be at most {limit} bytes", {"limit": limit})
-    form = {name: check_text(name, value) for name, value in request.form.items()}
+    form = {check_text(f"{name} (a field name)", name): check_text(name, value)
+            for name, value in request.form.items()}
     return WebhookRequest(
         method=request.method, url=request.url, headers={k.lower(): v for k, v in request.headers.items()},
         form=form, body=body, path_secret=secret, query=request.args.to_dict(flat=True))
@@ -98,6 +111,7 @@ def refuse_unstorable(reports: list[DeliveryReport]) -> None:
 
 @bp.post("/<account>/inbound")
 @bp.post("/<account>/<secret>/inbound")
+@accepts(ACCOUNT, WEBHOOK_SECRET, described=INBOUND_BODY)
 def inbound_messages(account: str, secret: str | None = None):
     """Messages people sent to an account's numbers (STOP and START act at once), verified as the gateway signs.
 

@@ -24,6 +24,8 @@ KNOWN_COLUMNS = ("external_id", "phone", "email", "whatsapp", "inbox_user_id", "
 # Temp-table columns, in COPY order.
 COPY_COLUMNS = ("line", "external_id", "phone", "phone_carrier", "phone_region", "phone_error", "email", "whatsapp",
                 "inbox_user_id", "language", "attributes", "consent")
+# The file reads as CSV but does not hold a contact list (no external_id column, a repeated id...).
+INVALID = "invalid_csv"
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -62,18 +64,20 @@ def decode(data: bytes) -> str:
 def check_header(header: list[str] | None) -> list[str]:
     """Column names: external_id required, no repeats, attribute columns of a safe shape."""
     if not header:
-        raise ValidationFailed("the CSV file is empty", {"field": "file", "line": 1})
+        raise ValidationFailed("the CSV file is empty", {"field": "file", "line": 1}, code=INVALID)
     names = [name.strip() for name in header]
     if "external_id" not in names:
-        raise ValidationFailed("the header needs an external_id column", {"field": "external_id", "line": 1})
+        raise ValidationFailed("the header needs an external_id column", {"field": "external_id", "line": 1},
+                               code=INVALID)
     for index, name in enumerate(names):
         if names.index(name) != index:
-            raise ValidationFailed(f"column {name!r} appears twice", {"field": name, "line": 1})
+            raise ValidationFailed(f"column {name!r} appears twice", {"field": name, "line": 1}, code=INVALID)
         if name not in KNOWN_COLUMNS:
             try:
                 fields.attribute_name(name, name)
             except FieldRejected as exc:
-                raise ValidationFailed(f"column {name!r}: {exc.reason}", {"field": name, "line": 1}) from None
+                raise ValidationFailed(f"column {name!r}: {exc.reason}", {"field": name, "line": 1},
+                                       code=INVALID) from None
     return names
 
 
@@ -148,6 +152,8 @@ class RowJudge:
         external_id = fields.text_value("external_id", self.cell(row, "external_id"))
         if external_id is None:
             raise FieldRejected("external_id", "is empty")
+        if external_id in fields.RESERVED_EXTERNAL_IDS:
+            raise FieldRejected("external_id", "is reserved: /v1/contacts/import and /export are the list's own paths")
         number, carrier, error = fields.phone("phone", self.cell(row, "phone"), self.region)
         whatsapp = fields.phone("whatsapp", self.cell(row, "whatsapp"), self.region)[0]
         language = self.cell(row, "language")
@@ -214,7 +220,7 @@ def _rows(reader, names: list[str], region: str, max_rows: int) -> ParsedImport:
             continue
         if external_id in seen:
             raise ValidationFailed(f"external_id {external_id!r} appears on lines {seen[external_id]} and {line}",
-                                   {"field": "external_id", "line": line})
+                                   {"field": "external_id", "line": line}, code=INVALID)
         seen[external_id] = line
         parsed.lines.append(copy_line)
     return parsed

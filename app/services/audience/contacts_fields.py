@@ -21,6 +21,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _YES = {"yes", "y", "true", "1", "granted"}
 _NO = {"no", "n", "false", "0", "withdrawn", "refused"}
+# /v1/contacts/import and /export are the contact list's own paths, so no contact may be named so.
+RESERVED_EXTERNAL_IDS = ("import", "export")
 # Longest external id, address or attribute value kept: an identifier, not a document.
 MAX_VALUE_CHARS = 1000
 # A CSV cell's attributes JSON can carry either as a \u escape.
@@ -28,12 +30,13 @@ _UNSTORABLE = {"nul_character": "contains a NUL character", "lone_surrogate": "c
 
 
 class FieldRejected(ValueError):
-    """A field's value cannot be stored; args are (field, reason)."""
+    """A field's value cannot be stored; args are (field, reason); `code` is the API's error code for it."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, code: str = "validation_failed") -> None:
         super().__init__(field, reason)
         self.field = field
         self.reason = reason
+        self.code = code
 
 
 def text_value(field: str, value: object) -> str | None:
@@ -58,7 +61,7 @@ def phone(field: str, value: object, region: str) -> tuple[str | None, str | Non
         return None, None, None
     number, verdict = classify(raw, region)
     if number is None:
-        raise FieldRejected(field, "not a phone number")
+        raise FieldRejected(field, "not a phone number", "invalid_phone_number")
     return number, verdict.carrier, verdict.reason
 
 

@@ -36,7 +36,7 @@ def checked_filter(service_id: int, spec: object, path: str = "filter") -> Compi
                                                                 "sid": service_id}).scalars())
         if unknown:
             raise ValidationFailed(f"no contact has the attribute {unknown[0]!r}",
-                                   {"field": f"attributes.{unknown[0]}", "in": path})
+                                   {"field": f"attributes.{unknown[0]}", "in": path}, code="unknown_attribute")
     return compiled
 
 
@@ -95,5 +95,5 @@ def stored_filter(service_id: int, name: str) -> object:
     """The filter saved under a name, for a broadcast request; 422 naming `segment` if there is none."""
     row = db.session.execute(_ONE, {"sid": service_id, "name": name}).first()
     if row is None:
-        raise ValidationFailed(f"no segment named {name!r}", {"field": "segment"})
+        raise ValidationFailed(f"no segment named {name!r}", {"field": "segment"}, code="unknown_segment")
     return row.filter

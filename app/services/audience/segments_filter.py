@@ -62,7 +62,8 @@ class _Compiler:
         """SQL for one node of the filter."""
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
-            raise _fail(path, f"filters nest at most {MAX_DEPTH} deep and hold at most {MAX_NODES} conditions")
+            raise ValidationFailed(f"filters nest at most {MAX_DEPTH} deep and hold at most {MAX_NODES} conditions",
+                                   {"field": path}, code="filter_too_complex")
         if not isinstance(spec, dict) or not spec:
             raise _fail(path, "a filter is an object: {and|or: [...]}, {not: {...}} or {field, <operator>}")
         if "field" not in spec:

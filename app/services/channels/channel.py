@@ -23,12 +23,16 @@ class Channel:
     unit: str
     # What an address on this channel is called in an error ("mobile number", "email address").
     address_name: str = "address"
+    # The error code of a request whose address is not one.
+    invalid_code: str = "invalid_address"
     # What a `truncate` filter ends a cut value with.
     ellipsis: str = "…"
     # Personalisation values are HTML-escaped into the text (an email's HTML part).
     escapes_html: bool = False
     # A template marked service-critical may reach someone on the suppression list (one-time codes).
     critical_may_pass: bool = False
+    # Herald can send on it end to end (intake to receipts); the others are named by the API, not yet sent.
+    sendable: bool = False
 
     def classify(self, raw: object, region: str) -> tuple[str | None, Verdict]:
         """An address as messages store it and its verdict; (None, a verdict with the reason) if it is not one."""

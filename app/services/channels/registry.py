@@ -1,8 +1,8 @@
 """Every channel Herald knows, by name: adding one is its module plus one line here.
 
-A channel is supported when a configured gateway account's provider carries it (its
-`Provider.channel`); the others are known, not supported: a request for one is refused with the
-supported list.
+A channel is sendable when Herald can send on it end to end, and supported when, besides, a
+configured gateway account's provider carries it (its `Provider.channel`). The API names every
+known channel; a request for one that is not supported is refused with the supported list.
 """
 from __future__ import annotations
 
@@ -40,11 +40,16 @@ def known() -> list[str]:
     return sorted(CHANNELS)
 
 
+def sendable() -> list[str]:
+    """The channels Herald can send on end to end, sorted (the API's schemas offer these)."""
+    return sorted(name for name, channel in CHANNELS.items() if channel.sendable)
+
+
 def supported() -> list[str]:
     """The channels some configured account carries, sorted."""
     accounts = current_app.config["HERALD_ACCOUNT_TABLE"].values()
     carried = {provider_class(account["provider"]).channel for account in accounts}
-    return sorted(name for name in CHANNELS if name in carried)
+    return sorted(name for name in sendable() if name in carried)
 
 
 def with_contact_field() -> list[str]:

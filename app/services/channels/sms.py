@@ -22,5 +22,6 @@ class Sms(Channel):
         return count_segments(text)
 
 
-SMS = Sms("sms", contact_field="phone", unit="part", address_name="mobile number", ellipsis="...",
-          critical_may_pass=True)
+SMS = Sms("sms", contact_field="phone", unit="part", address_name="mobile number",
+          invalid_code="invalid_phone_number", ellipsis="...",
+          critical_may_pass=True, sendable=True)

@@ -24,6 +24,8 @@ _NUMBER = re.compile(r"\d+\Z")
 class TemplateError(ValidationFailed):
     """A template that cannot be compiled: names the character position at fault."""
 
+    code = "invalid_template"
+
     def __init__(self, message: str, position: int, field: str = "body") -> None:
         """The message with its position appended, and details naming field and position."""
         super().__init__(f"{message} at character {position}", {"field": field, "position": position})

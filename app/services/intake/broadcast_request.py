@@ -7,11 +7,11 @@ from typing import Callable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from app.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
+from app.errors import MalformedRequest, ValidationFailed
 from app.services.channels import registry
-from app.services.limits.send_windows import parse_window
 from app.services.content.storable_text import check_text
 from app.services.content.templates import compile_template
+from app.services.limits.send_windows import parse_window
 from providers.parts import transliterate
 
 BROADCAST_PRIORITIES = {"normal"}
@@ -60,7 +60,8 @@ def parse_channel(value: object) -> str:
     if value not in registry.CHANNELS:
         raise _fail("channel", f"unknown channel {value!r}; known: {registry.known()}")
     if value not in registry.supported():
-        raise _fail("channel", f"channel {value!r} has no gateway configured; available: {registry.supported()}")
+        raise ValidationFailed(f"channel {value!r} has no gateway configured; available: {registry.supported()}",
+                               {"field": "channel"}, code="channel_unavailable")
     return value
 
 
@@ -137,7 +138,7 @@ def parse_schedule(value: object, now: datetime | None = None) -> datetime | Non
     if when.tzinfo is None:
         raise _fail("scheduled_for", "scheduled_for needs a UTC offset, e.g. 2026-11-23T08:00:00+02:00")
     if when < (now or datetime.now(timezone.utc)):
-        raise _fail("scheduled_for", "scheduled_for is in the past")
+        raise ValidationFailed("scheduled_for is in the past", {"field": "scheduled_for"}, code="scheduled_in_past")
     return when
 
 
@@ -167,19 +168,6 @@ def parse_spec(payload: dict, max_chars: int, resolve_template: Callable | None 
 def _transliterated(body: str, wanted: bool) -> str:
     """The body with GSM-7 look-alikes when the operator asked for them."""
     return transliterate(body) if wanted else body
-
-
-def check_recipient_list(recipients: object, max_recipients: int) -> list:
-    """The recipients field must be a non-empty list within the configured maximum."""
-    if not isinstance(recipients, list):
-        raise _fail("recipients", "recipients must be a list of {to, personalisation} objects")
-    if not recipients:
-        raise _fail("recipients", "recipients is empty")
-    if len(recipients) > max_recipients:
-        raise PayloadTooLarge(
-            f"{len(recipients)} recipients; the limit is {max_recipients}", {"field": "recipients"}
-        )
-    return recipients
 
 
 def parse_lifecycle(payload: object) -> str | None:

@@ -4,20 +4,10 @@ from __future__ import annotations
 import hashlib
 
 from app.errors import ValidationFailed
-from app.services.content.storable_text import check_text
 
 FIELD = "Idempotency-Key"
+# The header's value: 1-255 printable ASCII characters (declared in app/api/params.py, checked there).
 MAX_KEY_CHARS = 255
-
-
-def parse_key(value: str | None) -> str | None:
-    """The header's key (1-255 printable characters), None when absent, or 422 naming it."""
-    if value is None:
-        return None
-    key = check_text(FIELD, value).strip()
-    if not 0 < len(key) <= MAX_KEY_CHARS or not key.isprintable():
-        raise ValidationFailed(f"{FIELD} must be 1-{MAX_KEY_CHARS} printable characters", {"field": FIELD})
-    return key
 
 
 def request_fingerprint(*parts: bytes) -> str:

@@ -105,7 +105,7 @@ def _exclusion(service_id: int, value: object) -> uuid.UUID | None:
         bid = None
     if bid is None or db.session.execute(_OWNED, {"bid": bid, "sid": service_id}).first() is None:
         raise ValidationFailed("exclude_received must be the id of one of this service's broadcasts",
-                               {"field": "exclude_received"})
+                               {"field": "exclude_received"}, code="unknown_broadcast")
     return bid
 
 

@@ -125,6 +125,8 @@ def language_variants(service_id: int, channel: str, name: str) -> dict[str, dic
 
 def resolve(service_id: int, channel: str, name: str, version: object, language: object) -> tuple[str, dict]:
     """(body, reference) of the version a broadcast uses: the newest unless one is named."""
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # JSON's 2.0 is the integer 2
     if version is not None and (type(version) is not int or version < 1):
         raise _fail("template_version", "template_version must be a whole number from 1")
     if language is not None and not isinstance(language, str):
@@ -136,9 +138,10 @@ def resolve(service_id: int, channel: str, name: str, version: object, language:
         query = query.where(MessageTemplate.version == version)
     row = db.session.scalars(query.order_by(MessageTemplate.version.desc()).limit(1)).first()
     if row is None:
-        raise _fail("template", f"no {channel} template named {name!r}"
-                    + (f" in language {language!r}" if language else "")
-                    + (f" with version {version}" if version is not None else ""))
+        raise ValidationFailed(f"no {channel} template named {name!r}"
+                               + (f" in language {language!r}" if language else "")
+                               + (f" with version {version}" if version is not None else ""),
+                               {"field": "template"}, code="unknown_template")
     reference = {"name": row.name, "version": row.version, "language": row.language}
     if row.service_critical:
         reference["service_critical"] = True

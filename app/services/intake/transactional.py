@@ -46,7 +46,8 @@ def _personalisation(payload: dict, body: str, max_chars: int) -> dict | None:
     check_json("personalisation", personalisation)
     missing, length = compile_template(body).fill(personalisation)
     if missing:
-        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing})
+        raise ValidationFailed(f"personalisation lacks {missing}", {"field": "personalisation", "missing": missing},
+                               code="missing_personalisation")
     if length > max_chars:
         raise ValidationFailed(f"the personalised message is {length} characters; the limit is {max_chars}",
                                {"field": "personalisation", "length": length, "limit": max_chars},
@@ -66,7 +67,8 @@ def _validate(payload: dict, channel: str, region: str, max_chars: int) -> tuple
     kind = registry.get(channel)
     address, verdict = kind.classify(check_text("to", to), region)
     if not verdict.valid:
-        raise ValidationFailed(f"'to' is not a valid {kind.address_name} ({verdict.reason})", {"field": "to"})
+        raise ValidationFailed(f"'to' is not a valid {kind.address_name} ({verdict.reason})", {"field": "to"},
+                               code=kind.invalid_code)
     return address, verdict, body, _personalisation(payload, body, max_chars)
 
 

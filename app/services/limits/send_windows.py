@@ -30,7 +30,7 @@ def parse_window(value: object) -> dict | None:
         raise ValidationFailed(f"{FIELD} must be an object with start and end", {"field": FIELD})
     start, end = _clock(value.get("start"), "start"), _clock(value.get("end"), "end")
     if start == end:
-        raise ValidationFailed(f"{FIELD} start and end must differ", {"field": FIELD})
+        raise ValidationFailed(f"{FIELD} start and end must differ", {"field": FIELD}, code="empty_send_window")
     zone = value.get("timezone")
     if zone is not None:
         try:
@@ -46,7 +46,7 @@ def settle_zone(window: dict | None, zones: set[str]) -> dict | None:
         return window
     if len(zones) != 1:
         raise ValidationFailed(f"recipients span time zones {sorted(zones) or ['unknown']}; give {FIELD}.timezone",
-                               {"field": f"{FIELD}.timezone"})
+                               {"field": f"{FIELD}.timezone"}, code="timezone_required")
     return {**window, "timezone": next(iter(zones))}
 
 

@@ -39,7 +39,7 @@ def test_bad_patch_names_the_field_and_changes_nothing(app, client, service):
     upload(client, service, csv_bytes(FARMERS[:1]))
     for body, field in (({"phone": "not a phone"}, "phone"), ({"colour": "red"}, "colour"),
                         ({"attributes": {"bad name": 1}}, "attributes.bad name"),
-                        ({"consent": {"sms": {"granted": "yes"}}}, "consent.sms")):
+                        ({"consent": {"sms": {"granted": "yes"}}}, "consent.sms.granted")):
         response = client.patch("/v1/contacts/f1", headers=service.headers, json=body)
         assert response.status_code == 422 and response.json["error"]["details"]["field"] == field
     assert client.get("/v1/contacts/f1", headers=service.headers).json["phone"] == "+260961000001"

@@ -7,35 +7,31 @@ import re
 import pytest
 from herald_testing import recipients
 
-from app.api.openapi import document
+from app.api.openapi import declared_inputs, document, spec_path
 
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
-
-
-def documented(rule: str) -> bool:
-    """Everything is, except the document itself, the dashboard page and static files."""
-    return rule not in ("/openapi.json", "/dashboard") and not rule.startswith("/static/")
-
-
-def spec_path(rule: str) -> str:
-    """Werkzeug's /a/<int:x> as OpenAPI's /a/{x}."""
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+# Every method a client may try; those a path does not serve must be 405 naming the ones it does.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+VERBS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 def routed_operations(app) -> dict[str, set[str]]:
-    """Every documented-to-be path of the app with its methods, lower-case as OpenAPI spells them."""
+    """Every path of the app with its methods, lower-case as OpenAPI spells them."""
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if not documented(rule.rule):
-            continue
         routes.setdefault(spec_path(rule.rule), set()).update(m.lower() for m in rule.methods - IMPLICIT_METHODS)
     return routes
 
 
 def documented_operations(spec: dict) -> dict[str, set[str]]:
     """Paths of the document with their operations."""
-    verbs = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-    return {path: {key for key in item if key in verbs} for path, item in spec["paths"].items()}
+    return {path: {key for key in item if key in VERBS} for path, item in spec["paths"].items()}
+
+
+def concrete(path: str) -> str:
+    """A URL the path's rule matches: every {parameter} filled with a plain value."""
+    return re.sub(r"{[^}]+}", lambda m: "1" if m.group(0).endswith("_id}") and "broadcast" not in m.group(0) else "x",
+                  path)
 
 
 def deref(spec: dict, node: dict) -> dict:
@@ -80,13 +76,41 @@ def spec(client) -> dict:
 def test_every_route_is_documented_with_its_methods_and_nothing_else_is(app, spec):
     routes = routed_operations(app)
     assert documented_operations(spec) == routes
-    assert "/metrics" in routes and "/v1/broadcasts/{broadcast_id}/report.csv" in routes
+    assert {"/metrics", "/v1/broadcasts/{broadcast_id}/report.csv", "/openapi.json", "/static/{filename}"} \
+        <= set(routes)
+
+
+def test_every_method_a_path_does_not_serve_is_405_naming_those_it_does(client, spec):
+    tried = 0
+    for path, methods in documented_operations(spec).items():
+        url = concrete(path)
+        served = {m.upper() for m in methods} | {"OPTIONS"} | ({"HEAD"} if "get" in methods else set())
+        options = client.options(url)
+        assert options.status_code == 200 and set(options.headers["Allow"].split(", ")) == served, (path, options)
+        for method in sorted(set(METHODS) - served):
+            response = client.open(url, method=method)
+            assert response.status_code == 405, (method, path, response.status_code)
+            assert set(response.headers["Allow"].split(", ")) == served, (method, path)
+            if method != "HEAD":  # a HEAD answer has no body
+                assert response.json["error"]["code"] == "method_not_allowed", (method, path)
+            tried += 1
+    assert tried > 150
+
+
+def test_a_contact_named_like_the_list_verbs_is_no_route_of_its_own(client, service):
+    # /v1/contacts/import and /export are the list's paths; a contact id never shadows them.
+    assert client.get("/v1/contacts/import", headers=service.headers).status_code == 405
+    assert client.delete("/v1/contacts/export", headers=service.headers).status_code == 405
+
+
+def test_every_view_declares_its_inputs_and_every_path_parameter(app, spec):
+    for rule in app.url_map.iter_rules():
+        declared = declared_inputs(app, rule.endpoint)
+        assert {p.name for p in declared.params if p.where == "path"} >= set(rule.arguments), rule.rule
 
 
 def test_path_parameters_match_the_route_arguments(app, spec):
     for rule in app.url_map.iter_rules():
-        if not documented(rule.rule):
-            continue
         item = spec["paths"][spec_path(rule.rule)]
         for method in rule.methods - IMPLICIT_METHODS:
             params = item.get("parameters", []) + item[method.lower()].get("parameters", [])
@@ -121,7 +145,8 @@ def test_document_declares_bearer_auth_errors_uploads_and_idempotency(spec):
 
 def test_authenticated_operations_document_401_and_public_ones_do_not_need_a_key(spec):
     public = {("/healthz", "get"), ("/webhooks/{account}", "post"), ("/webhooks/{account}/{secret}", "post"),
-              ("/webhooks/{account}/{secret}/inbound", "post"), ("/webhooks/{account}/inbound", "post")}
+              ("/webhooks/{account}/{secret}/inbound", "post"), ("/webhooks/{account}/inbound", "post"),
+              ("/openapi.json", "get"), ("/dashboard", "get"), ("/static/{filename}", "get")}
     for path, methods in documented_operations(spec).items():
         for method in methods:
             operation = spec["paths"][path][method]
@@ -160,5 +185,5 @@ def test_response_shapes_match_the_schemas(client, service, spec):
     assert set(client.get("/healthz").json) == set(schema(spec, "Health"))
 
 
-def test_the_served_document_is_the_built_one(client):
-    assert client.get("/openapi.json").json == json.loads(json.dumps(document()))
+def test_the_served_document_is_the_built_one(app, client):
+    assert client.get("/openapi.json").json == json.loads(json.dumps(document(app)))
