@@ -26,6 +26,7 @@ ERRORS = {
 SEMANTIC_CODES = {
     "invalid_phone_number": "the address is not a phone number the numbering plans know (a mobile one, for `to`)",
     "scheduled_in_past": "scheduled_for is already past",
+    "channel_unavailable": "no configured gateway account carries the channel",
     "empty_send_window": "send_window starts and ends at the same time",
     "timezone_required": "the recipients span time zones, so send_window needs a timezone",
     "invalid_template": "the text does not compile (`details.position`)",
