@@ -158,6 +158,19 @@ UPDATE messages m
 """)
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """How one kind of claim leases its rows: unrouted, routed, and expiring its pinned rows."""
+
+    plain: object
+    routed: object
+    dead_pinned: object
+
+
+_BROADCAST_ROWS = _Statements(_CLAIM, _CLAIM_ROUTED, _DEAD_PINNED_OF_BROADCAST)
+_ONE_MESSAGE = _Statements(_CLAIM_ONE, _CLAIM_ONE_ROUTED, _DEAD_PINNED_TRANSACTIONAL)
+
+
 @dataclass
 class Claim:
     """Rows leased to one caller, and the quota windows they were reserved from."""
@@ -182,22 +195,27 @@ def claim_batch(broadcast_id, limit: int, lease_seconds: float, scopes: list | N
     With a route plan (a routed broadcast) each row is given its route as it is leased, within
     what its account's quota has left; pinned rows whose account stayed down are dead-lettered.
     """
+    return _lease(_BROADCAST_ROWS, {"bid": broadcast_id}, limit, lease_seconds, scopes or [], route_plan)
+
+
+def _lease(statements: "_Statements", scope: dict, limit: int, lease_seconds: float, scopes: list,
+           route_plan) -> Claim:
+    """Reserve quota, open the journal, lease up to `limit` rows of the scope (routed by the plan), and commit."""
     token = uuid.uuid4()
-    scopes = scopes or []
     allowance, left = quota.lock_allowance(scopes)
     if allowance is not None and allowance < limit:
         limit = allowance
     if limit <= 0:
         db.session.commit()
         return Claim(token, [], scopes, quota_exhausted=True)
-    dead = _expire_pinned(_DEAD_PINNED_OF_BROADCAST, {"bid": broadcast_id}, route_plan)
+    dead = _expire_pinned(statements.dead_pinned, scope, route_plan)
     # The journal exists before any row is leased, so a reaper can always tell attempted from not.
     call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
-    params = {"token": token, "lease": float(lease_seconds), "bid": broadcast_id, "limit": limit}
+    params = {**scope, "token": token, "lease": float(lease_seconds), "limit": limit}
     if route_plan is None:
-        rows = db.session.execute(_CLAIM, params).all()
+        rows = db.session.execute(statements.plain, params).all()
     else:
-        rows = db.session.execute(_CLAIM_ROUTED, {**params, **route_plan.params(left)}).all()
+        rows = db.session.execute(statements.routed, {**params, **route_plan.params(left)}).all()
     rows = _close_erased(token, rows)
     quota.consume(scopes, len(rows), Counter(row.provider for row in rows))
     db.session.commit()
@@ -250,23 +268,7 @@ def claim_transactional(message_id: int, lease_seconds: float, scopes: list | No
 
     A pinned message whose account stayed down past the wait is dead-lettered instead, as in claim_batch.
     """
-    token = uuid.uuid4()
-    scopes = scopes or []
-    allowance, left = quota.lock_allowance(scopes)
-    if allowance == 0:
-        db.session.commit()
-        return Claim(token, [], scopes, quota_exhausted=True)
-    dead = _expire_pinned(_DEAD_PINNED_TRANSACTIONAL, {"mid": message_id}, route_plan)
-    call_journal.open_journal(token, scopes, journal_ttl(lease_seconds))
-    params = {"token": token, "lease": float(lease_seconds), "mid": message_id}
-    if route_plan is None:
-        rows = db.session.execute(_CLAIM_ONE, params).all()
-    else:
-        rows = db.session.execute(_CLAIM_ONE_ROUTED, {**params, **route_plan.params(left)}).all()
-    rows = _close_erased(token, rows)
-    quota.consume(scopes, len(rows), Counter(row.provider for row in rows))
-    db.session.commit()
-    return Claim(token, rows, scopes, dead_letters=dead)
+    return _lease(_ONE_MESSAGE, {"mid": message_id}, 1, lease_seconds, scopes or [], route_plan)
 
 
 def due_transactional(grace_seconds: float, limit: int = 1000) -> list[int]:
