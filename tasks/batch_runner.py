@@ -24,6 +24,7 @@ from flask import current_app
 from app.services.audience import optouts
 from app.services.sending import breaker
 from app.services.state import call_journal, guard
+from app.services.state.message_state import OPTED_OUT_CODE
 from app.services.sending.pacing import Pacer, units
 from providers.base import OutboundMessage, Provider, RateLimited, SendError, SendResult, UnknownOutcome, Withheld
 
@@ -151,7 +152,8 @@ class _Lanes:
                 return None
             stopped = {int(i) - 1 for i in verdict.split(":", 1)[1].split(",")}
             for position in stopped:
-                self.results[unit[position].message_id] = Withheld("opted_out", "the recipient opted out meanwhile")
+                withheld = Withheld(OPTED_OUT_CODE, "the recipient opted out meanwhile")
+                self.results[unit[position].message_id] = withheld
             unit = [m for i, m in enumerate(unit) if i not in stopped]
         return unit
 

@@ -47,7 +47,7 @@ def release_expired_leases() -> dict:
 @shared_task(name="tasks.maintenance.reconcile_status_flags")
 def reconcile_status_flags() -> dict:
     """Repair status flags from PostgreSQL and cancel rows that slipped back to pending during a cancel."""
-    return {"flags": guard.reconcile(), "cancelled": message_state.cancel_stragglers()}
+    return dict(flags=guard.reconcile(), cancelled=message_state.cancel_stragglers())
 
 
 @shared_task(name="tasks.maintenance.advance_schedules")
@@ -82,7 +82,7 @@ def probe_gateways() -> dict:
     paused = breaker.pause_while_open()
     for broadcast_id in resumed:
         enqueue(current_app, "tasks.fanout.broadcast_tick", str(broadcast_id))
-    return {"resumed": len(resumed), "paused": len(paused)}
+    return dict(resumed=len(resumed), paused=len(paused))
 
 
 def _probe(account: str) -> SendError | None:

@@ -22,6 +22,7 @@ from app.services.sending.retry_policy import Policy, judge_batch
 from app.services.control.gateways import gateway
 from app.extensions import db
 from app.models import Message
+from app.statuses import MessageStatus
 from app.services.sending.send_context import load_send_context, outbound_messages, transactional_messages
 from tasks.batch_runner import run_batch
 from providers.base import OutboundMessage
@@ -127,7 +128,7 @@ def send_priority(message_id: int) -> None:
     """Send one transactional message now; a temporary failure comes back after its backoff."""
     cfg = current_app.config
     target = db.session.get(Message, message_id)
-    if target is None or target.broadcast_id is not None or target.status != "pending":
+    if target is None or target.broadcast_id is not None or target.status != MessageStatus.PENDING:
         db.session.rollback()
         return
     # Rows stored before messages kept their channel are of the default one (the only one sent then).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from herald_testing import ROOT
@@ -154,3 +155,62 @@ def test_no_channel_is_named_outside_the_channel_seam():
                 if isinstance(node, ast.Constant) and node.value == "sms":
                     named.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert named == []
+
+
+# The code that must name statuses by their enums (app/api is still to follow).
+STATUS_USERS = ("app/services", "app/models", "tasks", "app/cli.py")
+_CONSTANT_NAME = re.compile(r"_?[A-Z][A-Z0-9_]*")
+
+
+def _named_and_docstrings(tree: ast.Module) -> tuple[set[int], set[int]]:
+    """Ids of the strings that are named constants' values, and of the docstrings, in one module."""
+    named, docs = set(), set()
+    scopes = [tree] + [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    for scope in scopes:
+        for statement in scope.body:
+            if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name) and isinstance(statement.value, ast.Constant)
+                    and _CONSTANT_NAME.fullmatch(statement.targets[0].id)):
+                named.add(id(statement.value))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docs.add(id(first.value))
+    return named, docs
+
+
+def test_statuses_are_named_by_their_enums():
+    """No status is a bare string in app/services, app/models, tasks or app/cli.py (app/statuses.py spells them).
+
+    Every string constant is read, f-string parts included:
+    - Python: none may equal a MessageStatus, BroadcastStatus or PausedReason value; code names the
+      member. A word that is a status but means something else there is a field name written as a
+      keyword (dict(rejected=n): a response's or a record's field, a statement's parameter), or a
+      named constant of its own meaning (an UPPER_CASE name given that string at module or class
+      level, such as message_state.OPTED_OUT_CODE, an error code) whose uses go by that name.
+    - SQL and Lua: a statement's text never equals a status, so the rule above leaves it alone;
+      instead no string but a docstring may hold a status in single quotes ('pending'). Statement
+      text renders it from the member with app.statuses.sql_literal or sql_list: still a literal
+      where a partial index needs one, spelled only in app/statuses.py.
+    """
+    from app.statuses import BroadcastStatus, MessageStatus, PausedReason
+
+    words = {member.value for lifecycle in (MessageStatus, BroadcastStatus, PausedReason) for member in lifecycle}
+    quoted = re.compile("'(" + "|".join(sorted(words)) + ")'")
+    bare, in_text = [], []
+    for entry in STATUS_USERS:
+        root = Path(ROOT) / entry
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            tree = ast.parse(path.read_text(), str(path))
+            named, docs = _named_and_docstrings(tree)
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                    continue
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                if node.value in words and id(node) not in named:
+                    bare.append(f"{where} {node.value!r}")
+                elif id(node) not in docs and quoted.search(node.value):
+                    in_text.append(f"{where} {quoted.search(node.value).group(0)}")
+    assert bare == []
+    assert in_text == []

@@ -7,6 +7,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from app.extensions import db
+from app.statuses import BroadcastStatus, sql_list
 
 
 class Broadcast(db.Model):
@@ -15,9 +16,7 @@ class Broadcast(db.Model):
     __tablename__ = "broadcasts"
     __table_args__ = (
         db.UniqueConstraint("service_id", "idempotency_key", name="uq_broadcasts_service_idempotency_key"),
-        db.CheckConstraint(
-            "status IN ('scheduled','running','paused','completed','cancelled')", name="ck_broadcasts_status"
-        ),
+        db.CheckConstraint(f"status IN {sql_list(*BroadcastStatus)}", name="ck_broadcasts_status"),
     )
 
     id = db.Column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

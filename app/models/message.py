@@ -5,12 +5,15 @@ from sqlalchemy import false as sa_false, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from app.extensions import db
+from app.statuses import MessageStatus, sql_list, sql_literal
 
 
 # Rows stored before regions were kept (0014) that a claim may still route: pending, leased, or
 # failed (a dead letter may be requeued). The backfill walks them by this predicate's index; new
 # rows never match it, so once it is done the index is empty.
-REGION_MISSING = "region IS NULL AND status IN ('pending', 'processing', 'failed') AND recipient LIKE '+%'"
+REGION_MISSING = ("region IS NULL"
+                  f" AND status IN {sql_list(MessageStatus.PENDING, MessageStatus.PROCESSING, MessageStatus.FAILED)}"
+                  " AND recipient LIKE '+%'")
 # The region a number phonenumbers cannot place is given by the backfill (phonenumbers' own
 # "unknown region"): no route names it, so only a catch-all route takes the row.
 UNKNOWN_REGION = "ZZ"
@@ -23,24 +26,23 @@ class Message(db.Model):
     __table_args__ = (
         # One broadcast never reaches one person twice, whatever is retried or re-posted.
         db.UniqueConstraint("broadcast_id", "recipient", name="uq_messages_broadcast_recipient"),
-        db.CheckConstraint(
-            "status IN ('rejected','opted_out','pending','processing','sent','unknown_delivery','delivered',"
-            "'failed','unreachable','cancelled')",
-            name="ck_messages_status",
-        ),
+        db.CheckConstraint(f"status IN {sql_list(*MessageStatus)}", name="ck_messages_status"),
         # The claim query: pending rows of one broadcast in id order. Ordering by id, not by
         # next_attempt_at (equal for a whole intake), lets a claim stop after `limit` rows
         # instead of sorting every pending row of a million-row broadcast.
-        db.Index("ix_messages_pending", "broadcast_id", "id", postgresql_where=text("status = 'pending'")),
+        db.Index("ix_messages_pending", "broadcast_id", "id",
+                 postgresql_where=text(f"status = {sql_literal(MessageStatus.PENDING)}")),
         # The lease reaper scans only claimed rows.
-        db.Index("ix_messages_processing_lease", "lease_expires_at", postgresql_where=text("status = 'processing'")),
+        db.Index("ix_messages_processing_lease", "lease_expires_at",
+                 postgresql_where=text(f"status = {sql_literal(MessageStatus.PROCESSING)}")),
         # Delivery reports find their message by the gateway's id.
         db.Index(
             "ix_messages_provider_message_id", "provider_message_id",
             postgresql_where=text("provider_message_id IS NOT NULL"),
         ),
         # The unknown-delivery sweep: sent rows, oldest first; a row leaves it once settled.
-        db.Index("ix_messages_sent_at", "sent_at", postgresql_where=text("status = 'sent'")),
+        db.Index("ix_messages_sent_at", "sent_at",
+                 postgresql_where=text(f"status = {sql_literal(MessageStatus.SENT)}")),
         # Keyset pages of one broadcast filtered by status.
         db.Index("ix_messages_broadcast_status_id", "broadcast_id", "status", "id"),
         # Erasure finds a person's messages among all of a service's (and nothing else does).
@@ -52,10 +54,10 @@ class Message(db.Model):
                  postgresql_where=text("idempotency_key IS NOT NULL")),
         # The fast lane's queue: due transactional rows.
         db.Index("ix_messages_transactional_pending", "next_attempt_at", "id",
-                 postgresql_where=text("broadcast_id IS NULL AND status = 'pending'")),
+                 postgresql_where=text(f"broadcast_id IS NULL AND status = {sql_literal(MessageStatus.PENDING)}")),
         # A transactional message's queue position: due rows of one service ahead of it.
         db.Index("ix_messages_transactional_pending_service", "service_id", "id", "next_attempt_at",
-                 postgresql_where=text("broadcast_id IS NULL AND status = 'pending'")),
+                 postgresql_where=text(f"broadcast_id IS NULL AND status = {sql_literal(MessageStatus.PENDING)}")),
     )
 
     id = db.Column(db.BigInteger, primary_key=True)

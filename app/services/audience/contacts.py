@@ -62,8 +62,8 @@ def import_csv(service_id: int, data: bytes, region: str, max_rows: int, max_rej
             cursor.close()
         created, updated = db.session.execute(text(_upsert_sql(parsed.columns)), {"sid": service_id}).one()
     db.session.commit()
-    return {"rows": parsed.rows, "created": created, "updated": updated, "rejected": len(parsed.rejects),
-            "rejects": parsed.rejects[:max_rejects], "rejects_truncated": len(parsed.rejects) > max_rejects}
+    return dict(rows=parsed.rows, created=created, updated=updated, rejected=len(parsed.rejects),
+                rejects=parsed.rejects[:max_rejects], rejects_truncated=len(parsed.rejects) > max_rejects)
 
 
 def describe(row) -> dict:

@@ -7,6 +7,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Broadcast, DeadLetter
 from app.services.state import broadcast_state, guard, message_state
+from app.statuses import BroadcastStatus
 
 _RESOLVE = text("""
 UPDATE dead_letters SET resolved_at = now(), resolution = :resolution, resolved_by = :actor
@@ -78,7 +79,7 @@ def requeue(service_id: int, dead_letter_id: int, actor: str, force: bool = Fals
     if entry.reason == UNKNOWN and not force:
         _refuse_unforced(1)
     broadcast = db.session.get(Broadcast, entry.broadcast_id) if entry.broadcast_id else None
-    if broadcast is not None and broadcast.status == "cancelled":
+    if broadcast is not None and broadcast.status == BroadcastStatus.CANCELLED:
         db.session.rollback()
         raise Conflict("the broadcast was cancelled; its messages cannot be requeued", {"id": dead_letter_id})
     if not message_state.requeue_failed(entry.message_id):
@@ -86,7 +87,7 @@ def requeue(service_id: int, dead_letter_id: int, actor: str, force: bool = Fals
         raise Conflict("the message is no longer failed", {"id": dead_letter_id})
     db.session.execute(_RESOLVE, {"id": dead_letter_id, "resolution": "requeued", "actor": actor})
     broadcast_id = entry.broadcast_id
-    reopen = broadcast is not None and broadcast.status == "completed"
+    reopen = broadcast is not None and broadcast.status == BroadcastStatus.COMPLETED
     if broadcast is not None:
         broadcast_state.record_audit(service_id, broadcast_id, actor, "requeue_dead_letter",
                                      reason=f"dead letter {dead_letter_id}", details={"message_id": entry.message_id})
@@ -116,14 +117,14 @@ def requeue_many(service_id: int, actor: str, broadcast_id=None, reason: str | N
     unknown = sum(1 for row in rows if row.reason == UNKNOWN)
     if unknown and not force:
         _refuse_unforced(unknown)
-    eligible = [row for row in rows if row.broadcast_status != "cancelled"]
+    eligible = [row for row in rows if row.broadcast_status != BroadcastStatus.CANCELLED]
     moved = set(message_state.requeue_failed_many([row.message_id for row in eligible]))
     done = [row for row in eligible if row.message_id in moved]
     db.session.execute(_RESOLVE_MANY, {"ids": [row.id for row in done], "resolution": "requeued", "actor": actor})
     touched = _audit_bulk(service_id, actor, done, "requeue_dead_letters", reason, force)
     db.session.commit()
     for bid, status in touched.items():
-        if status == "completed":
+        if status == BroadcastStatus.COMPLETED:
             broadcast_state.apply(bid, "reopen", actor, reason="dead letters requeued", strict=False)
     return {"requeued": len(done), "skipped": len(rows) - len(done), "broadcast_ids": [str(b) for b in touched]}
 

@@ -19,22 +19,33 @@ from app.services.limits import quota, send_windows
 from app.services.channels import routes
 from app.services.sending import blocked_carriers, inflight, pacing, routing
 from app.services.state import broadcast_state
+from app.statuses import BroadcastStatus, MessageStatus, PausedReason, sql_list, sql_literal
 
 SEND_QUEUE = "send_bulk"
 
-_DUE = text("""
+_DUE = text(f"""
 SELECT count(*) FROM (
   SELECT 1 FROM messages
-   WHERE broadcast_id = :bid AND status = 'pending' AND next_attempt_at <= now()
+   WHERE broadcast_id = :bid AND status = {sql_literal(MessageStatus.PENDING)} AND next_attempt_at <= now()
    LIMIT :probe) due
 """)
-_OPEN = text("""
-SELECT EXISTS (SELECT 1 FROM messages WHERE broadcast_id = :bid AND status IN ('pending', 'processing'))
+_OPEN = text(f"""
+SELECT EXISTS (SELECT 1 FROM messages
+                WHERE broadcast_id = :bid
+                  AND status IN {sql_list(MessageStatus.PENDING, MessageStatus.PROCESSING)})
 """)
 _BROADCAST = text("SELECT status, service_id, provider, channel, options FROM broadcasts WHERE id = :bid")
-_RUNNING = text("SELECT id FROM broadcasts WHERE status = 'running' ORDER BY started_at NULLS LAST, id")
-_DUE_SCHEDULED = text("SELECT id FROM broadcasts WHERE status = 'scheduled' AND scheduled_for <= now() ORDER BY scheduled_for")
-_QUOTA_PAUSED = text("SELECT id, service_id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = 'quota'")
+_RUNNING = text(f"""
+SELECT id FROM broadcasts WHERE status = {sql_literal(BroadcastStatus.RUNNING)} ORDER BY started_at NULLS LAST, id
+""")
+_DUE_SCHEDULED = text(f"""
+SELECT id FROM broadcasts WHERE status = {sql_literal(BroadcastStatus.SCHEDULED)} AND scheduled_for <= now()
+ ORDER BY scheduled_for
+""")
+_QUOTA_PAUSED = text(f"""
+SELECT id, service_id, provider FROM broadcasts
+ WHERE status = {sql_literal(BroadcastStatus.PAUSED)} AND paused_reason = {sql_literal(PausedReason.QUOTA)}
+""")
 
 
 @dataclass
@@ -73,9 +84,9 @@ def _pause_for_quota(broadcast_id, status: str, in_flight: int) -> TickPlan:
     if in_flight:
         return TickPlan(status=status)
     if _finish_if_done(broadcast_id):
-        return TickPlan(status="completed", completed=True)
-    broadcast_state.apply(broadcast_id, "pause", actor="system", paused_reason="quota", strict=False)
-    return TickPlan(status="paused")
+        return TickPlan(status=BroadcastStatus.COMPLETED, completed=True)
+    broadcast_state.apply(broadcast_id, "pause", actor="system", paused_reason=PausedReason.QUOTA, strict=False)
+    return TickPlan(status=BroadcastStatus.PAUSED)
 
 
 def _count_due(broadcast_id, route_plan, probe: int) -> int:
@@ -92,7 +103,7 @@ def plan_tick(broadcast_id) -> TickPlan:
     """Decide how many send tasks to add for one broadcast; complete or quota-pause it when due."""
     cfg = current_app.config
     row = db.session.execute(_BROADCAST, {"bid": broadcast_id}).first()
-    if row is None or row.status != "running":
+    if row is None or row.status != BroadcastStatus.RUNNING:
         db.session.rollback()
         return TickPlan(status=row.status if row else "missing")
     left = quota.remaining(quota.scopes_for(row.service_id, row.provider))
@@ -124,10 +135,10 @@ def plan_tick(broadcast_id) -> TickPlan:
         due = _count_due(broadcast_id, route_plan, budget * batch)
     if due == 0:
         if _finish_if_done(broadcast_id):
-            return TickPlan(status="completed", completed=True)
+            return TickPlan(status=BroadcastStatus.COMPLETED, completed=True)
         if route_plan is not None and not mine and blocked_carriers.pause_if_all_blocked(
                 broadcast_id, row.channel, route_plan):
-            return TickPlan(status="paused")
+            return TickPlan(status=BroadcastStatus.PAUSED)
         return TickPlan(status=row.status)
     wanted = min(budget, -(-due // batch), budget if left is None else -(-left // batch))
     return TickPlan(status=row.status, slots=inflight.open_slots(broadcast_id, row.service_id, wanted,
@@ -149,4 +160,4 @@ def resume_quota_paused() -> list:
     db.session.rollback()
     return [bid for bid in ready
             if broadcast_state.apply(bid, "resume", actor="system", reason="quota window reset", strict=False,
-                                    from_reason="quota")]
+                                    from_reason=PausedReason.QUOTA)]

@@ -5,7 +5,7 @@ from app.services.sending import blocked_carriers, breaker
 from app.services.state import broadcast_state
 from app.statuses import PausedReason
 
-OPERATOR = PausedReason.OPERATOR.value
+OPERATOR = PausedReason.OPERATOR
 
 
 def operator_move(broadcast_id, action: str, actor: str, service_id: int, reason: str | None) -> None:

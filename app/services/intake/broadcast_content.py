@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from app.services.intake.broadcast_request import BroadcastSpec
 from app.services.channels.recipients import Verdict
 from app.services.content.templates import Template, Variants, compile_variants
+from app.statuses import MessageStatus
 from providers.parts import transliterate
 
 
@@ -83,7 +84,7 @@ def for_broadcast(body: str, options: dict | None, channel: str, max_chars: int 
     return Content(compile_variants(body, by_language, channel), bool(options.get("transliterate")), max_chars)
 
 
-def judge(content: Content, candidate: Candidate) -> tuple[str, str | None, str | None]:
+def judge(content: Content, candidate: Candidate) -> tuple[MessageStatus, str | None, str | None]:
     """(status, error code, error detail) of one recipient's messages row.
 
     A bad address or personalisation rejects the row; a refusal only applies to a row that
@@ -91,10 +92,10 @@ def judge(content: Content, candidate: Candidate) -> tuple[str, str | None, str 
     """
     verdict = candidate.verdict
     if not verdict.valid:
-        return "rejected", verdict.reason, None
+        return MessageStatus.REJECTED, verdict.reason, None
     code, detail = content.check(candidate.personalisation)
     if code is not None:
-        return "rejected", code, detail
+        return MessageStatus.REJECTED, code, detail
     if candidate.refusal is not None:
-        return "opted_out", candidate.refusal, None
-    return "pending", None, None
+        return MessageStatus.OPTED_OUT, candidate.refusal, None
+    return MessageStatus.PENDING, None, None

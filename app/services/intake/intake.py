@@ -23,6 +23,10 @@ from app.services.intake.broadcast_content import Candidate, Content, Scan
 from app.services.intake.broadcast_request import BroadcastSpec
 from app.services.intake.idempotency import check_replay
 from app.services.limits.send_windows import settle_zone
+from app.statuses import BroadcastStatus
+
+# The broadcast option counting the recipients kept back as opted out (a segment adds to it page by page).
+OPTED_OUT_OPTION = "opted_out"
 
 
 @dataclass
@@ -74,11 +78,11 @@ def find_replay(service_id: int, idempotency_key: str | None, fingerprint: str) 
     return existing
 
 
-def initial_status(spec: BroadcastSpec, sendable: int) -> str:
+def initial_status(spec: BroadcastSpec, sendable: int) -> BroadcastStatus:
     """Scheduled when it has a start time; else running while anything may be sent, completed when nothing can."""
     if spec.scheduled_for:
-        return "scheduled"
-    return "running" if sendable else "completed"
+        return BroadcastStatus.SCHEDULED
+    return BroadcastStatus.RUNNING if sendable else BroadcastStatus.COMPLETED
 
 
 def _options(spec: BroadcastSpec, window: dict | None, opted_out: int) -> dict:
@@ -89,7 +93,7 @@ def _options(spec: BroadcastSpec, window: dict | None, opted_out: int) -> dict:
     if spec.template:
         options["template"] = spec.template
     if opted_out:
-        options["opted_out"] = opted_out
+        options[OPTED_OUT_OPTION] = opted_out
     return options
 
 
@@ -104,7 +108,7 @@ def _new_broadcast(broadcast_id, service_id: int, spec: BroadcastSpec, admitted:
         scheduled_for=spec.scheduled_for, idempotency_key=idempotency_key, request_hash=fingerprint,
         recipient_count=admitted.total, accepted_count=admitted.accepted, rejected_count=admitted.rejected,
         duplicate_count=admitted.duplicates, options=_options(spec, window, admitted.opted_out),
-        started_at=func.now() if status == "running" else None,
+        started_at=func.now() if status == BroadcastStatus.RUNNING else None,
     )
 
 
@@ -113,7 +117,7 @@ def _write(broadcast: Broadcast, admitted: Admission, actor: str) -> None:
     db.session.add(broadcast)
     db.session.flush()
     admitted.store(broadcast)
-    reason = "no sendable recipients" if broadcast.status == "completed" else None
+    reason = "no sendable recipients" if broadcast.status == BroadcastStatus.COMPLETED else None
     broadcast_state.record_audit(broadcast.service_id, broadcast.id, actor, "create", None, broadcast.status,
                                  reason, admitted.details)
     db.session.commit()

@@ -10,6 +10,7 @@ from app.services.intake import broadcast_content
 from app.services.intake.broadcast_content import Scan, judge
 from app.services.intake.broadcast_request import BroadcastSpec
 from app.services.intake.intake import Audience
+from app.statuses import MessageStatus
 from providers.parts import count_segments, encoding, ucs2_culprits
 
 SAMPLE_SIZE = 5
@@ -59,7 +60,8 @@ def judged(spec: BroadcastSpec, audience: Audience, service_id: int, max_chars: 
     content = broadcast_content.for_spec(spec, max_chars)
     for candidate in audience.candidates(service_id, spec.channel, scan):
         verdict = judge(content, candidate)
-        yield candidate, verdict, content.render(candidate.personalisation) if verdict[0] == "pending" else None
+        sendable = verdict[0] == MessageStatus.PENDING
+        yield candidate, verdict, content.render(candidate.personalisation) if sendable else None
 
 
 def estimate(spec: BroadcastSpec, audience: Audience, service_id: int, max_chars: int, prices: dict[str, Decimal],
@@ -67,9 +69,9 @@ def estimate(spec: BroadcastSpec, audience: Audience, service_id: int, max_chars
     """Judge and render every recipient of the audience as intake would, then count segments and cost per carrier."""
     scan, tally, measure = Scan(), _Estimate(), _Measure()
     for candidate, (status, code, _detail), text in judged(spec, audience, service_id, max_chars, scan):
-        if status == "rejected":
+        if status == MessageStatus.REJECTED:
             tally.rejected[code] += 1
-        elif status == "opted_out":
+        elif status == MessageStatus.OPTED_OUT:
             tally.opted_out += 1
         else:
             _count(tally, measure, candidate.address, candidate.verdict.carrier, text)
@@ -95,6 +97,12 @@ def _price(prices: dict[str, Decimal], carrier: str) -> Decimal:
     return prices.get(carrier.lower(), prices.get("other", Decimal(0)))
 
 
+def _judged_counts(tally: _Estimate, audience: int) -> dict:
+    """How the entries were judged: read, sendable, rejected (and why), duplicates, opted out."""
+    return dict(recipients=tally.total, audience=audience, rejected=sum(tally.rejected.values()),
+                rejected_by_reason=dict(tally.rejected), duplicates=tally.duplicates, opted_out=tally.opted_out)
+
+
 def _answer(spec: BroadcastSpec, tally: _Estimate, prices: dict[str, Decimal], currency: str) -> dict:
     """The dry run's response body."""
     by_carrier = {carrier: {"messages": messages, "segments": parts, "price_per_segment": str(_price(prices, carrier)),
@@ -105,8 +113,7 @@ def _answer(spec: BroadcastSpec, tally: _Estimate, prices: dict[str, Decimal], c
     codings = sorted(tally.encodings)
     return {
         "dry_run": True, "channel": spec.channel, "template": spec.template, "transliterate": spec.transliterate,
-        "recipients": tally.total, "audience": audience, "rejected": sum(tally.rejected.values()),
-        "rejected_by_reason": dict(tally.rejected), "duplicates": tally.duplicates, "opted_out": tally.opted_out,
+        **_judged_counts(tally, audience),
         "encoding": codings[0] if len(codings) == 1 else ("mixed" if codings else None),
         "encodings": dict(tally.encodings),
         "ucs2_characters": [{"character": c, "codepoint": f"U+{ord(c):04X}", "messages": n}

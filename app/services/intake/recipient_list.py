@@ -19,6 +19,8 @@ from app.services.intake.broadcast_request import BroadcastSpec
 from app.services.intake.intake import Admission
 from app.services.channels.recipients import classify
 from app.services.content.storable_text import NUL, check_json, check_text, json_needs_check
+from app.services.state.message_state import OPTED_OUT_CODE
+from app.statuses import MessageStatus
 
 _COPY_SQL = (
     "COPY messages (broadcast_id, service_id, recipient, personalisation, carrier, region, status, error_code, error_detail)"
@@ -84,30 +86,32 @@ class RecipientList:
                 scan.duplicates += 1
                 continue
             seen.add(address)
-            refusal = "opted_out" if verdict.valid and address in suppressed else None
+            refusal = OPTED_OUT_CODE if verdict.valid and address in suppressed else None
             yield Candidate(address, verdict, personalisation, _stored(index, personalisation, dumps), refusal)
         if scan.total == 0:
             raise ValidationFailed("recipients is empty", {"field": "recipients"})
 
     def admit(self, service_id: int, broadcast_id: uuid.UUID, spec: BroadcastSpec, content: Content) -> Admission:
         """Judge every entry into a COPY line; the lines are written by the admission's `store`."""
-        scan, counts, zones, lines = Scan(), {"pending": 0, "rejected": 0, "opted_out": 0}, set(), []
+        scan, zones, lines = Scan(), set(), []
+        counts = {MessageStatus.PENDING: 0, MessageStatus.REJECTED: 0, MessageStatus.OPTED_OUT: 0}
         prefix = f"{broadcast_id}\t{service_id}\t"
         for candidate in self.candidates(service_id, spec.channel, scan):
             status, code, detail = judge(content, candidate)
             counts[status] += 1
             verdict = candidate.verdict
-            if status == "pending":
+            if status == MessageStatus.PENDING:
                 zones.add(verdict.zone)
             # Normalised numbers and carrier names never need COPY escaping; raw rejects might.
             address = candidate.address if verdict.valid else _cell(candidate.address)
             lines.append(f"{prefix}{address}\t{_cell(candidate.stored)}\t{verdict.carrier or _NULL}"
                          f"\t{verdict.region or _NULL}\t{status}\t{code or _NULL}\t{_cell(detail)}\n")
-        accepted, rejected, opted_out = counts["pending"], counts["rejected"], counts["opted_out"]
+        accepted, rejected, opted_out = (counts[MessageStatus.PENDING], counts[MessageStatus.REJECTED],
+                                         counts[MessageStatus.OPTED_OUT])
         return Admission(total=scan.total, sendable=accepted, store=lambda broadcast: _copy(lines), accepted=accepted,
                          rejected=rejected, duplicates=scan.duplicates, opted_out=opted_out, zones=zones,
-                         details={"accepted": accepted, "rejected": rejected, "duplicates": scan.duplicates,
-                                  "opted_out": opted_out})
+                         details=dict(accepted=accepted, rejected=rejected, duplicates=scan.duplicates,
+                                      opted_out=opted_out))
 
 
 def _copy(lines: list[str]) -> None:

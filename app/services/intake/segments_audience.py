@@ -25,13 +25,15 @@ from app.services.audience import segments
 from app.services.intake import broadcast_content
 from app.services.intake.broadcast_content import Candidate, Content, Scan, judge
 from app.services.intake.broadcast_request import BroadcastSpec
-from app.services.intake.intake import Admission
+from app.services.intake.intake import OPTED_OUT_OPTION, Admission
 from app.services.channels.recipients import Verdict
 from app.services.audience.segments_filter import Compiled, compile_filter
+from app.services.state.message_state import OPTED_OUT_CODE
+from app.statuses import MessageStatus, sql_literal
 
 AUDIENCE_KEYS = ("segment", "filter", "exclude_received")
 # Statuses that mean the person got (or very likely got) the message.
-RECEIVED = ("sent", "unknown_delivery", "delivered")
+RECEIVED = (MessageStatus.SENT, MessageStatus.UNKNOWN_DELIVERY, MessageStatus.DELIVERED)
 # Pages one tick may turn into rows while every row of a page comes out rejected or duplicate.
 MAX_PAGES_PER_TICK = 4
 # Pages a dry run reads at a time: bounded memory whatever the audience's size.
@@ -49,19 +51,19 @@ SELECT a.service_id, a.filter, a.exclude_broadcast_id, a.id_ceiling, a.cursor, b
  WHERE a.broadcast_id = :bid AND NOT a.done FOR UPDATE OF a
 """)
 # The suppression list (STOP, the API) speaks for the number whatever the contact's consent says.
-_CONTACTS = """
+_CONTACTS = f"""
 SELECT c.id, c.phone, c.phone_carrier, c.phone_region, c.phone_error,
        CAST(c.attributes || jsonb_strip_nulls(jsonb_build_object('external_id', c.external_id, 'language', c.language))
             AS text) AS p,
        CASE WHEN (c.consent -> CAST(:channel AS text) ->> 'granted') = 'false' THEN 'consent_withdrawn'
             WHEN EXISTS (SELECT 1 FROM opt_outs o WHERE o.service_id = c.service_id
-                            AND o.channel = CAST(:channel AS text) AND o.address = c.phone) THEN 'opted_out'
+                            AND o.channel = CAST(:channel AS text) AND o.address = c.phone) THEN '{OPTED_OUT_CODE}'
        END AS refusal
   FROM contacts c WHERE c.id > :cursor AND """ + _SCOPE + """
  ORDER BY c.id LIMIT :page
 """
 # One statement per page; a number two contacts share is written once (the first by id).
-_INSERT = text("""
+_INSERT = text(f"""
 WITH ins AS (
   INSERT INTO messages (broadcast_id, service_id, recipient, personalisation, carrier, region, status, error_code,
                         error_detail)
@@ -72,20 +74,22 @@ WITH ins AS (
    ORDER BY r.n
   ON CONFLICT (broadcast_id, recipient) DO NOTHING
   RETURNING status)
-SELECT count(*) FILTER (WHERE status = 'pending') AS pending, count(*) FILTER (WHERE status = 'rejected') AS rejected,
-       count(*) FILTER (WHERE status = 'opted_out') AS opted_out
+SELECT count(*) FILTER (WHERE status = {sql_literal(MessageStatus.PENDING)}) AS pending,
+       count(*) FILTER (WHERE status = {sql_literal(MessageStatus.REJECTED)}) AS rejected,
+       count(*) FILTER (WHERE status = {sql_literal(MessageStatus.OPTED_OUT)}) AS opted_out
   FROM ins
 """)
 _ADVANCE = text("""
 UPDATE broadcast_audiences SET cursor = COALESCE(:last, cursor), done = :done WHERE broadcast_id = :bid
 """)
 # The counts mean what a list broadcast's do: opted-out rows are neither accepted nor rejected.
-_TALLY = text("""
+_TALLY = text(f"""
 UPDATE broadcasts SET accepted_count = accepted_count + :accepted, rejected_count = rejected_count + :rejected,
        duplicate_count = duplicate_count + :duplicates,
        options = CASE WHEN CAST(:opted_out AS int) = 0 THEN options
-                      ELSE jsonb_set(options, '{opted_out}',
-                                     to_jsonb(COALESCE(CAST(options ->> 'opted_out' AS int), 0) + :opted_out)) END,
+                      ELSE jsonb_set(options, ARRAY['{OPTED_OUT_OPTION}'],
+                                     to_jsonb(COALESCE(CAST(options ->> '{OPTED_OUT_OPTION}' AS int), 0) + :opted_out))
+                 END,
        updated_at = now() WHERE id = :bid
 """)
 
@@ -231,8 +235,8 @@ def extend(broadcast_id, page_size: int, max_chars: int) -> int:
             return added
         last, scanned, (pending, rejected, opted_out) = _page(broadcast_id, row, page_size, max_chars)
         db.session.execute(_ADVANCE, {"bid": broadcast_id, "last": last, "done": scanned < page_size})
-        db.session.execute(_TALLY, {"bid": broadcast_id, "accepted": pending, "rejected": rejected,
-                                    "opted_out": opted_out, "duplicates": scanned - pending - rejected - opted_out})
+        db.session.execute(_TALLY, dict(bid=broadcast_id, accepted=pending, rejected=rejected, opted_out=opted_out,
+                                        duplicates=scanned - pending - rejected - opted_out))
         db.session.commit()
         added += pending
         if pending or scanned < page_size:

@@ -19,12 +19,14 @@ from app.services.intake.idempotency import check_replay
 from app.services.channels.recipients import Verdict
 from app.services.content.storable_text import check_json, check_text
 from app.services.content.templates import compile_template
+from app.statuses import MessageStatus, sql_literal
 
 PRIORITIES = {"asap"}
 # Only the caller's own queue: another service's volume is not this service's business.
-_POSITION = text("""
+_POSITION = text(f"""
 SELECT count(*) FROM messages
- WHERE service_id = :sid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
+ WHERE service_id = :sid AND broadcast_id IS NULL AND status = {sql_literal(MessageStatus.PENDING)}
+   AND next_attempt_at <= now()
    AND id < :mid
 """)
 
@@ -122,7 +124,7 @@ def create_message(service_id: int, payload: dict, *, region: str, max_chars: in
         raise ValidationFailed("the recipient opted out of this service's messages on this channel",
                                {"field": "to", "channel": channel}, code="recipient_opted_out")
     message = Message(service_id=service_id, channel=channel, recipient=number, carrier=verdict.carrier,
-                      region=verdict.region, status="pending", body=body,
+                      region=verdict.region, status=MessageStatus.PENDING, body=body,
                       provider=routes.provider_for(channel), idempotency_key=idempotency_key,
                       request_hash=fingerprint if idempotency_key else None, suppression_exempt=exempt,
                       personalisation=json.loads(json.dumps(personalisation)) if personalisation else None)

@@ -28,10 +28,13 @@ from providers.base import InboundMessage
 log = logging.getLogger(__name__)
 # Outcomes after which the person is told where they stand.
 _CONFIRMED = ("applied", "unchanged")
+# A keyword's outcome until it is settled, in the transaction that records it.
+_UNSETTLED = "pending"
 # A keyword dated in the future (a gateway's clock ahead) counts as now, or it would outrank every later one.
-_RECORD_KEYWORD = text("""
+_RECORD_KEYWORD = text(f"""
 INSERT INTO inbound_messages (service_id, channel, account, inbound_id, address, action, outcome, sent_at)
-VALUES (:sid, :channel, :account, :inbound_id, :address, :action, 'pending', LEAST(COALESCE(:sent_at, now()), now()))
+VALUES (:sid, :channel, :account, :inbound_id, :address, :action, '{_UNSETTLED}',
+        LEAST(COALESCE(:sent_at, now()), now()))
 ON CONFLICT (account, inbound_id) WHERE inbound_id IS NOT NULL DO NOTHING
 RETURNING id, sent_at
 """)

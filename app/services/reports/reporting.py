@@ -13,7 +13,7 @@ from app.models import Broadcast
 from app.services.limits import send_windows
 from app.services.reports import throughput
 from app.services.sending import blocked_carriers
-from app.statuses import ALL_MESSAGE_STATUSES
+from app.statuses import ALL_MESSAGE_STATUSES, MessageStatus
 
 # Route and account are those of the last claim: of the send for a sent row, of the last try otherwise.
 _BREAKDOWN = text("""
@@ -96,7 +96,7 @@ def summary(broadcast: Broadcast) -> dict:
     counted = breakdown(broadcast.id, broadcast.provider)
     by_status = counted.by_status
     rate = throughput.recent_rate(broadcast.id)
-    open_rows = by_status["pending"] + by_status["processing"]
+    open_rows = by_status[MessageStatus.PENDING] + by_status[MessageStatus.PROCESSING]
     return {
         **describe(broadcast),
         "counts": by_status,
@@ -114,6 +114,12 @@ def summary(broadcast: Broadcast) -> dict:
     }
 
 
+def _intake_counts(broadcast: Broadcast) -> dict:
+    """What intake made of the audience: entries read, accepted, rejected, duplicates."""
+    return dict(recipients=broadcast.recipient_count, accepted=broadcast.accepted_count,
+                rejected=broadcast.rejected_count, duplicates=broadcast.duplicate_count)
+
+
 def describe(broadcast: Broadcast) -> dict:
     """The broadcast's own fields, without counting its messages."""
     return {
@@ -128,10 +134,7 @@ def describe(broadcast: Broadcast) -> dict:
         "rate_limit_per_second": float(broadcast.rate_limit_per_second) if broadcast.rate_limit_per_second else None,
         "scheduled_for": broadcast.scheduled_for.isoformat() if broadcast.scheduled_for else None,
         **_window_state((broadcast.options or {}).get("send_window")),
-        "recipients": broadcast.recipient_count,
-        "accepted": broadcast.accepted_count,
-        "rejected": broadcast.rejected_count,
-        "duplicates": broadcast.duplicate_count,
+        **_intake_counts(broadcast),
         "created_at": broadcast.created_at.isoformat() if broadcast.created_at else None,
         "started_at": broadcast.started_at.isoformat() if broadcast.started_at else None,
         "finished_at": broadcast.finished_at.isoformat() if broadcast.finished_at else None,

@@ -22,29 +22,35 @@ from app.services.channels import routes
 from app.services.sending import breaker, routing
 from app.services.state import broadcast_state
 from app.services.state.claims import ROUTE_PICK
+from app.statuses import BroadcastStatus, MessageStatus, sql_literal
 
 _USABLE = f"(CAST(:r_usable AS boolean[]))[{ROUTE_PICK}]"
 _DUE_USABLE = text(f"""
 SELECT count(*) FROM (
   SELECT 1 FROM messages m
-   WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now() AND {_USABLE}
+   WHERE m.broadcast_id = :bid AND m.status = {sql_literal(MessageStatus.PENDING)} AND m.next_attempt_at <= now()
+     AND {_USABLE}
    LIMIT :probe) due
 """)
 # Pending rows per plan key that has no open route (the key's 1-based index in the plan).
 _BLOCKED_PENDING = text(f"""
 SELECT pick, count(*) AS n FROM (
-  SELECT {ROUTE_PICK} AS pick FROM messages m WHERE m.broadcast_id = :bid AND m.status = 'pending') p
+  SELECT {ROUTE_PICK} AS pick FROM messages m
+   WHERE m.broadcast_id = :bid AND m.status = {sql_literal(MessageStatus.PENDING)}) p
  WHERE NOT (CAST(:r_usable AS boolean[]))[pick]
  GROUP BY pick
 """)
 # Work a pause would strand: a pending row some route can carry, or a row a worker holds.
 _CARRIABLE = text(f"""
-SELECT EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = :bid AND m.status = 'pending' AND {_USABLE})
-    OR EXISTS (SELECT 1 FROM messages WHERE broadcast_id = :bid AND status = 'processing')
+SELECT EXISTS (SELECT 1 FROM messages m
+                WHERE m.broadcast_id = :bid AND m.status = {sql_literal(MessageStatus.PENDING)} AND {_USABLE})
+    OR EXISTS (SELECT 1 FROM messages
+                WHERE broadcast_id = :bid AND status = {sql_literal(MessageStatus.PROCESSING)})
 """)
-_PAUSED_ROUTED = text("""
+_PAUSED_ROUTED = text(f"""
 SELECT id, channel, paused_reason FROM broadcasts
- WHERE status = 'paused' AND provider = :routed AND paused_reason = ANY(:reasons) ORDER BY id
+ WHERE status = {sql_literal(BroadcastStatus.PAUSED)} AND provider = :routed AND paused_reason = ANY(:reasons)
+ ORDER BY id
 """)
 _SERVICE_CHANNEL = text("SELECT service_id, channel FROM broadcasts WHERE id = :bid")
 ACTOR = breaker.ACTOR
@@ -94,8 +100,8 @@ def blocked_now(broadcast_id, channel: str, plan: routing.Plan) -> dict[str, dic
     blocked = {}
     for pick, pending in counts:
         country, carrier, accounts = keys[pick - 1]
-        blocked[f"{country}/{carrier}"] = {"country": country, "carrier": carrier, "accounts": accounts,
-                                           "reason": _reason(accounts), "pending": pending}
+        blocked[f"{country}/{carrier}"] = dict(country=country, carrier=carrier, accounts=accounts,
+                                               reason=_reason(accounts), pending=pending)
     return blocked
 
 

@@ -24,14 +24,14 @@ from app.extensions import db
 from app.redis_store import get_redis
 from app.services.channels.routes import ROUTED
 from app.services.state import broadcast_state, call_journal
-from app.statuses import PausedReason
+from app.statuses import BroadcastStatus, PausedReason, sql_literal
 from providers.base import GATEWAY_DOWN, GATEWAY_REJECTED, Accepted, RateLimited, SendError, UnknownOutcome
 
 log = logging.getLogger(__name__)
 
 ACTOR = "system:breaker"
-DOWN = PausedReason.GATEWAY_DOWN.value
-REJECTED = PausedReason.GATEWAY_REJECTED.value
+DOWN = PausedReason.GATEWAY_DOWN
+REJECTED = PausedReason.GATEWAY_REJECTED
 REASONS = {GATEWAY_DOWN: DOWN, GATEWAY_REJECTED: REJECTED}
 _ACCOUNTS_KEY = "herald:breaker:accounts"
 _PROBE_TURN_KEY = "herald:breaker:probing"
@@ -61,18 +61,23 @@ if ARGV[2] == '' then redis.call('DEL', unpack(KEYS)) else redis.call('SET', KEY
 return 1
 """
 
-_RUNNING = text("SELECT id FROM broadcasts WHERE status = 'running' AND provider = :account ORDER BY id")
+_RUNNING = text(f"""
+SELECT id FROM broadcasts WHERE status = {sql_literal(BroadcastStatus.RUNNING)} AND provider = :account ORDER BY id
+""")
 # A routed broadcast (provider ROUTED) has no breaker of its own: blocked_carriers resumes it.
-_DOWN_PAUSED = text("""
-SELECT id, provider FROM broadcasts WHERE status = 'paused' AND paused_reason = :reason AND provider <> :routed
+_DOWN_PAUSED = text(f"""
+SELECT id, provider FROM broadcasts
+ WHERE status = {sql_literal(BroadcastStatus.PAUSED)} AND paused_reason = :reason AND provider <> :routed
 """)
-_PAUSED_ON = text("""
+_PAUSED_ON = text(f"""
 SELECT id, paused_reason FROM broadcasts
- WHERE status = 'paused' AND provider = :account AND paused_reason = ANY(:reasons) ORDER BY id
+ WHERE status = {sql_literal(BroadcastStatus.PAUSED)} AND provider = :account AND paused_reason = ANY(:reasons)
+ ORDER BY id
 """)
-_PAUSED_BY_BREAKER = text("""
+_PAUSED_BY_BREAKER = text(f"""
 SELECT provider FROM broadcasts
- WHERE id = :bid AND service_id = :sid AND status = 'paused' AND paused_reason = ANY(:reasons)
+ WHERE id = :bid AND service_id = :sid
+   AND status = {sql_literal(BroadcastStatus.PAUSED)} AND paused_reason = ANY(:reasons)
 """)
 
 # Per process: the last breaker state read, accounts this process counted a fault for since it

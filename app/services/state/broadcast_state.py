@@ -12,34 +12,38 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import AuditEntry, Broadcast
 from app.services.state import guard, message_state
+from app.statuses import BroadcastStatus, PausedReason, sql_list, sql_literal
 
 
 @dataclass(frozen=True)
 class Transition:
     """An allowed move: from which statuses (and, if given, which pause reasons), to which one."""
 
-    allowed_from: frozenset[str]
-    to: str
-    reasons: frozenset[str] | None = None
+    allowed_from: frozenset[BroadcastStatus]
+    to: BroadcastStatus
+    reasons: frozenset[PausedReason] | None = None
 
 
 TRANSITIONS = {
-    "start": Transition(frozenset({"scheduled"}), "running"),
-    "pause": Transition(frozenset({"running"}), "paused"),
+    "start": Transition(frozenset({BroadcastStatus.SCHEDULED}), BroadcastStatus.RUNNING),
+    "pause": Transition(frozenset({BroadcastStatus.RUNNING}), BroadcastStatus.PAUSED),
     # An operator takes over a pause the system made (quota, gateway), so it does not resume by itself.
-    "hold": Transition(frozenset({"paused"}), "paused", frozenset({"quota", "gateway_down", "gateway_rejected"})),
-    "resume": Transition(frozenset({"paused"}), "running"),
-    "cancel": Transition(frozenset({"scheduled", "running", "paused"}), "cancelled"),
-    "complete": Transition(frozenset({"running"}), "completed"),
+    "hold": Transition(frozenset({BroadcastStatus.PAUSED}), BroadcastStatus.PAUSED,
+                       frozenset({PausedReason.QUOTA, PausedReason.GATEWAY_DOWN, PausedReason.GATEWAY_REJECTED})),
+    "resume": Transition(frozenset({BroadcastStatus.PAUSED}), BroadcastStatus.RUNNING),
+    "cancel": Transition(frozenset({BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING, BroadcastStatus.PAUSED}),
+                         BroadcastStatus.CANCELLED),
+    "complete": Transition(frozenset({BroadcastStatus.RUNNING}), BroadcastStatus.COMPLETED),
     # A requeued dead letter gives a completed broadcast work again.
-    "reopen": Transition(frozenset({"completed"}), "running"),
+    "reopen": Transition(frozenset({BroadcastStatus.COMPLETED}), BroadcastStatus.RUNNING),
 }
 
-_MOVE = text("""
+_MOVE = text(f"""
 UPDATE broadcasts b
    SET status = :to, paused_reason = :paused_reason, status_version = b.status_version + 1, updated_at = now(),
-       started_at = COALESCE(b.started_at, CASE WHEN :to = 'running' THEN now() END),
-       finished_at = CASE WHEN :to IN ('completed', 'cancelled') THEN now() END
+       started_at = COALESCE(b.started_at, CASE WHEN :to = {sql_literal(BroadcastStatus.RUNNING)} THEN now() END),
+       finished_at = CASE WHEN :to IN {sql_list(BroadcastStatus.COMPLETED, BroadcastStatus.CANCELLED)}
+                          THEN now() END
   FROM (SELECT id, status, paused_reason FROM broadcasts WHERE id = :bid FOR UPDATE) old
  WHERE b.id = old.id AND old.status = ANY(:allowed) AND (:service_id IS NULL OR b.service_id = :service_id)
    AND (CAST(:reasons AS text[]) IS NULL OR old.paused_reason = ANY(CAST(:reasons AS text[])))
@@ -76,7 +80,7 @@ def apply(broadcast_id, action: str, actor: str, reason: str | None = None,
     reasons = [from_reason] if from_reason else (sorted(move.reasons) if move.reasons else None)
     row = db.session.execute(_MOVE, {
         "to": move.to, "bid": broadcast_id, "reasons": reasons, "allowed": list(move.allowed_from),
-        "service_id": service_id, "paused_reason": paused_reason if move.to == "paused" else None,
+        "service_id": service_id, "paused_reason": paused_reason if move.to == BroadcastStatus.PAUSED else None,
     }).first()
     if row is None:
         if strict:
@@ -84,7 +88,7 @@ def apply(broadcast_id, action: str, actor: str, reason: str | None = None,
         db.session.rollback()
         return False
     from_status, owner, version = row
-    if move.to == "cancelled":
+    if move.to == BroadcastStatus.CANCELLED:
         message_state.cancel_pending(broadcast_id)
     record_audit(owner, broadcast_id, actor, action, from_status, move.to, reason or paused_reason)
     db.session.commit()

@@ -20,6 +20,7 @@ from decimal import Decimal
 from app.redis_store import get_redis
 from app.services.state import guard
 from app.services.limits.quota import Scope
+from app.statuses import BroadcastStatus, sql_literal
 from providers.base import (Accepted, GatewayRejected, NotSent, PermanentError, RateLimited, SendResult,
                             TemporaryError, UnknownOutcome)
 
@@ -33,7 +34,7 @@ _RESULT_PREFIX = "r:"
 # 'ok', 'optout:<i>,<j>' (1-based positions of addresses that opted out since the claim: nothing
 # journalled, the caller sends the rest), 'hold:<ms>' (the gateway asked the account to wait that
 # long), or why the next call must not start ('fenced': the reaper is settling the claim).
-_START_CALLS = """
+_START_CALLS = f"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_journal' end
 local answers = tonumber(ARGV[3])
 for i = 0, answers - 1 do redis.call('HSET', KEYS[1], 'r:' .. ARGV[4 + 2 * i], ARGV[5 + 2 * i]) end
@@ -43,7 +44,7 @@ if ARGV[2] == '1' then
   local flag = redis.call('GET', KEYS[2])
   if not flag then return 'no_flag' end
   local status = string.match(flag, '^(%a+)')
-  if status ~= 'running' then return 'status:' .. status end
+  if status ~= {sql_literal(BroadcastStatus.RUNNING)} then return 'status:' .. status end
 end
 local reason = redis.call('GET', KEYS[3])
 if reason then return 'breaker:' .. reason end
@@ -52,7 +53,7 @@ if hold > 0 then return 'hold:' .. hold end
 local first = 5 + 2 * answers
 local n = tonumber(ARGV[first - 1])
 if #ARGV >= first + 2 * n - 1 and redis.call('EXISTS', KEYS[4]) == 1 then
-  local stopped = {}
+  local stopped = {{}}
   for i = 1, n do
     if redis.call('SISMEMBER', KEYS[4], ARGV[first + n + i - 1]) == 1 then stopped[#stopped + 1] = i end
   end

@@ -17,14 +17,15 @@ from sqlalchemy import text
 from app.extensions import db
 from app.services.limits import quota
 from app.services.state import call_journal
-from app.services.state.message_state import ERASED_CODE, TOMBSTONE_PREFIX
+from app.services.state.message_state import ERASED_CODE, OPTED_OUT_CODE, TOMBSTONE_PREFIX
+from app.statuses import MessageStatus, sql_literal
 
-_CLAIM = text("""
+_CLAIM = text(f"""
 UPDATE messages m
-   SET status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+   SET status = {sql_literal(MessageStatus.PROCESSING)}, claim_token = :token, attempts = m.attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
   FROM (SELECT id FROM messages
-         WHERE broadcast_id = :bid AND status = 'pending' AND next_attempt_at <= now()
+         WHERE broadcast_id = :bid AND status = {sql_literal(MessageStatus.PENDING)} AND next_attempt_at <= now()
          ORDER BY id
          LIMIT :limit
          FOR UPDATE SKIP LOCKED) due
@@ -60,7 +61,8 @@ _ROUTED_CHOICE = """CASE WHEN c.pinned THEN c.provider ELSE (CAST(:r_account AS 
 
 
 # What a routed claim sets: leased, and the account, route and price chosen in `due`.
-_ROUTED_LEASE = """status = 'processing', claim_token = :token, attempts = m.attempts + 1,
+_ROUTED_LEASE = f"""status = {sql_literal(MessageStatus.PROCESSING)},
+       claim_token = :token, attempts = m.attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now(),
        provider = due.account, route = due.route, price = due.price"""
 
@@ -74,8 +76,8 @@ UPDATE messages m
           SELECT a.*, row_number() OVER (PARTITION BY a.account ORDER BY a.id) AS n
             FROM (SELECT c.id, {_ROUTED_CHOICE}
                     FROM (SELECT m.id, m.pinned, m.provider, m.route, m.price, {_ROUTE_PICK} AS pick FROM messages m
-                           WHERE m.broadcast_id = :bid AND m.status = 'pending' AND m.next_attempt_at <= now()
-                             AND {_ROUTABLE}
+                           WHERE m.broadcast_id = :bid AND m.status = {sql_literal(MessageStatus.PENDING)}
+                             AND m.next_attempt_at <= now() AND {_ROUTABLE}
                            ORDER BY m.id
                            LIMIT :limit
                            FOR UPDATE SKIP LOCKED) c) a) ranked
@@ -88,13 +90,14 @@ RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.carrier, m.provide
 
 # Pinned rows whose account stayed down past the wait: dead letters (outcome unknown), never another
 # account. One policy for broadcast and transactional rows; {scope} is the rows one claim considers.
-_DEAD_PINNED = """
+_DEAD_PINNED = f"""
 WITH failed AS (
   UPDATE messages m
-     SET status = 'failed', error_code = 'account_down', finished_at = now(), updated_at = now(),
+     SET status = {sql_literal(MessageStatus.FAILED)}, error_code = 'account_down', finished_at = now(),
+         updated_at = now(),
          error_detail = 'the account that made the call of unknown outcome stayed down; '
                         'another account would not recognise its idempotency key'
-   WHERE {scope} AND m.status = 'pending' AND m.pinned
+   WHERE {{scope}} AND m.status = {sql_literal(MessageStatus.PENDING)} AND m.pinned
      AND m.provider = ANY(CAST(:down AS text[])) AND m.next_attempt_at < now() - make_interval(secs => :wait)
   RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, m.error_code, m.error_detail
 )
@@ -111,21 +114,22 @@ _DEAD_PINNED_OF_BROADCAST = text(_DEAD_PINNED.format(scope="m.broadcast_id = :bi
 _DEAD_PINNED_TRANSACTIONAL = text(_DEAD_PINNED.format(scope="m.id = :mid AND m.broadcast_id IS NULL"))
 
 
-_EXPIRED = text("""
+_EXPIRED = text(f"""
 SELECT m.id, m.attempts, m.claim_token, b.status AS broadcast_status, COALESCE(m.provider, b.provider) AS provider
   FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
- WHERE m.status = 'processing' AND m.lease_expires_at < now()
+ WHERE m.status = {sql_literal(MessageStatus.PROCESSING)} AND m.lease_expires_at < now()
  ORDER BY m.lease_expires_at
  LIMIT :limit
    FOR UPDATE OF m SKIP LOCKED
 """)
 
 
-_CLAIM_ONE = text("""
+_CLAIM_ONE = text(f"""
 UPDATE messages
-   SET status = 'processing', claim_token = :token, attempts = attempts + 1,
+   SET status = {sql_literal(MessageStatus.PROCESSING)}, claim_token = :token, attempts = attempts + 1,
        lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
- WHERE id = :mid AND broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now()
+ WHERE id = :mid AND broadcast_id IS NULL AND status = {sql_literal(MessageStatus.PENDING)}
+   AND next_attempt_at <= now()
 RETURNING id, recipient, personalisation, attempts, body, provider, service_id, carrier, suppression_exempt
 """)
 
@@ -136,15 +140,17 @@ UPDATE messages m
   FROM (SELECT c.id, {_ROUTED_CHOICE}
           FROM (SELECT m.id, m.pinned, m.provider, m.route, m.price, {_ROUTE_PICK} AS pick FROM messages m
                  WHERE m.id = :mid AND {_ROUTABLE}) c) due
- WHERE m.id = due.id AND m.broadcast_id IS NULL AND m.status = 'pending' AND m.next_attempt_at <= now()
+ WHERE m.id = due.id AND m.broadcast_id IS NULL AND m.status = {sql_literal(MessageStatus.PENDING)}
+   AND m.next_attempt_at <= now()
 RETURNING m.id, m.recipient, m.personalisation, m.attempts, m.body, m.provider, m.service_id, m.carrier,
           m.suppression_exempt
 """)
 
 
-_DUE_TRANSACTIONAL = text("""
+_DUE_TRANSACTIONAL = text(f"""
 SELECT id FROM messages
- WHERE broadcast_id IS NULL AND status = 'pending' AND next_attempt_at <= now() - make_interval(secs => :grace)
+ WHERE broadcast_id IS NULL AND status = {sql_literal(MessageStatus.PENDING)}
+   AND next_attempt_at <= now() - make_interval(secs => :grace)
  ORDER BY next_attempt_at, id LIMIT :limit
 """)
 
@@ -152,9 +158,11 @@ SELECT id FROM messages
 # A claimed row whose person was erased: closed, its attempt and quota given back.
 _CANCEL_ERASED = text(f"""
 UPDATE messages m
-   SET status = 'cancelled', error_code = '{ERASED_CODE}', finished_at = now(), claim_token = NULL,
+   SET status = {sql_literal(MessageStatus.CANCELLED)}, error_code = '{ERASED_CODE}', finished_at = now(),
+       claim_token = NULL,
        lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.PROCESSING)}
+   AND m.claim_token = :token
 """)
 
 
@@ -240,11 +248,13 @@ def _close_erased(token, rows: list) -> list:
     return [row for row in rows if not row.recipient.startswith(TOMBSTONE_PREFIX)]
 
 
-_MARK_OPTED_OUT = text("""
+_MARK_OPTED_OUT = text(f"""
 UPDATE messages m
-   SET status = 'opted_out', error_code = 'opted_out', finished_at = now(), claim_token = NULL,
+   SET status = {sql_literal(MessageStatus.OPTED_OUT)}, error_code = '{OPTED_OUT_CODE}', finished_at = now(),
+       claim_token = NULL,
        lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND m.claim_token = :token
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.PROCESSING)}
+   AND m.claim_token = :token
 RETURNING m.provider
 """)
 

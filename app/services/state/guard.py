@@ -21,11 +21,11 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.redis_store import get_redis
-from app.statuses import FINAL_BROADCAST_STATUSES, BroadcastStatus
+from app.statuses import FINAL_BROADCAST_STATUSES, BroadcastStatus, sql_list
 
 log = logging.getLogger(__name__)
 
-SENDABLE = frozenset({BroadcastStatus.RUNNING.value})
+SENDABLE = frozenset({BroadcastStatus.RUNNING})
 # A finished broadcast's flag lingers a day for late tasks, then PostgreSQL answers again.
 _FINAL_FLAG_TTL_MS = 24 * 3600 * 1000
 _local: dict[str, tuple[str, float]] = {}
@@ -42,9 +42,10 @@ return 1
 """
 _ONE = text("SELECT status, status_version FROM broadcasts WHERE id = :bid")
 # Live broadcasts, and those finished recently enough that a late task may still ask.
-_LIVE = text("""
+_LIVE = text(f"""
 SELECT id, status, status_version FROM broadcasts
- WHERE status NOT IN ('completed', 'cancelled') OR finished_at > now() - interval '1 hour'
+ WHERE status NOT IN {sql_list(BroadcastStatus.COMPLETED, BroadcastStatus.CANCELLED)}
+    OR finished_at > now() - interval '1 hour'
 """)
 
 

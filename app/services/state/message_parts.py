@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.services.state.message_reports import ROW_PROVIDER
+from app.statuses import MessageStatus, sql_literal
 
 # Written before the `sent` move of the same transaction, guarded by the same claim token: parts are
 # recorded exactly for the rows that move. A message sent again (a dead letter requeued) replaces them.
@@ -18,7 +19,7 @@ _RECORD = text(f"""
 INSERT INTO message_parts (message_id, part, provider, provider_message_id)
 SELECT m.id, v.part, {ROW_PROVIDER}, v.pid
   FROM unnest(CAST(:ids AS bigint[]), CAST(:parts AS smallint[]), CAST(:pids AS text[])) AS v(id, part, pid)
-  JOIN messages m ON m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+  JOIN messages m ON m.id = v.id AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND m.claim_token = :token
 ON CONFLICT (message_id, part) DO UPDATE
    SET provider = EXCLUDED.provider, provider_message_id = EXCLUDED.provider_message_id,
        status = NULL, failure_reason = NULL

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.extensions import db
-from app.statuses import REPORTED_WORST_FIRST
+from app.statuses import REPORTABLE_MESSAGE_STATUSES, REPORTED_WORST_FIRST, MessageStatus, sql_list, sql_literal
 
 
 def unnest_columns(rows: list[tuple], count: int) -> list[list]:
@@ -27,20 +27,20 @@ UPDATE messages m
    SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[]), CAST(:statuses AS text[]),
               CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
- WHERE m.provider_message_id = v.pid AND m.status IN ('sent', 'unknown_delivery')
+ WHERE m.provider_message_id = v.pid AND m.status IN {sql_list(*REPORTABLE_MESSAGE_STATUSES)}
    AND {_ROW_PROVIDER} = v.provider
    AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = m.id)
 """)
 
 # A message sent in parts, each with its own receipt (message_parts), settles once every part has a
 # final status, at the worst of them: one part lost means the person does not have the message.
-_SETTLE_SPLIT = text("""
+_SETTLE_SPLIT = text(f"""
 UPDATE messages m
    SET status = w.status, error_code = w.reason, finished_at = now(), updated_at = now()
   FROM (SELECT DISTINCT ON (message_id) message_id, status, failure_reason AS reason
           FROM message_parts WHERE message_id = ANY(CAST(:ids AS bigint[]))
          ORDER BY message_id, array_position(CAST(:worst_first AS text[]), status), part) w
- WHERE m.id = w.message_id AND m.status IN ('sent', 'unknown_delivery')
+ WHERE m.id = w.message_id AND m.status IN {sql_list(*REPORTABLE_MESSAGE_STATUSES)}
    AND NOT EXISTS (SELECT 1 FROM message_parts q WHERE q.message_id = m.id AND q.status IS NULL)
 """)
 
@@ -58,22 +58,22 @@ SELECT s.id, r.status, r.failure_reason
                        WHERE e.provider = s.provider AND e.provider_message_id = s.pid
                          AND e.applied_at IS NULL AND e.status IS NOT NULL
                        ORDER BY e.id LIMIT 1) r
- WHERE s.status = 'sent'
+ WHERE s.status = {sql_literal(MessageStatus.SENT)}
 """)
-_SETTLE_WAITING = text("""
+_SETTLE_WAITING = text(f"""
 UPDATE messages m
    SET status = v.status, error_code = v.reason, finished_at = now(), updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) AS v(id, status, reason)
- WHERE m.id = v.id AND m.status = 'sent'
+ WHERE m.id = v.id AND m.status = {sql_literal(MessageStatus.SENT)}
 """)
 
-_MARK_UNKNOWN_DELIVERY = text("""
-UPDATE messages m SET status = 'unknown_delivery', updated_at = now()
+_MARK_UNKNOWN_DELIVERY = text(f"""
+UPDATE messages m SET status = {sql_literal(MessageStatus.UNKNOWN_DELIVERY)}, updated_at = now()
   FROM (SELECT id FROM messages
-         WHERE status = 'sent' AND sent_at < now() - make_interval(secs => :timeout)
+         WHERE status = {sql_literal(MessageStatus.SENT)} AND sent_at < now() - make_interval(secs => :timeout)
          ORDER BY sent_at LIMIT :limit
            FOR UPDATE SKIP LOCKED) due
- WHERE m.id = due.id AND m.status = 'sent'
+ WHERE m.id = due.id AND m.status = {sql_literal(MessageStatus.SENT)}
 """)
 
 

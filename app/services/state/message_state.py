@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.extensions import db
+from app.statuses import BroadcastStatus, MessageStatus, sql_literal
 
 # Rows going back to the queue: cancelled instead if their person was erased or their broadcast
 # was cancelled meanwhile (the tombstone test reads the row being updated: no extra lookup).
@@ -18,16 +19,19 @@ TOMBSTONE_PREFIX = "erased:"
 
 
 ERASED_CODE = "contact_erased"
+# The error code of a message kept from a number on the suppression list (withdrawn consent has its own).
+OPTED_OUT_CODE = "opted_out"
 
 
 _ERASED = f"starts_with(m.recipient, '{TOMBSTONE_PREFIX}')"
 
 
 _STAYS_OUT = f"""({_ERASED} OR EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = m.broadcast_id
-                                                 AND b.status = 'cancelled'))"""
+                                                 AND b.status = {sql_literal(BroadcastStatus.CANCELLED)}))"""
 
 
-BACK_TO_QUEUE = f"CASE WHEN {_STAYS_OUT} THEN 'cancelled' ELSE 'pending' END"
+BACK_TO_QUEUE = (f"CASE WHEN {_STAYS_OUT} THEN {sql_literal(MessageStatus.CANCELLED)}"
+                 f" ELSE {sql_literal(MessageStatus.PENDING)} END")
 
 
 FINISHED_IF_CANCELLED = f"CASE WHEN {_STAYS_OUT} THEN now() END"
@@ -39,17 +43,18 @@ def code_unless_erased(code: str) -> str:
 
 
 # Safety net for the race between a cancel and a retry written at the same moment.
-_CANCEL_STRAGGLERS = text("""
-UPDATE messages m SET status = 'cancelled', finished_at = now(), updated_at = now()
+_CANCEL_STRAGGLERS = text(f"""
+UPDATE messages m SET status = {sql_literal(MessageStatus.CANCELLED)}, finished_at = now(), updated_at = now()
   FROM broadcasts b
- WHERE b.status = 'cancelled' AND b.finished_at > now() - make_interval(secs => :within)
-   AND m.broadcast_id = b.id AND m.status = 'pending'
+ WHERE b.status = {sql_literal(BroadcastStatus.CANCELLED)}
+   AND b.finished_at > now() - make_interval(secs => :within)
+   AND m.broadcast_id = b.id AND m.status = {sql_literal(MessageStatus.PENDING)}
 """)
 
 
-_CANCEL_PENDING = text("""
-UPDATE messages SET status = 'cancelled', finished_at = now(), updated_at = now()
- WHERE broadcast_id = :bid AND status = 'pending'
+_CANCEL_PENDING = text(f"""
+UPDATE messages SET status = {sql_literal(MessageStatus.CANCELLED)}, finished_at = now(), updated_at = now()
+ WHERE broadcast_id = :bid AND status = {sql_literal(MessageStatus.PENDING)}
 """)
 
 
@@ -59,9 +64,12 @@ UPDATE messages m
    SET status = {BACK_TO_QUEUE}, attempts = 0, next_attempt_at = now(),
        error_code = {code_unless_erased("NULL")}, error_detail = NULL, finished_at = {FINISHED_IF_CANCELLED},
        updated_at = now()
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'failed'
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.FAILED)}
 RETURNING m.id, m.status
 """)
+
+
+_UNCLAIMED = f"m.status = {sql_literal(MessageStatus.PENDING)}"
 
 
 # Erasure: every message of the service to these addresses gets a tombstone unique to the row
@@ -69,16 +77,17 @@ RETURNING m.id, m.status
 # holds keep their status: their way back to the queue cancels them (BACK_TO_QUEUE).
 _TOMBSTONE = text(f"""
 UPDATE messages m SET recipient = '{TOMBSTONE_PREFIX}' || m.id, personalisation = NULL,
-       status = CASE WHEN m.status = 'pending' THEN 'cancelled' ELSE m.status END,
-       error_code = CASE WHEN m.status = 'pending' THEN '{ERASED_CODE}' ELSE m.error_code END,
+       status = CASE WHEN {_UNCLAIMED} THEN {sql_literal(MessageStatus.CANCELLED)} ELSE m.status END,
+       error_code = CASE WHEN {_UNCLAIMED} THEN '{ERASED_CODE}' ELSE m.error_code END,
        error_detail = CASE WHEN EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
                                          WHERE strpos(lower(m.error_detail), n) > 0) THEN NULL
                            ELSE m.error_detail END,
        body = CASE WHEN EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) n
                                  WHERE strpos(lower(m.body), n) > 0) THEN NULL ELSE m.body END,
-       finished_at = CASE WHEN m.status = 'pending' THEN now() ELSE m.finished_at END, updated_at = now()
+       finished_at = CASE WHEN {_UNCLAIMED} THEN now() ELSE m.finished_at END, updated_at = now()
  WHERE m.service_id = :sid AND m.recipient = ANY(CAST(:addresses AS text[]))
-RETURNING m.id, m.provider_message_id, m.status = 'cancelled' AND m.error_code = '{ERASED_CODE}' AS cancelled
+RETURNING m.id, m.provider_message_id,
+          m.status = {sql_literal(MessageStatus.CANCELLED)} AND m.error_code = '{ERASED_CODE}' AS cancelled
 """)
 
 

@@ -21,12 +21,13 @@ from app.services.limits import quota
 from app.services.state import message_parts, message_reports
 from app.services.state.message_reports import unnest_columns
 from app.services.state.message_state import BACK_TO_QUEUE, FINISHED_IF_CANCELLED, code_unless_erased
+from app.statuses import MessageStatus, sql_literal
 
 log = logging.getLogger(__name__)
 
-_MARK_SENT = text("""
+_MARK_SENT = text(f"""
 UPDATE messages m
-   SET status = 'sent', provider_message_id = v.pid,
+   SET status = {sql_literal(MessageStatus.SENT)}, provider_message_id = v.pid,
        cost = COALESCE(v.cost, m.price * v.segments),
        currency = COALESCE(v.currency, CASE WHEN m.price IS NOT NULL THEN CAST(:price_currency AS text) END),
        segments = v.segments, sent_at = now(), claim_token = NULL, lease_expires_at = NULL,
@@ -34,7 +35,7 @@ UPDATE messages m
   FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[]), CAST(:costs AS numeric[]),
               CAST(:currencies AS text[]), CAST(:segments AS smallint[]))
        AS v(id, pid, cost, currency, segments)
- WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+ WHERE m.id = v.id AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND m.claim_token = :token
 """)
 
 
@@ -48,7 +49,7 @@ UPDATE messages m
        lease_expires_at = NULL, pinned = m.pinned OR v.pin, updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:codes AS text[]),
               CAST(:details AS text[]), CAST(:pins AS boolean[])) AS v(id, delay, code, detail, pin)
- WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+ WHERE m.id = v.id AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND m.claim_token = :token
 RETURNING m.provider
 """)
 
@@ -60,19 +61,19 @@ UPDATE messages m
        error_code = {code_unless_erased("'rate_limited'")}, claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
   FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS v(id, delay)
- WHERE m.id = v.id AND m.status = 'processing' AND m.claim_token = :token
+ WHERE m.id = v.id AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND m.claim_token = :token
 RETURNING m.provider
 """)
 
 
 # Claims the gateway never had go back with their attempt: to pending, or to cancelled if the
 # broadcast was cancelled meanwhile (transactional rows have no broadcast and simply go back).
-_RELEASE_TEMPLATE = """
+_RELEASE_TEMPLATE = f"""
 UPDATE messages m
-   SET status = {back}, finished_at = {finished}, error_code = {code},
+   SET status = {{back}}, finished_at = {{finished}}, error_code = {{code}},
        attempts = GREATEST(m.attempts - 1, 0), claim_token = NULL, lease_expires_at = NULL,
        updated_at = now()
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = 'processing' AND {guard}
+ WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND {{guard}}
 RETURNING m.provider
 """
 
@@ -82,16 +83,16 @@ _RELEASE = text(_RELEASE_TEMPLATE.format(back=BACK_TO_QUEUE, finished=FINISHED_I
 
 
 # Failing a message and opening its dead-letter entry happen in one statement.
-_MARK_DEAD_TEMPLATE = """
+_MARK_DEAD_TEMPLATE = f"""
 WITH v AS (
   SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[]), CAST(:codes AS text[]),
                        CAST(:details AS text[])) AS v(id, reason, code, detail)
 ), failed AS (
   UPDATE messages m
-     SET status = 'failed', error_code = v.code, error_detail = v.detail, finished_at = now(),
-         claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+     SET status = {sql_literal(MessageStatus.FAILED)}, error_code = v.code, error_detail = v.detail,
+         finished_at = now(), claim_token = NULL, lease_expires_at = NULL, updated_at = now()
     FROM v
-   WHERE m.id = v.id AND m.status = 'processing' AND {guard}
+   WHERE m.id = v.id AND m.status = {sql_literal(MessageStatus.PROCESSING)} AND {{guard}}
   RETURNING m.id, m.broadcast_id, m.service_id, m.attempts, m.provider, v.reason, v.code, v.detail
 )
 INSERT INTO dead_letters (message_id, broadcast_id, service_id, attempts, reason, error_code, error_detail)
@@ -122,8 +123,12 @@ class BatchOutcome:
 
     def extend(self, other: "BatchOutcome") -> None:
         """Add another share of the same claim (sent through another account)."""
-        for name in ("sent", "retry", "dead", "deferred", "released", "pinned", "parts"):
-            getattr(self, name).extend(getattr(other, name))
+        for mine, theirs in zip(self._lists(), other._lists()):
+            mine.extend(theirs)
+
+    def _lists(self) -> tuple[list, ...]:
+        """Every list of results, in one order."""
+        return self.sent, self.retry, self.dead, self.deferred, self.released, self.pinned, self.parts
 
 
 
