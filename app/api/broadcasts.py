@@ -23,6 +23,7 @@ from app.services.reports import reporting
 from app.services.channels import routes
 from app.services.intake.broadcast_request import parse_lifecycle, parse_spec
 from app.services.intake.recipient_list import RecipientList
+from app.statuses import BroadcastStatus
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/v1/broadcasts")
 TICK_TASK = "tasks.fanout.broadcast_tick"
@@ -50,7 +51,7 @@ def create(idempotency_key: str | None, body: BroadcastInput):
     result = intake.create_broadcast(
         g.service_id, spec, audience, provider=routes.provider_for(spec.channel), actor=g.actor,
         idempotency_key=key, fingerprint=fingerprint, max_chars=cfg["HERALD_MAX_BODY_CHARS"])
-    if result.created and result.broadcast.status == "running":
+    if result.created and result.broadcast.status == BroadcastStatus.RUNNING:
         wake(result.broadcast.id)
     answer = reporting.describe(result.broadcast)
     if items is None:

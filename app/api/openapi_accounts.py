@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from app.api.openapi_kit import INTEGER, STRING, TIME, array, fails, nullable, obj, op, ref, reply
+from app.statuses import PausedReason
 
-REASON = {**STRING, "enum": ["gateway_down", "gateway_rejected"]}
+REASON = {**STRING, "enum": [PausedReason.GATEWAY_DOWN.value, PausedReason.GATEWAY_REJECTED.value]}
 BLOCKED_CARRIER = obj({
     "country": STRING, "carrier": STRING, "reason": REASON, "since": TIME,
     "accounts": {**array(STRING), "description": "The route key's candidate accounts, every one's breaker open."},
