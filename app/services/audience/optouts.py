@@ -126,21 +126,23 @@ def change(service_id: int, channel: str, address: str, *, stopped: bool, source
 def opt_out(service_id: int, channel: str, address: str, *, source: str, actor: str,
             detail: str | None = None) -> bool:
     """Suppress an address and audit it, committing; True when it was not suppressed before."""
-    added = change(service_id, channel, address, stopped=True, source=source, actor=actor, detail=detail)
-    db.session.commit()
-    if added:
-        note_recent(service_id, channel, address, stopped=True)
-    return added
+    return _change_now(service_id, channel, address, True, source, actor, detail)
 
 
 def opt_in(service_id: int, channel: str, address: str, *, source: str, actor: str,
            detail: str | None = None) -> bool:
     """Lift a suppression and audit it, committing; True when the address was suppressed."""
-    removed = change(service_id, channel, address, stopped=False, source=source, actor=actor, detail=detail)
+    return _change_now(service_id, channel, address, False, source, actor, detail)
+
+
+def _change_now(service_id: int, channel: str, address: str, stopped: bool, source: str, actor: str,
+                detail: str | None) -> bool:
+    """Change the list, commit, then tell sends in flight; True when it changed."""
+    changed = change(service_id, channel, address, stopped=stopped, source=source, actor=actor, detail=detail)
     db.session.commit()
-    if removed:
-        note_recent(service_id, channel, address, stopped=False)
-    return removed
+    if changed:
+        note_recent(service_id, channel, address, stopped=stopped)
+    return changed
 
 
 def is_suppressed(service_id: int, channel: str, address: str) -> bool:

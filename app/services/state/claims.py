@@ -155,15 +155,21 @@ SELECT id FROM messages
 """)
 
 
-# A claimed row whose person was erased: closed, its attempt and quota given back.
-_CANCEL_ERASED = text(f"""
+def _closing(status: MessageStatus, code: str):
+    """Close claimed rows that never reached a gateway, with this status and code: their attempt given back."""
+    return text(f"""
 UPDATE messages m
-   SET status = {sql_literal(MessageStatus.CANCELLED)}, error_code = '{ERASED_CODE}', finished_at = now(),
-       claim_token = NULL,
+   SET status = {sql_literal(status)}, error_code = '{code}', finished_at = now(), claim_token = NULL,
        lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
  WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.PROCESSING)}
    AND m.claim_token = :token
+RETURNING m.provider
 """)
+
+
+# A claimed row whose person was erased: cancelled before any call (its quota is never taken).
+_CANCEL_ERASED = _closing(MessageStatus.CANCELLED, ERASED_CODE)
+
 
 
 @dataclass(frozen=True)
@@ -248,15 +254,8 @@ def _close_erased(token, rows: list) -> list:
     return [row for row in rows if not row.recipient.startswith(TOMBSTONE_PREFIX)]
 
 
-_MARK_OPTED_OUT = text(f"""
-UPDATE messages m
-   SET status = {sql_literal(MessageStatus.OPTED_OUT)}, error_code = '{OPTED_OUT_CODE}', finished_at = now(),
-       claim_token = NULL,
-       lease_expires_at = NULL, attempts = GREATEST(m.attempts - 1, 0), updated_at = now()
- WHERE m.id = ANY(CAST(:ids AS bigint[])) AND m.status = {sql_literal(MessageStatus.PROCESSING)}
-   AND m.claim_token = :token
-RETURNING m.provider
-""")
+# A claimed row whose recipient opted out since intake: closed before any call, its quota given back.
+_MARK_OPTED_OUT = _closing(MessageStatus.OPTED_OUT, OPTED_OUT_CODE)
 
 
 def mark_opted_out(claim: Claim, ids: list[int]) -> int:
