@@ -86,6 +86,8 @@ RATE = 400
 # The full size: SMPP_PAUSE_COUNT=20000 SMPP_RATE_WINDOW_S=10 (the suite runs a short version).
 PAUSE_COUNT = int(os.environ.get("SMPP_PAUSE_COUNT", COUNT))
 RATE_WINDOW_S = float(os.environ.get("SMPP_RATE_WINDOW_S", 4.0))
+# The kills at the size: SMPP_KILL_COUNT=20000.
+KILL_COUNT = int(os.environ.get("SMPP_KILL_COUNT", COUNT))
 
 
 def test_a_paced_smpp_broadcast_keeps_its_rate_and_stops_on_pause(gateway, stack, app):
@@ -117,10 +119,10 @@ def test_a_paced_smpp_broadcast_keeps_its_rate_and_stops_on_pause(gateway, stack
 def test_ten_sigkills_of_smpp_sending_processes_leave_at_most_a_window_each_in_doubt(gateway, stack, app):
     api = Api(stack, make_service(app, "smpp-kills"))
     gateway.sandbox("POST", "/_sandbox/config", json={"latency_ms": 20, "honour_idempotency": False})
-    broadcast_id = api.broadcast(COUNT)
+    broadcast_id = api.broadcast(KILL_COUNT)
     chooser = random.Random(11)
     for kill in range(10):
-        wait_until(lambda: gateway.ledger()["smpp"]["submits"] >= (kill + 1) * COUNT // 13, 120, 0.01,
+        wait_until(lambda: gateway.ledger()["smpp"]["submits"] >= (kill + 1) * KILL_COUNT // 13, 120, 0.01,
                    "sending under way")
         chooser.choice(psutil.Process(stack.procs["worker"].pid).children()).kill()
     api.counts_when(broadcast_id, settled, 180, "the broadcast to complete")
@@ -132,5 +134,5 @@ def test_ten_sigkills_of_smpp_sending_processes_leave_at_most_a_window_each_in_d
     assert ledger["duplicate_recipients"] == []
     # The journal's unit is one window and a process sends from one lane: a kill leaves its window.
     assert len(unknown) <= 10 * WINDOW
-    everyone = {r["to"] for r in recipients(COUNT)}
+    everyone = {r["to"] for r in recipients(KILL_COUNT)}
     assert all(ledger["by_recipient"].get(to) == 1 for to in everyone - unknown)
