@@ -74,13 +74,19 @@ SELECT {_COLUMNS} FROM delivery_events WHERE applied_at IS NULL AND checks > 0 A
 """)
 # A report is known when a message of its provider carries its id: ids are unique per account only
 # (two binds of one SMSC login, two aggregators), so the id alone would call a stranger's report known.
-# A part's receipt (message_parts) is known as its message's is.
+# `part_of` names a message sent in parts (its first part's id is the message's): only messages of
+# several segments are looked for in message_parts, so a single-part report pays no extra lookup.
 _KNOWN = text(f"""
-SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased, NULL AS part_of
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased,
+       CASE WHEN m.segments > 1 THEN
+            CASE WHEN EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = m.id) THEN m.id END
+       END AS part_of
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
   JOIN messages m ON m.provider_message_id = v.pid AND {_ROW_PROVIDER} = v.provider
-UNION ALL
-SELECT v.provider, v.pid, starts_with(m.recipient, :prefix), m.id
+""")
+# A report no message carries may be a later part's receipt (message_parts): looked for only then.
+_KNOWN_PARTS = text("""
+SELECT v.provider, v.pid, starts_with(m.recipient, :prefix) AS erased, m.id AS part_of
   FROM unnest(CAST(:providers AS text[]), CAST(:pids AS text[])) AS v(provider, pid)
   JOIN message_parts p ON p.provider_message_id = v.pid AND p.provider = v.provider
   JOIN messages m ON m.id = p.message_id
@@ -204,6 +210,18 @@ def _outcome(event, chosen: dict, known: set) -> str | None:
     return "unmatched" if event.stale else None
 
 
+def _known(asked: list[tuple[str, str]]) -> list:
+    """The (provider, pid, erased, part_of) of each asked report some message or part carries."""
+    params = {"providers": [a[0] for a in asked], "pids": [a[1] for a in asked], "prefix": TOMBSTONE_PREFIX}
+    found = db.session.execute(_KNOWN, params).all()
+    matched = {(row.provider, row.pid) for row in found}
+    rest = [a for a in asked if a not in matched]
+    if rest:
+        found += db.session.execute(_KNOWN_PARTS, {"providers": [a[0] for a in rest], "pids": [a[1] for a in rest],
+                                                   "prefix": TOMBSTONE_PREFIX}).all()
+    return found
+
+
 def apply_pending_reports(limit: int) -> ReportPass:
     """Apply up to `limit` due reports in bulk, close the settled ones, back off the rest; commit."""
     cfg = current_app.config
@@ -216,15 +234,14 @@ def apply_pending_reports(limit: int) -> ReportPass:
     # Which ids are known is read before the rows are moved, never after: a batch committing its
     # rows as sent in between would make a report look applied that the move did not see (its row
     # was still `processing`), and close it for good. Read first, such a report is checked again.
-    asked = sorted({(e.provider, e.provider_message_id) for e in events})
-    found = db.session.execute(_KNOWN, {"providers": [a[0] for a in asked], "pids": [a[1] for a in asked],
-                                        "prefix": TOMBSTONE_PREFIX}).all()
+    found = _known(sorted({(e.provider, e.provider_message_id) for e in events}))
     known = {(row.provider, row.pid) for row in found}
+    in_parts = {(row.provider, row.pid) for row in found if row.part_of is not None}
     finals = [(e.provider, e.provider_message_id, e.status, e.failure_reason) for e in chosen.values()]
-    moved = message_reports.apply_delivery_outcomes(finals)
+    moved = message_reports.apply_delivery_outcomes([f for f in finals if f[:2] in known and f[:2] not in in_parts])
     split = sorted({row.part_of for row in found if row.part_of is not None})
-    if split and finals:  # receipts of messages sent in parts: each settles once all its parts have one
-        message_parts.mark_reports(split, *unnest_columns(finals, 4))
+    if split:  # receipts of messages sent in parts: each settles once all its parts have one
+        message_parts.mark_reports(split, *unnest_columns([f for f in finals if f[:2] in in_parts], 4))
         moved += message_reports.settle_split(split)
     closed, later = [], []
     for event in events:

@@ -29,7 +29,6 @@ UPDATE messages m
               CAST(:reasons AS text[])) AS v(provider, pid, status, reason)
  WHERE m.provider_message_id = v.pid AND m.status IN {sql_list(*REPORTABLE_MESSAGE_STATUSES)}
    AND {_ROW_PROVIDER} = v.provider
-   AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = m.id)
 """)
 
 # A message sent in parts, each with its own receipt (message_parts), settles once every part has a
@@ -78,7 +77,10 @@ UPDATE messages m SET status = {sql_literal(MessageStatus.UNKNOWN_DELIVERY)}, up
 
 
 def apply_delivery_outcomes(reports: list[tuple[str, str, str, str | None]]) -> int:
-    """Move rows to the final status of (provider, provider id, status, reason) reports. Caller commits."""
+    """Move rows to the final status of (provider, provider id, status, reason) reports. Caller commits.
+
+    Only for messages sent under one id: a message sent in parts settles through settle_split.
+    """
     if not reports:
         return 0
     providers, pids, statuses, reasons = unnest_columns(reports, 4)
