@@ -15,7 +15,7 @@ from app.api.contract import accepts
 from app.errors import Unauthorized
 from app.extensions import db
 from app.redis_store import get_redis
-from app.statuses import BroadcastStatus, OPEN_MESSAGE_STATUSES
+from app.statuses import OPEN_MESSAGE_STATUSES, BroadcastStatus, MessageStatus, sql_literal
 
 bp = Blueprint("metrics", __name__)
 DEAD_LETTERS_COUNTER = "herald:metrics:dead_letters_total"
@@ -25,9 +25,9 @@ _BROADCASTS = text("SELECT status, count(*) FROM broadcasts GROUP BY status")
 # Two equalities joined by OR, not IN (...): each arm then matches its partial index
 # (ix_messages_pending, ix_messages_processing_lease) and the planner ORs the two
 # bitmaps; with IN the planner cannot prove the partial predicates and walks a full index.
-_OPEN_MESSAGES = text("""
+_OPEN_MESSAGES = text(f"""
 SELECT status, broadcast_id IS NULL AS transactional, count(*)
-  FROM messages WHERE status = 'pending' OR status = 'processing'
+  FROM messages WHERE status = {sql_literal(MessageStatus.PENDING)} OR status = {sql_literal(MessageStatus.PROCESSING)}
  GROUP BY 1, 2
 """)
 # Both counts read partial indexes (uq_dead_letters_open_message, ix_delivery_events_unapplied).

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from app.api.openapi_kit import INTEGER, STRING, TIME, array, fails, nullable, obj, op, ref, reply
-from app.statuses import PausedReason
+from app.statuses import MessageStatus, PausedReason
 
 REASON = {**STRING, "enum": [PausedReason.GATEWAY_DOWN.value, PausedReason.GATEWAY_REJECTED.value]}
 BLOCKED_CARRIER = obj({
     "country": STRING, "carrier": STRING, "reason": REASON, "since": TIME,
     "accounts": {**array(STRING), "description": "The route key's candidate accounts, every one's breaker open."},
-    "pending": {**INTEGER, "description": "The broadcast's pending messages waiting on this carrier."}},
+    MessageStatus.PENDING: {**INTEGER, "description": "The broadcast's pending messages waiting on this carrier."}},
     "A route key (country, carrier; \"*\" for any) whose every route's account has an open breaker.")
 SUMMARY_FIELDS = {
     "blocked_carriers": {**array(ref("BlockedCarrier")),

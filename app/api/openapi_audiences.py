@@ -4,6 +4,9 @@ from __future__ import annotations
 from app.api.openapi_kit import (BOOLEAN, INTEGER, OBJECT, STRING, TIME, array, fails, link, nullable, obj, op, ref,
                                  reply, unprocessable)
 
+# The contacts import report's count of lines it refused (a CSV line, not a message's status).
+IMPORT_REFUSED = "rejected"
+
 FILTER = {**OBJECT, "description": "A contact filter, as components.schemas.Filter states it."}
 CONSENT = {"type": "object", "additionalProperties": obj(
     {"granted": BOOLEAN, "source": nullable(STRING), "at": nullable(TIME)}, required=["granted"])}
@@ -19,7 +22,7 @@ SCHEMAS = {
                                     "description": "Why the phone cannot receive SMS (not_mobile, ...)."},
                     "attributes": OBJECT, "consent": CONSENT, "created_at": TIME, "updated_at": TIME}),
     "ContactPage": obj({"contacts": array(ref("Contact")), "next_after": nullable(INTEGER)}),
-    "ContactImportReport": obj({"rows": INTEGER, "created": INTEGER, "updated": INTEGER, "rejected": INTEGER,
+    "ContactImportReport": obj({"rows": INTEGER, "created": INTEGER, "updated": INTEGER, IMPORT_REFUSED: INTEGER,
                                 "rejects": array(obj({"line": INTEGER, "field": nullable(STRING), "reason": STRING})),
                                 "rejects_truncated": BOOLEAN}),
     "ContactErased": obj({"external_id": STRING, "deleted": BOOLEAN, "messages_erased": INTEGER,

@@ -5,6 +5,7 @@ from app.api.openapi_accounts import SUMMARY_FIELDS
 from app.api.openapi_kit import (BOOLEAN, INTEGER, MONEY, NUMBER, OBJECT, STRING, TIME, UUID_TEXT, array, fails, link,
                                  nullable, obj, op, ref, reply, unprocessable)
 from app.statuses import ALL_MESSAGE_STATUSES, BroadcastStatus, PausedReason
+from app.statuses import MessageStatus
 
 SEND_WINDOW = obj({"start": {**STRING, "examples": ["08:00"]}, "end": {**STRING, "examples": ["20:00"]},
                    "timezone": {**nullable(STRING), "description": "IANA zone; defaults to the recipients' own."}},
@@ -19,7 +20,7 @@ BROADCAST_FIELDS = {
     "rate_limit_per_second": nullable(NUMBER), "scheduled_for": nullable(TIME), "send_window": {
         "oneOf": [SEND_WINDOW, {"type": "null"}]},
     "waiting_for_window": BOOLEAN, "window_opens_at": TIME,
-    "recipients": INTEGER, "accepted": INTEGER, "rejected": INTEGER, "duplicates": INTEGER,
+    "recipients": INTEGER, "accepted": INTEGER, MessageStatus.REJECTED: INTEGER, "duplicates": INTEGER,
     "audience": {**INTEGER, "description": "Contacts a segment or filter broadcast addresses (only on its 202); "
                                           "accepted and rejected grow as the producer resolves them."},
     "created_at": nullable(TIME), "started_at": nullable(TIME), "finished_at": nullable(TIME),

@@ -4,14 +4,15 @@ from __future__ import annotations
 from app.api.openapi_kit import (BOOLEAN, INTEGER, OBJECT, STRING, TIME, array, fails, link, nullable, obj, op, ref,
                                  reply, unprocessable)
 from app.api.schema_text import text
+from app.statuses import MessageStatus
 
 TEMPLATE = obj({"name": STRING, "channel": STRING, "language": STRING, "version": INTEGER, "body": STRING,
                 "service_critical": BOOLEAN, "created_by": STRING, "created_at": nullable(TIME)})
 DRY_RUN = obj({
     "dry_run": BOOLEAN, "channel": STRING, "template": nullable(OBJECT), "transliterate": BOOLEAN,
-    "recipients": INTEGER, "audience": INTEGER, "rejected": INTEGER,
+    "recipients": INTEGER, "audience": INTEGER, MessageStatus.REJECTED: INTEGER,
     "rejected_by_reason": {"type": "object", "additionalProperties": INTEGER}, "duplicates": INTEGER,
-    "opted_out": INTEGER, "encoding": {"type": ["string", "null"], "enum": ["GSM-7", "UCS-2", "mixed", None]},
+    MessageStatus.OPTED_OUT: INTEGER, "encoding": {"type": ["string", "null"], "enum": ["GSM-7", "UCS-2", "mixed", None]},
     "encodings": {"type": "object", "additionalProperties": INTEGER},
     "ucs2_characters": array(obj({"character": STRING, "codepoint": STRING, "messages": INTEGER})),
     "segments_histogram": {"type": "object", "additionalProperties": INTEGER,
@@ -27,7 +28,7 @@ SCHEMAS = {
     "Template": TEMPLATE,
     "TemplateList": obj({"templates": array(ref("Template"))}),
     "TemplateVersions": obj({"name": STRING, "versions": array(ref("Template"))}),
-    "OptOutState": obj({"channel": STRING, "address": STRING, "opted_out": BOOLEAN}),
+    "OptOutState": obj(dict(channel=STRING, address=STRING, opted_out=BOOLEAN)),
     "OptOutList": {"oneOf": [
         obj({"opt_outs": array(obj({"channel": STRING, "address": STRING, "source": STRING, "created_at": TIME})),
              "next_after": nullable(STRING)}),

@@ -37,7 +37,7 @@ def add(body: dict):
     """Suppress an address on a channel (201 when new, 200 when it already was)."""
     channel, address, reason = _target(body)
     added = optouts.opt_out(g.service_id, channel, address, source="api", actor=g.actor, detail=reason)
-    return jsonify({"channel": channel, "address": address, "opted_out": True}), 201 if added else 200
+    return jsonify(dict(channel=channel, address=address, opted_out=True)), 201 if added else 200
 
 
 @bp.delete("")
@@ -48,7 +48,7 @@ def remove(body: dict):
     channel, address, reason = _target(body)
     if not optouts.opt_in(g.service_id, channel, address, source="api", actor=g.actor, detail=reason):
         raise NotFound(f"{address} is not opted out", {"field": "address"})
-    return jsonify({"channel": channel, "address": address, "opted_out": False})
+    return jsonify(dict(channel=channel, address=address, opted_out=False))
 
 
 @bp.get("")
