@@ -17,10 +17,11 @@ import time
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 from providers import smpp_pdu as pdu
-from providers.settings_schema import Setting
 from providers.base import (Accepted, DeliveryReport, GatewayRejected, InboundMessage, NotSent, OutboundMessage,
-                            PermanentError, Provider, ProviderConfigError, SendError, SendResult, TemporaryError, UnknownOutcome)
+                            PermanentError, Provider, SendError, SendResult, TemporaryError, UnknownOutcome)
 from providers.smpp_session import BindLost, BindRefused, Pending, Session
+from providers import smpp_settings as checked
+from providers.smpp_settings import SETTINGS
 from providers.smpp_status import BIND_REJECTIONS, RECEIPT_STATES, status_error, status_name
 from providers.smpp_text import encode_body
 
@@ -50,26 +51,6 @@ class _Flight(NamedTuple):
 PART_RESENDS = 3
 
 
-# What an SMPP account takes (checked at startup by providers.settings_schema).
-SETTINGS = (
-    Setting("host", str, required=True, help="the SMSC's address"),
-    Setting("port", int, default=2775, help="the SMSC's SMPP port"),
-    Setting("system_id", str, required=True, help="the bind's system_id"),
-    Setting("password", str, required=True, help="the bind's password"),
-    Setting("system_type", str, default="", help="system_type, if the SMSC wants one"),
-    Setting("source_addr", str, default="", help="sender address"),
-    Setting("window_size", int, default=10, help="submit_sm outstanding at once on the bind"),
-    Setting("max_bulk_recipients", int, default=500, help="messages one send_bulk may carry"),
-    Setting("connect_timeout", float, default=3.0, help="seconds to connect and bind"),
-    Setting("response_timeout", float, default=10.0, help="seconds to wait for a submit_sm_resp"),
-    Setting("enquire_link_s", float, default=30.0, help="idle seconds before an enquire_link"),
-    Setting("reconnect_min_s", float, default=0.5, help="first rebind backoff"),
-    Setting("reconnect_max_s", float, default=30.0, help="longest rebind backoff"),
-    Setting("throttle_retry_after_s", float, default=1.0, help="wait after ESME_RTHROTTLED"),
-    Setting("receipt_queue", int, default=1000, help="deliver_sm waiting to be stored before more are refused"),
-    Setting("receipt_per_part", bool, default=True,
-            help="the SMSC sends a receipt for every part of a long message (false: one, under the first part's id)"),
-)
 
 
 class SMPPTransceiver(Provider):
@@ -93,21 +74,21 @@ class SMPPTransceiver(Provider):
                  receipt_per_part: bool | str = True, on_receipts: ReportCallback | None = None,
                  on_inbound: InboundCallback | None = None) -> None:
         """Validate settings; nothing connects until the first send or probe."""
-        self.host = _text("host", host)
-        self.port = _count("port", port)
-        self.system_id = _text("system_id", system_id)
-        self._credentials = (self.system_id, _text("password", password), str(system_type or ""))
+        self.host = checked.text("host", host)
+        self.port = checked.count("port", port)
+        self.system_id = checked.text("system_id", system_id)
+        self._credentials = (self.system_id, checked.text("password", password), str(system_type or ""))
         self.source_addr = str(source_addr or "")
-        self.window_size = _count("window_size", window_size)
-        self.max_bulk_recipients = _count("max_bulk_recipients", max_bulk_recipients)
-        self.connect_timeout = _seconds("connect_timeout", connect_timeout)
-        self.response_timeout = _seconds("response_timeout", response_timeout)
-        self.enquire_link_s = _seconds("enquire_link_s", enquire_link_s)
-        self.reconnect_min_s = _seconds("reconnect_min_s", reconnect_min_s)
-        self.reconnect_max_s = _seconds("reconnect_max_s", reconnect_max_s)
-        self.throttle_retry_after_s = _seconds("throttle_retry_after_s", throttle_retry_after_s)
-        self.receipt_queue = _count("receipt_queue", receipt_queue)
-        self.receipt_per_part = _flag("receipt_per_part", receipt_per_part)
+        self.window_size = checked.count("window_size", window_size)
+        self.max_bulk_recipients = checked.count("max_bulk_recipients", max_bulk_recipients)
+        self.connect_timeout = checked.seconds("connect_timeout", connect_timeout)
+        self.response_timeout = checked.seconds("response_timeout", response_timeout)
+        self.enquire_link_s = checked.seconds("enquire_link_s", enquire_link_s)
+        self.reconnect_min_s = checked.seconds("reconnect_min_s", reconnect_min_s)
+        self.reconnect_max_s = checked.seconds("reconnect_max_s", reconnect_max_s)
+        self.throttle_retry_after_s = checked.seconds("throttle_retry_after_s", throttle_retry_after_s)
+        self.receipt_queue = checked.count("receipt_queue", receipt_queue)
+        self.receipt_per_part = checked.flag("receipt_per_part", receipt_per_part)
         self.on_receipts = on_receipts
         self.on_inbound = on_inbound
         self._bind: _Bind | None = None
@@ -360,43 +341,3 @@ def is_mobile_originated(form: Mapping[str, str]) -> bool:
     except ValueError:
         return False
     return esm_class & 0x3C == 0 and bool(form.get("source_addr")) and "receipted_message_id" not in form
-
-
-def _text(name: str, value: object) -> str:
-    """A required, non-empty string setting."""
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ProviderConfigError(f"smpp: {name} is required")
-    return text
-
-
-def _count(name: str, value: object) -> int:
-    """A positive integer setting."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ProviderConfigError(f"smpp: {name} must be an integer, got {value!r}") from None
-    if number < 1:
-        raise ProviderConfigError(f"smpp: {name} must be at least 1, got {number}")
-    return number
-
-
-def _flag(name: str, value: object) -> bool:
-    """A true/false setting (a bool, or its spelling in an environment variable)."""
-    if isinstance(value, bool):
-        return value
-    spelled = str(value).strip().lower()
-    if spelled not in ("true", "false", "1", "0", "yes", "no"):
-        raise ProviderConfigError(f"smpp: {name} must be true or false, got {value!r}")
-    return spelled in ("true", "1", "yes")
-
-
-def _seconds(name: str, value: object) -> float:
-    """A positive number of seconds."""
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        raise ProviderConfigError(f"smpp: {name} must be a number, got {value!r}") from None
-    if not 0 < seconds < 86_400:
-        raise ProviderConfigError(f"smpp: {name} must be between 0 and 86400 seconds, got {value!r}")
-    return seconds
